@@ -1,0 +1,82 @@
+"""The downsampling registry: a kind's name -> a factory building its module.
+
+A factory takes the initial stride and the channel count and returns an ``nn.Module``
+mapping ``[B, C, H, W]`` to ``[B, C, h, w]``. ``strided`` is special: it has no module of
+its own, the stride goes into the preceding convolution (see ``hybridlib.resnet``).
+Adding a kind is one registration::
+
+    @register("blur")
+    def make_blur(stride: float, channels: int) -> nn.Module:
+        return BlurPool2d(channels, stride=int(stride))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from hybridlib.diffstride import DiffStride2d
+from hybridlib.spectral import SpectralPool2d
+
+__all__ = ["DOWNSAMPLERS", "STRIDED", "make_downsampler", "register"]
+
+Factory = Callable[[float, int], nn.Module]
+DOWNSAMPLERS: dict[str, Factory] = {}
+STRIDED = "strided"
+
+
+def register(name: str) -> Callable[[Factory], Factory]:
+    """Decorator registering ``factory(stride, channels) -> nn.Module`` under ``name``."""
+
+    def add(factory: Factory) -> Factory:
+        if name in DOWNSAMPLERS:
+            raise ValueError(f"downsampling kind {name!r} is already registered")
+        DOWNSAMPLERS[name] = factory
+        return factory
+
+    return add
+
+
+def make_downsampler(kind: str, stride: float, channels: int) -> nn.Module:
+    """Build the module of ``kind`` with initial ``stride`` for ``channels`` channels."""
+    if kind not in DOWNSAMPLERS:
+        valid = ", ".join(sorted(DOWNSAMPLERS))
+        raise ValueError(f"unknown downsampling kind {kind!r}; valid kinds: {valid}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride!r}")
+    return DOWNSAMPLERS[kind](stride, channels)
+
+
+def _fixed(build: Callable[[int], nn.Module]) -> Factory:
+    """A fixed-stride kind: identity at stride 1, integer strides only otherwise."""
+
+    def factory(stride: float, channels: int) -> nn.Module:
+        if stride == 1:
+            return nn.Identity()
+        if stride != int(stride):
+            raise ValueError(f"this pooling needs an integer stride, got {stride!r}")
+        return build(int(stride))
+
+    return factory
+
+
+@register(STRIDED)
+def _strided(stride: float, channels: int) -> nn.Module:
+    # The convolution before it carries the stride; nothing is left to do here.
+    return nn.Identity()
+
+
+register("max")(_fixed(lambda s: nn.MaxPool2d(kernel_size=s, stride=s, ceil_mode=True)))
+register("avg")(_fixed(lambda s: nn.AvgPool2d(kernel_size=s, stride=s, ceil_mode=True)))
+
+
+@register("spectral")
+def _spectral(stride: float, channels: int) -> nn.Module:
+    return nn.Identity() if stride == 1 else SpectralPool2d(stride=stride)
+
+
+@register("diffstride")
+def _diffstride(stride: float, channels: int) -> nn.Module:
+    # Always a DiffStride layer, even at stride 1: it can learn to downsample.
+    return DiffStride2d(stride=stride)
