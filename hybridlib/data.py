@@ -203,6 +203,8 @@ def _stratified_indices(
         raise ValueError(f"{arg} must be a non-negative int or None, got {n!r}")
     if n > total:
         raise ValueError(f"{arg}={n} is larger than the {total} {arg} images available")
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64)
     labels = labels.cpu()
     classes, counts = torch.unique(labels, return_counts=True)
     # Largest-remainder rounding: quotas sum to n and never exceed a class's count.
@@ -432,6 +434,10 @@ def load_cifar(
     meta = _load_pickle(folder / spec.meta_file)
     if spec.names_key not in meta:
         raise ValueError(f"{folder / spec.meta_file}: no {spec.names_key!r} entry")
+    classes = tuple(str(c) for c in meta[spec.names_key])
+    for labels in (train_y, test_y):
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
+            raise ValueError(f"{folder}: labels outside 0..{len(classes) - 1}")
     mean, std = CIFAR_NORM
     return ImageDataset(
         name=variant,
@@ -439,7 +445,7 @@ def load_cifar(
         train_labels=train_y,
         test_images=test_x,
         test_labels=test_y,
-        classes=tuple(str(c) for c in meta[spec.names_key]),
+        classes=classes,
         mean=mean,
         std=std,
     )
@@ -729,7 +735,7 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 def _crop_flip(
     images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor, pad: int
 ) -> torch.Tensor:
-    """Batched random crop of the zero-padded images and horizontal flip, in one gather.
+    """Batched random crop of the zero-padded images and horizontal flip.
 
     Args:
         images: ``[B, C, H, W]`` (any dtype).
@@ -740,14 +746,14 @@ def _crop_flip(
         ``flip[b]``.
     """
     b, c, h, w = images.shape
-    padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))
-    rows = dy[:, None] + torch.arange(h, device=images.device)  # [B, H]
-    cols = torch.arange(w, device=images.device).expand(b, w)
+    device = images.device
+    padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))  # [B, C, H+2p, W+2p]
+    rows = dy[:, None] + torch.arange(h, device=device)  # [B, H]
+    out = padded.gather(2, rows[:, None, :, None].expand(b, c, h, w + 2 * pad))
+    cols = torch.arange(w, device=device).expand(b, w)
     # Reading the crop's columns backwards is the flip: no second pass over the pixels.
     cols = dx[:, None] + torch.where(flip[:, None], w - 1 - cols, cols)  # [B, W]
-    batch = torch.arange(b, device=images.device)[:, None, None, None]
-    chan = torch.arange(c, device=images.device)[None, :, None, None]
-    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
+    return out.gather(3, cols[:, None, None, :].expand(b, c, h, w))
 
 
 def iterate_batches(
@@ -784,17 +790,28 @@ def iterate_batches(
         raise ValueError(
             f"images must be uint8 [N, C, H, W], got {images.dtype} {list(images.shape)}"
         )
-    if labels.ndim != 1 or len(labels) != len(images) or labels.device != images.device:
+    if (
+        labels.dtype != torch.int64
+        or labels.shape != images.shape[:1]
+        or labels.device != images.device
+    ):
         raise ValueError(
-            f"labels must be [{len(images)}] on {images.device}, got {list(labels.shape)} "
-            f"on {labels.device}"
+            f"labels must be int64 [{len(images)}] on {images.device}, got {labels.dtype} "
+            f"{list(labels.shape)} on {labels.device}"
         )
     n, c = images.shape[:2]
     count = num_batches(n, batch_size, drop_last)
     if len(mean) != c or len(std) != c:
         raise ValueError(f"mean and std need {c} values (one per channel), got {mean} and {std}")
-    device = images.device
     gen = _epoch_generator(seed, epoch)
+    # Validation above runs at the call; the batches come lazily from the inner generator.
+    return _batches(images, labels, batch_size, count, mean, std, gen, shuffle, augment)
+
+
+def _batches(images, labels, batch_size, count, mean, std, gen, shuffle, augment):
+    """The generator behind :func:`iterate_batches` (arguments already checked)."""
+    n, c = images.shape[:2]
+    device = images.device
     # All random draws of the epoch up front, in a fixed order, so they do not depend on
     # how far a consumer iterates.
     order = torch.randperm(n, generator=gen).to(device) if shuffle else None

@@ -81,12 +81,14 @@ class _Axis:
         # negative rows as positive ones survive; odd: symmetric around DC.
         return (kept, kept, 2 * kept) if self.even else (kept, kept - 1, 2 * kept - 1)
 
-    def positions(self, n_pos: int, n_neg: int, device: torch.device) -> torch.Tensor:
-        """Positions of the kept frequencies, in the cropped FFT order."""
-        pos = torch.arange(n_pos, device=device, dtype=torch.float32)
+    def positions(self, n_pos: int, n_neg: int, like: torch.Tensor) -> torch.Tensor:
+        """Positions of the kept frequencies, in the cropped FFT order, as ``like``'s dtype."""
+        # The dtype must be the stride's: a 0-dim float64 threshold would not promote a
+        # float32 tensor, and the mask would silently lose precision.
+        pos = torch.arange(n_pos, device=like.device, dtype=like.dtype)
         if n_neg == 0:
             return pos
-        neg = torch.arange(n_neg, 0, -1, device=device, dtype=torch.float32)
+        neg = torch.arange(n_neg, 0, -1, device=like.device, dtype=like.dtype)
         if self.even:
             neg = neg - 1
         return torch.cat((pos, neg))
@@ -229,12 +231,10 @@ class DiffStride2d(nn.Module):
         if not self.cropping:
             pos_h, neg_h, out_h = (height + 1) // 2, height // 2, height
             cols, out_w = width // 2 + 1, width
-        # rfft along W, crop columns, then the FFT along H on the kept columns only:
-        # the same numbers as rfft2 followed by the crop, with less work.
-        spectrum = torch.fft.rfft(z, dim=-1)[..., :cols]
-        spectrum = crop_spectrum_rows(torch.fft.fft(spectrum, dim=-2), pos_h, neg_h)
-        mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, z.device), t_h, self.smoothness)
-        mask_w = ramp_mask(ax_w.positions(cols, 0, z.device), t_w, self.smoothness)
+        # Crop first, then mask: the mask is zero outside the kept window anyway.
+        spectrum = crop_spectrum_rows(torch.fft.rfft2(z)[..., :cols], pos_h, neg_h)
+        mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, t_h), t_h, self.smoothness)
+        mask_w = ramp_mask(ax_w.positions(cols, 0, t_w), t_w, self.smoothness)
         mask = (mask_h[:, None] * mask_w[None, :]).to(z.dtype)
         # A real mask times a complex spectrum, done on the real view: half the work of
         # a complex product and a plain real gradient for the mask.

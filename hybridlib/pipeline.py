@@ -260,12 +260,16 @@ def execute(
             )
         hide_injected_cell(partial)
         partial.replace(final)
-    except PapermillExecutionError as err:
+    except Exception as err:  # a cell's error, or the kernel died or timed out
         if partial.exists():
             partial.replace(failed)
-        raise PipelineError(
-            describe_failure(prepared.chapter.source, err) + f"\n(executed notebook: {failed})"
-        ) from err
+        if isinstance(err, PapermillExecutionError):
+            message = describe_failure(prepared.chapter.source, err)
+        else:
+            message = f"{prepared.chapter.source} stopped: {type(err).__name__}: {err}"
+        if failed.exists():
+            message += f"\n(executed notebook: {failed})"
+        raise PipelineError(message) from err
     finally:
         partial.unlink(missing_ok=True)  # an interrupted or crashed run leaves nothing
     return final
@@ -366,15 +370,45 @@ def build(root: Path = REPO_ROOT) -> Path:
     return index.resolve()
 
 
+# --- a Sphinx fix, loaded by _config.yml (sphinx: extra_extensions) -------------------------
+
+
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Write each script of a page once.
+
+    Sphinx 7 (Jupyter Book 1 requires it) writes every inline script that an extension
+    adds after the builder has started twice, as ``None`` and as ``""`` (fixed in Sphinx
+    8.2, sphinx-doc/sphinx#13402). sphinx-thebe's inline ``const THEBE_JS_URL = ...``
+    then throws a SyntaxError in every reader's browser, on every page.
+    """
+    unique: dict[tuple, object] = {}
+    for script in context.get("script_files", []):
+        filename = getattr(script, "filename", script) or ""
+        attributes = sorted(getattr(script, "attributes", {}).items())
+        unique.setdefault((filename, getattr(script, "priority", 0), *attributes), script)
+    context["script_files"] = list(unique.values())
+
+
+def setup(app) -> dict:
+    """Sphinx extension entry point (this module is listed in ``_config.yml``)."""
+    app.connect("html-page-context", drop_duplicate_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
 # --- command line ----------------------------------------------------------------------
 
 EXAMPLES = """\
 examples:
-  python -m hybridlib.pipeline --profile smoke            every chapter on tiny data, then the book
-  python -m hybridlib.pipeline                            the published book (cpu profile)
-  python -m hybridlib.pipeline --only diffstride --no-build   rerun one chapter, no build
-  python -m hybridlib.pipeline --only 05 --force          retrain the training chapter's runs
-  python -m hybridlib.pipeline --profile paper            the paper-scale reproduction (CUDA GPU)
+  every chapter on tiny data, then the book (seconds per chapter):
+    python -m hybridlib.pipeline --profile smoke
+  the published book, from the committed run records:
+    python -m hybridlib.pipeline --profile cpu
+  rerun one chapter without building the book:
+    python -m hybridlib.pipeline --only diffstride --no-build
+  retrain the training chapter's runs, then rebuild the book:
+    python -m hybridlib.pipeline --only training results --force
+  the paper-scale reproduction (CUDA GPU, days):
+    python -m hybridlib.pipeline --profile paper
 
 The book ends up in _build/html/index.html.
 """
@@ -440,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chapters,
             args.profile,
             force=args.force,
+            output_dir=OUTPUT_DIR,
+            cwd=REPO_ROOT,
             progress_bar=sys.stderr.isatty(),
             log_output=args.log_output,
         )

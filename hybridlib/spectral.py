@@ -104,9 +104,15 @@ def crop_spectrum_rows(spectrum: torch.Tensor, n_pos: int, n_neg: int) -> torch.
     height = spectrum.shape[-2]
     if n_pos + n_neg >= height:
         return spectrum
-    if n_neg == 0:
-        return spectrum[..., :n_pos, :]
-    return torch.cat((spectrum[..., :n_pos, :], spectrum[..., height - n_neg :, :]), dim=-2)
+    # One gather (index_select, whose backward is a single index_add) is cheaper than
+    # concatenating two slices, forward and backward.
+    rows = torch.cat(
+        (
+            torch.arange(n_pos, device=spectrum.device),
+            torch.arange(height - n_neg, height, device=spectrum.device),
+        )
+    )
+    return spectrum.index_select(-2, rows)
 
 
 def spectral_pool2d(
@@ -144,10 +150,7 @@ def spectral_pool2d(
                 f"output_size must lie between 1 and the input size {(height, width)}, "
                 f"got {output_size!r}"
             )
-    # Transform along W first and crop the columns before the FFT along H: the same
-    # numbers as rfft2 -> crop, with the row transforms done on the kept columns only.
-    spectrum = torch.fft.rfft(z, dim=-1)[..., : out_w // 2 + 1]
-    spectrum = torch.fft.fft(spectrum, dim=-2)
+    spectrum = torch.fft.rfft2(z)[..., : out_w // 2 + 1]
     spectrum = crop_spectrum_rows(spectrum, (out_h + 1) // 2, out_h // 2)
     y = torch.fft.irfft2(spectrum, s=(out_h, out_w))
     if rescale:

@@ -248,7 +248,7 @@ def test_parse_idx_round_trip_and_errors(tmp_path):
 
     with pytest.raises(ValueError, match="not an idx file"):
         data.parse_idx(b"\x1f\x8b\x08\x00" + b"\x00" * 8, "x.idx")
-    with pytest.raises(ValueError, match=r"header says shape \[2, 3, 4\].*has 27 bytes"):
+    with pytest.raises(ValueError, match=r"header says shape \[2, 3, 4\].*has 39 bytes"):
         data.parse_idx(idx_bytes(images)[:-1])
     with pytest.raises(ValueError, match="truncated idx header"):
         data.parse_idx(bytes([0, 0, 8, 3, 0, 0]))
@@ -362,15 +362,12 @@ def test_fashion_mnist_debian(fashion):
 
 @needs_debian
 def test_fashion_mnist_debian_md5_is_checked(tmp_path, monkeypatch):
-    files = dict(data.FASHION_MNIST_FILES)
-    files["train_labels"] = (files["train_labels"][0], "e" * 32)
-    monkeypatch.setattr(data, "FASHION_MNIST_FILES", files)
-    # Read the small label files only: the images need not be decompressed for this.
-    monkeypatch.setattr(data, "FASHION_MNIST_FILES", {"train_labels": files["train_labels"]})
-    with pytest.raises(ValueError, match="train-labels-idx1-ubyte.gz .decompressed.: expected e"):
+    # Only the small label file, with a wrong md5: it fails before any image is read.
+    stem, md5 = data.FASHION_MNIST_FILES["train_labels"]
+    monkeypatch.setattr(data, "FASHION_MNIST_FILES", {"train_labels": (stem, "e" * 32)})
+    with pytest.raises(ValueError, match=f"{stem}.gz .decompressed.: expected e{{32}}, got {md5}"):
         data.load_fashion_mnist(root=tmp_path, download=False)
-    # The real constants match the Debian files.
-    stem, md5 = data.FASHION_MNIST_FILES["train_labels"][0], "9018921c3c673c538a1fc5bad174d6f9"
+    # The real constant matches the Debian file.
     assert data.read_idx(DEBIAN / (stem + ".gz"), md5).shape == (60000,)
 
 
@@ -451,7 +448,9 @@ def test_subset_stratified_and_deterministic():
     full = ds.subset(test=3)
     assert full.train_images is ds.train_images and len(full.test_labels) == 3
     assert sum(ds.subset(train=7).train_labels.bincount().tolist()) == 7
-    assert len(ds.subset(train=0).train_labels) == 0 and len(ds.subset(train=100).train_labels) == 100
+    assert (
+        len(ds.subset(train=0).train_labels) == 0 and len(ds.subset(train=100).train_labels) == 100
+    )
 
 
 def test_subset_too_large():
@@ -462,6 +461,8 @@ def test_subset_too_large():
         ds.subset(test=31)
     with pytest.raises(ValueError, match="train must be .* got -1"):
         ds.subset(train=-1)
+    with pytest.raises(ValueError, match="test must be .* got 2.5"):
+        ds.subset(test=2.5)
 
 
 def test_dataset_properties_to_and_validation():
@@ -479,7 +480,9 @@ def test_dataset_properties_to_and_validation():
 
 
 def test_load_dataset_names():
-    with pytest.raises(ValueError, match="cifar10, cifar100, fashion_mnist, synthetic; got 'mnist'"):
+    with pytest.raises(
+        ValueError, match="cifar10, cifar100, fashion_mnist, synthetic; got 'mnist'"
+    ):
         data.load_dataset("mnist")
     ds = data.load_dataset("synthetic", n_train=8, n_test=4, num_classes=2)
     assert len(ds.train_labels) == 8 and ds.num_classes == 2
@@ -554,20 +557,24 @@ def test_batches_drop_last_and_num_batches():
 
 def test_batches_normalisation():
     mean, std = (0.2, 0.4, 0.6), (0.5, 0.25, 0.1)
+    norm = {"mean": mean, "std": std}
+    zeros = torch.zeros(20, dtype=torch.int64)
     values = torch.tensor([51, 102, 153], dtype=torch.uint8)  # exactly 255 * mean
     images = values.view(1, 3, 1, 1).expand(20, 3, 8, 8).contiguous()
-    x, _ = next(data.iterate_batches(images, torch.zeros(20, dtype=torch.int64), 20, mean=mean, std=std))
+    x, _ = next(data.iterate_batches(images, zeros, 20, **norm))
     assert x.abs().max() < 1e-5
-    images = torch.randint(0, 256, (6, 3, 5, 5), dtype=torch.uint8)
-    x, _ = next(data.iterate_batches(images, torch.zeros(6, dtype=torch.int64), 6, mean=mean, std=std))
-    expected = (images.double() / 255 - torch.tensor(mean).view(1, 3, 1, 1).double()) / torch.tensor(
-        std
-    ).view(1, 3, 1, 1).double()
-    assert torch.allclose(x.double(), expected, atol=1e-5)
+
+    images = torch.randint(0, 256, (20, 3, 5, 5), dtype=torch.uint8)
+    x, _ = next(data.iterate_batches(images, zeros, 20, **norm))
+    m, s = (torch.tensor(v, dtype=torch.float64).view(1, 3, 1, 1) for v in (mean, std))
+    assert torch.allclose(x.double(), (images / 255 - m) / s, atol=1e-5)
+
     with pytest.raises(ValueError, match="mean and std need 3 values"):
-        next(data.iterate_batches(images, torch.zeros(6, dtype=torch.int64), 6, mean=(0.5,), std=std))
+        data.iterate_batches(images, zeros, 6, mean=(0.5,), std=std)
+    with pytest.raises(ValueError, match="labels must be int64 \\[20\\]"):
+        data.iterate_batches(images, zeros.float(), 6, **norm)
     with pytest.raises(ValueError, match="images must be uint8"):
-        next(data.iterate_batches(images.float(), torch.zeros(6), 6, mean=mean, std=std))
+        data.iterate_batches(images.float(), zeros, 6, **norm)  # raises at the call
 
 
 def test_augmentation_is_a_crop_and_flip_of_the_padded_image():
@@ -598,6 +605,18 @@ def test_augmentation_is_a_crop_and_flip_of_the_padded_image():
     # Without augment the images come back untouched.
     x, _ = collect(images, torch.zeros(len(images), dtype=torch.int64), 40)[0]
     assert torch.equal((x * 255).round().to(torch.uint8), images)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batches_same_on_cuda_as_on_cpu():
+    images = torch.randint(0, 256, (70, 3, 8, 8), dtype=torch.uint8)
+    labels = torch.arange(70)
+    kw = {"shuffle": True, "augment": True, "seed": 1, "epoch": 2}
+    cpu = collect(images, labels, 32, **kw)
+    cuda = collect(images.cuda(), labels.cuda(), 32, **kw)
+    for (xa, ya), (xb, yb) in zip(cpu, cuda, strict=True):
+        assert xb.device.type == "cuda" and torch.equal(ya, yb.cpu())
+        assert torch.allclose(xa, xb.cpu())
 
 
 def test_crop_flip_with_known_parameters():

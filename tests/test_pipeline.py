@@ -1,0 +1,232 @@
+"""The notebook pipeline: parameters, chapter selection, failures, hidden cells.
+
+Notebooks here are throwaway py:percent files in a temporary folder; the few tests that
+execute one start a real kernel (about a second each).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from hybridlib import pipeline
+from hybridlib.pipeline import Chapter, PipelineError
+
+HEADER = """\
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: {kernel}
+#     language: python
+#     name: {kernel}
+# ---
+"""
+
+
+def write_notebook(
+    folder: Path, stem: str, parameters: str | None, *cells: str, kernel: str = "python3"
+) -> Path:
+    """A py:percent chapter with an optional parameters cell and further code cells."""
+    parts = [HEADER.format(kernel=kernel), f"# %% [markdown]\n# # {stem}\n"]
+    if parameters is not None:
+        parts.append(f'# %% tags=["parameters"]\n{textwrap.dedent(parameters)}')
+    parts += [f"# %%\n{textwrap.dedent(cell)}" for cell in cells]
+    path = folder / f"{stem}.py"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf8")
+    return path
+
+
+@pytest.fixture
+def profiles(monkeypatch) -> None:
+    """The real profiles, or stand-ins while ``hybridlib.configs`` is not written yet."""
+    try:
+        from hybridlib.configs import PROFILES  # noqa: F401
+    except ImportError:
+        stand_in = {"smoke": {}, "cpu": {}, "paper": {}}
+        monkeypatch.setattr(pipeline, "available_profiles", lambda: stand_in)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch, profiles) -> Path:
+    """A temporary repository layout that ``main`` works on."""
+    monkeypatch.setattr(pipeline, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(pipeline, "OUTPUT_DIR", tmp_path / "book" / "chapters")
+    return tmp_path
+
+
+@pytest.fixture
+def no_execution(monkeypatch) -> list:
+    """Record papermill calls instead of running anything."""
+    calls: list = []
+    monkeypatch.setattr(pipeline.papermill, "execute_notebook", lambda *a, **k: calls.append(a))
+    return calls
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+def test_declared_parameters_are_top_level_assignments():
+    source = """
+profile = "cpu"  # comment
+force: bool = False
+seeds, width = (0, 1), 8
+epochs += 1
+if True:
+    hidden = 1
+def f():
+    local = 2
+"""
+    assert pipeline.declared_parameters(source) == {"profile", "force", "seeds", "width"}
+
+
+def test_force_is_injected_only_where_declared_and_asked_for():
+    assert pipeline.parameters_for({"profile"}, "cpu", force=True) == {"profile": "cpu"}
+    assert pipeline.parameters_for({"profile", "force"}, "cpu", force=False) == {"profile": "cpu"}
+    assert pipeline.parameters_for({"profile", "force"}, "paper", force=True) == {
+        "profile": "paper",
+        "force": True,
+    }
+
+
+def test_an_undeclared_parameter_stops_everything_before_execution(tmp_path, no_execution):
+    folder = tmp_path / "notebooks"
+    write_notebook(folder, "01_fine", 'profile = "cpu"', "x = 1")
+    write_notebook(folder, "02_typo", 'profil = "cpu"', "x = 1")
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all(pipeline.discover(folder), "smoke", output_dir=tmp_path / "out")
+    assert "02_typo.py" in str(err.value) and "profile" in str(err.value)
+    assert no_execution == []  # not even the valid first chapter ran
+
+
+def test_a_notebook_without_parameters_cell_is_rejected(tmp_path, no_execution):
+    write_notebook(tmp_path, "01_bare", None, "x = 1")
+    with pytest.raises(PipelineError, match="01_bare.py.*parameters"):
+        pipeline.prepare(Chapter(tmp_path / "01_bare.py"), "cpu", force=False)
+
+
+def test_prepare_forces_the_kernel_and_folds_the_parameters_cell(tmp_path):
+    path = write_notebook(tmp_path, "01_x", 'profile = "cpu"\nforce = False', kernel="myenv")
+    prepared = pipeline.prepare(Chapter(path), "smoke", force=True)
+    assert prepared.notebook.metadata["kernelspec"]["name"] == "python3"
+    assert prepared.parameters == {"profile": "smoke", "force": True}
+    assert "hide-cell" in pipeline.parameters_cell(prepared.notebook).metadata["tags"]
+
+
+# --- choosing chapters --------------------------------------------------------------------
+
+
+def test_only_matches_stem_name_or_number_in_chapter_order(tmp_path):
+    chapters = [Chapter(tmp_path / f"{s}.py") for s in ("01_spectral", "02_diffstride", "03_x")]
+    picked = pipeline.select(chapters, ["03", "diffstride", "02_diffstride"])
+    assert [c.stem for c in picked] == ["02_diffstride", "03_x"]
+    assert pipeline.select(chapters, None) == chapters
+
+
+def test_only_with_an_unknown_name_lists_the_valid_ones(tmp_path):
+    chapters = [Chapter(tmp_path / f"{s}.py") for s in ("01_spectral", "02_diffstride")]
+    with pytest.raises(PipelineError, match="'results'.*01_spectral.*02_diffstride"):
+        pipeline.select(chapters, ["results"])
+
+
+def test_main_exits_nonzero_on_an_unknown_chapter(repo, capsys, no_execution):
+    write_notebook(repo / "notebooks", "01_spectral", 'profile = "cpu"')
+    assert pipeline.main(["--profile", "smoke", "--only", "nope", "--no-build"]) == 1
+    assert "01_spectral" in capsys.readouterr().err
+
+
+def test_main_rejects_an_unknown_profile(repo, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(["--profile", "gpu-cluster"])
+    assert exit_.value.code == 2
+    assert "smoke" in capsys.readouterr().err
+
+
+# --- executing --------------------------------------------------------------------------
+
+
+def test_execution_hides_the_injected_cell_and_runs_in_the_repo(tmp_path):
+    path = write_notebook(
+        tmp_path / "notebooks",
+        "01_ok",
+        'profile = "cpu"',
+        "import os\nprint(profile, os.environ['HYBRIDLIB_PROFILE'], os.getcwd())",
+    )
+    out = tmp_path / "book" / "chapters"
+    pipeline.execute_all([Chapter(path)], "smoke", output_dir=out, cwd=tmp_path)
+    nb = nbformat.read(out / "01_ok.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
+    assert "hide-cell" in pipeline.parameters_cell(nb).metadata["tags"]
+    printed = nb.cells[-1].outputs[0]["text"]
+    assert printed.split() == ["smoke", "smoke", str(tmp_path)]
+    assert sorted(p.name for p in out.iterdir()) == ["01_ok.ipynb"]
+
+
+def test_a_failing_notebook_names_itself_and_its_cell_and_leaves_no_chapter(repo, capsys):
+    write_notebook(repo / "notebooks", "01_ok", 'profile = "cpu"', "x = 1")
+    write_notebook(
+        repo / "notebooks",
+        "02_broken",
+        'profile = "cpu"',
+        "values = [1, 2]\nraise ValueError(f'broken on purpose {sum(values)}')",
+        "print('never reached')",
+    )
+    stale = repo / "book" / "chapters" / "02_broken.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")  # a previous run's output must not survive a failure
+    assert pipeline.main(["--profile", "smoke", "--no-build"]) == 1
+    err = capsys.readouterr().err
+    assert "02_broken.py" in err
+    assert "raise ValueError(f'broken on purpose {sum(values)}')" in err
+    assert "ValueError: broken on purpose 3" in err
+    chapters = sorted(p.name for p in (repo / "book" / "chapters").iterdir())
+    assert chapters == ["01_ok.ipynb", "02_broken.failed.ipynb"]
+
+
+def test_inline_scripts_that_sphinx_adds_twice_are_written_once():
+    script = SimpleNamespace
+    body = {"body": "const THEBE_JS_URL = 1"}
+    scripts = [script(filename=None, priority=500, attributes=body), script(filename="a.js")]
+    scripts.append(script(filename="", priority=500, attributes=body))
+    context = {"script_files": scripts}
+    pipeline.drop_duplicate_scripts(None, "intro", "page.html", context, None)
+    assert context["script_files"] == scripts[:2]
+
+
+def test_a_dying_kernel_is_reported_with_the_notebook(tmp_path):
+    path = write_notebook(tmp_path, "01_dies", 'profile = "cpu"', "import os\nos._exit(1)")
+    with pytest.raises(PipelineError, match="01_dies.py stopped: DeadKernelError"):
+        pipeline.execute_all([Chapter(path)], "smoke", output_dir=tmp_path / "out", cwd=tmp_path)
+    assert not (tmp_path / "out" / "01_dies.ipynb").exists()
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+def test_missing_documents_of_the_toc_are_named(tmp_path):
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - caption: C\n    chapters:\n"
+        "      - file: book/chapters/01_a\n      - file: book/chapters/02_b\n"
+    )
+    (tmp_path / "book" / "chapters").mkdir(parents=True)
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    (tmp_path / "book" / "chapters" / "01_a.ipynb").write_text("{}")
+    assert pipeline.missing_documents(tmp_path) == ["book/chapters/02_b"]
+    with pytest.raises(PipelineError, match="02_b"):
+        pipeline.build(tmp_path)
+
+
+def test_the_repository_toc_lists_every_chapter_notebook():
+    stems = {c.stem for c in pipeline.discover()}
+    listed = {Path(doc).name for doc in pipeline.toc_documents(pipeline.REPO_ROOT)}
+    assert stems <= listed, f"chapters missing from _toc.yml: {sorted(stems - listed)}"
