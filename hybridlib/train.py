@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from hybridlib import data as datasets
 from hybridlib.configs import CONFIGS, PROFILES, config_spec, profile_settings
@@ -102,8 +102,12 @@ def build_run(
 
 
 def config_hash(run: dict) -> str:
-    """SHA-256 of the run's settings, without the device (it does not change the recipe)."""
+    """SHA-256 of the run's settings, without what does not change the numbers.
+
+    Left out: the device (same recipe) and the configuration's description (prose).
+    """
     payload = {k: v for k, v in run.items() if k != "device"}
+    payload["spec"] = {k: v for k, v in run["spec"].items() if k != "description"}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -393,12 +397,12 @@ def fit(
             "config_hash": digest,
         }
         atomic_write(ckpt_path, lambda p, s=state: torch.save(s, p))
-        if progress:
-            tqdm.write(
-                f"{path.parent.name} seed {run['seed']} epoch {epoch + 1}: "
-                f"train acc {stats['train_acc']:.4f}, test acc {test['acc']:.4f}, "
-                f"{stats['images_per_s']:.0f} img/s"
-            )
+        tqdm.write(
+            f"{path.parent.name} seed {run['seed']} epoch {epoch + 1}: "
+            f"train acc {stats['train_acc']:.4f}, test acc {test['acc']:.4f}, "
+            f"{stats['images_per_s']:.0f} img/s",
+            file=sys.stderr,
+        )
 
     final = history[-1]
     record = {
