@@ -51,6 +51,7 @@ from hybridlib.selfcheck import check_fourier_resample, check_spectral_crop
 from hybridlib.spectral import spectral_pool2d
 
 
+# %%
 def grey(name):
     """A scikit-image photograph as a float64 greyscale image with values in [0, 1]."""
     img = getattr(data, name)()
@@ -296,13 +297,15 @@ for size_in, size_out in [(32, 24), (32, 16), (128, 64), (128, 32)]:
 pd.DataFrame(amplitude_rows).set_index("input")
 
 # %% [markdown]
-# ### The Nyquist bin keeps half of what decimation keeps
+# ### The Nyquist bin: one side instead of the fold
 #
-# For a real input, `irfft2` can only return a real signal, so from the complex number
-# it is handed in the Nyquist row it keeps the real part: $\mathrm{Re}\,X[-h/2]$, where
-# decimation (and SciPy's resampler, which *folds* the two bins together) keeps
-# $2\,\mathrm{Re}\,X[h/2]$. A cosine sitting exactly on the new Nyquist frequency makes
-# the difference visible.
+# Decimation, and SciPy's resampler, which *folds* the two bins together, put
+# $X[h/2, l] + X[-h/2, l]$ into the output's Nyquist row; the official layer puts
+# $X[-h/2, l]$ alone. In the column $l = 0$ (and for any 1-D signal) the two bins are
+# complex conjugates, and since `irfft2` must return a real signal it keeps the real
+# part of what it is handed, $\mathrm{Re}\,X[-h/2, 0]$: exactly half of the folded value
+# $2\,\mathrm{Re}\,X[h/2, 0]$. A cosine sitting on the new Nyquist frequency makes the
+# difference visible.
 
 # %%
 n = np.arange(32)
@@ -376,10 +379,10 @@ official_gain, hybrid_gain = gain(out_official), gain(out_hybrid)
 band = np.abs(freqs) <= 7
 edge = official_gain[freqs == 7][0, band]  # the waves (7, l); (-7, -l) is the same wave
 display(Markdown(
-    f"Inside the square $|k|, |l| \\le 7$, `hybridlib` passes every wave with gain 1 (to "
+    f"Inside the square |k|, |l| ≤ 7, `hybridlib` passes every wave with gain 1 (to "
     f"{np.abs(hybrid_gain[np.ix_(band, band)] - 1).max():.0e}). The official rule passes the "
-    f"waves with $|k| \\le 6$ in full, but of the {edge.size} distinct waves with $|k| = 7$ "
-    f"it passes {(edge > 0.99).sum()}, drops {(edge < 0.01).sum()}, and the wave $(7, 0)$ "
+    f"waves with |k| ≤ 6 in full, but of the {edge.size} distinct waves with |k| = 7 "
+    f"it passes {(edge > 0.99).sum()}, drops {(edge < 0.01).sum()}, and the wave (7, 0) "
     f"comes out with gain {official_gain[freqs == 7, freqs == 0][0]:.2f}."))
 
 # %% [markdown]
@@ -539,7 +542,8 @@ def errors(images, recon):
 records = []
 for set_name, images in image_sets.items():
     size = images.shape[-1]
-    for s in [s for s in range(1, 17) if size % s == 0 and size // s >= 2]:
+    strides = [s for s in range(1, 17) if size % s == 0 and size // s >= 2]
+    for s in [s for s in strides if s in (1, 2, 4, 8)] if quick else strides:
         for method, recon in reconstructions(images, s).items():
             err = errors(images, recon)
             records.append({"images": set_name, "stride": s, "fraction kept": 1 / s**2,
@@ -602,15 +606,17 @@ display(Markdown(
 # Rippel's qualitative claim holds: spectral pooling keeps far more of the image than
 # max pooling for the same number of parameters. The comparison with average pooling is
 # closer than that paper's figure suggests, and the DCT line says why. Spectral pooling
-# plus Fourier upsampling is an *orthogonal projection* onto the kept frequencies, so its
-# error is exactly the energy outside the window; that is the smallest error possible
-# among reconstructions made of those frequencies, and for a stationary random field it
-# would be the best linear code of that size, since the DFT diagonalises circulant
-# covariances. But a tile is not periodic: its wrap-around edges feed the cross we saw in
-# the spectrum, that energy lies outside the window, and the reconstruction rings along
-# the tile borders. The DCT, which mirrors the tile instead of repeating it, has no such
-# jump. Two measurements make this concrete: the projection identity, and the error
-# away from the borders.
+# plus Fourier upsampling is an *orthogonal projection* onto the kept frequencies (exactly
+# so for odd output sizes; for even ones the Nyquist row of the previous section adds a
+# small correction), so its error is the square root of the share of energy outside the
+# window. That is the smallest error possible among reconstructions made of those
+# frequencies, and for a periodic stationary random field whose power falls with
+# frequency it would be the best linear code of that size, since the DFT diagonalises
+# circulant covariances. But a tile is not periodic: its wrap-around edges feed the cross
+# we saw in the spectrum, that energy lies outside the window, and the reconstruction
+# rings along the tile borders. The DCT, which mirrors the tile instead of repeating it,
+# has no such jump. Two measurements make this concrete: the projection identity, and
+# the error away from the borders.
 
 # %%
 m = 15  # odd, so no Nyquist bin: the crop is an exact orthogonal projection
@@ -630,7 +636,7 @@ for s in (2, 4, 8):
                                                       "DCT crop")}})
 display(Markdown(
     f"Projection identity on the tiles (output 15×15): the largest gap between the "
-    f"spectral reconstruction error and $\\sqrt{{\\text{{energy outside the window}}}}$ is "
+    f"spectral reconstruction error and √(energy outside the window) is "
     f"{np.abs(proj_err - outside_energy).max():.1e}. Errors measured on the central "
     f"{48 - 2 * border}×{48 - 2 * border} pixels only (a {border}-pixel border left out):"))
 pd.DataFrame(inner_rows).set_index("stride").style.format("{:.3f}")
@@ -675,7 +681,7 @@ def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor
 
 
 # %% tags=["solution", "hide-cell"]
-def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:  # noqa: F811
+def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
     """Spectral pooling of x ([B, C, H, W]) to output_size (h, w), no rescaling."""
     h, w = output_size
     height = x.shape[-2]
@@ -696,7 +702,8 @@ print(check_spectral_crop(spectral_crop))
 # $H \times W$ image are their own conjugate partners, how many are there for each
 # combination of even and odd sizes, and why must they be real? (c) When the output
 # height $h$ is even, which two bins of the input spectrum does decimation add into the
-# new Nyquist bin, and what fraction of it does the official layer keep?
+# new Nyquist row, what does the official layer keep instead, and why is that exactly
+# half of the decimated value for a 1-D signal?
 
 # %% [markdown] tags=["solution"]
 # ```{admonition} Solution
@@ -717,10 +724,12 @@ print(check_spectral_crop(spectral_crop))
 # the value is real.
 #
 # (c) The congruence class of $h/2$ modulo $h$ meets the band $|j| \le h/2$ twice, at
-# $j = h/2$ and $j = -h/2$, so decimation gives $Y[h/2] = (X[h/2] + X[-h/2])/s
-# = 2\,\mathrm{Re}\,X[h/2]/s$. The official layer hands $X[-h/2]$ alone to `irfft2`, which
-# keeps its real part, $\mathrm{Re}\,X[h/2]$: half of the decimated value, as the cosine
-# experiment above measured.
+# $j = h/2$ and $j = -h/2$, so decimation gives $Y[h/2] = (X[h/2] + X[-h/2])/s$ (in 2-D,
+# for each column $l$: $X[h/2, l] + X[-h/2, l]$). The official layer keeps the negative
+# side $X[-h/2]$ only. For a 1-D real signal $X[h/2] = \overline{X[-h/2]}$, so the
+# decimated value is $2\,\mathrm{Re}\,X[h/2]/s$, while `irfft` (whose output must be
+# real) keeps the real part of the single bin it is given, $\mathrm{Re}\,X[h/2]$: half,
+# as the cosine experiment above measured.
 # ```
 
 # %% [markdown]
@@ -753,7 +762,7 @@ def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tens
 
 
 # %% tags=["solution", "hide-cell"]
-def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:  # noqa: F811
+def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Fourier resampling of x ([B, C, H, W]) to size (h, w), SciPy's conventions."""
 
     def along(z, n_new, dim):
@@ -779,17 +788,17 @@ x_tiles = torch.from_numpy(tiles)[:, None]
 for s in (2, 4, 8):
     m = 48 // s
     up = lambda small_map: fourier_resample_torch(small_map, (48, 48))[:, 0].numpy()
-    half = errors(tiles, up(spectral_pool2d(x_tiles, output_size=m, rescale=True)))
+    one_sided = errors(tiles, up(spectral_pool2d(x_tiles, output_size=m, rescale=True)))
     folded = errors(tiles, up(fourier_resample_torch(x_tiles, (m, m))))
-    fold_wins.append((folded <= half + 1e-12).mean())
+    fold_wins.append((folded <= one_sided + 1e-12).mean())
     fold_rows.append({"stride": s, "output": f"{m}x{m}",
-                      "spectral_pool2d (half Nyquist)": half.mean(),
+                      "spectral_pool2d (one-sided Nyquist)": one_sided.mean(),
                       "fourier_resample (folded Nyquist)": folded.mean(),
-                      "relative change": folded.mean() / half.mean() - 1})
+                      "relative change": folded.mean() / one_sided.mean() - 1})
 display(Markdown(f"The folded version has the smaller (or equal) error on "
                  f"{100 * min(fold_wins):.0f} % of the tiles at every stride."))
 pd.DataFrame(fold_rows).set_index("stride").style.format(
-    {"spectral_pool2d (half Nyquist)": "{:.4f}", "fourier_resample (folded Nyquist)": "{:.4f}",
+    {"spectral_pool2d (one-sided Nyquist)": "{:.4f}", "fourier_resample (folded Nyquist)": "{:.4f}",
      "relative change": "{:+.1%}"})
 
 # %% [markdown] tags=["solution"]
@@ -798,11 +807,12 @@ pd.DataFrame(fold_rows).set_index("stride").style.format(
 # The fold only touches the Nyquist row and column of the small spectrum, a small share
 # of the coefficients and, for photographs, of the energy, so the change in the table is
 # small; but it goes one way. With the fold, down then up replaces the pair
-# $(X[h/2], X[-h/2])$ by its average $\big(X[h/2] + X[-h/2]\big)/2$ in both places: that
-# is the orthogonal projection of the pair onto the cosine that the small grid can
-# represent, so down-then-up is an orthogonal projection and no reconstruction built from
-# those frequencies can do better. The half-Nyquist convention puts back only half of that
-# cosine, hence a (slightly) larger error. The fold is also what makes resampling agree
+# $(X[h/2], X[-h/2])$ (for each column) by its average $\big(X[h/2] + X[-h/2]\big)/2$ in
+# both places: the orthogonal projection of the pair onto the vectors with equal entries,
+# which is all that an upsampled Nyquist row can hold. So fold-then-split is an orthogonal
+# projection, and no reconstruction built from the same frequencies can do better. The
+# one-sided convention puts $X[-h/2]/2$ in both places, another point of the same
+# subspace, hence an error that can only be larger (the printed share of tiles). The fold is also what makes resampling agree
 # with `x[::s, ::s]` for a signal band-limited to $|k| \le m/2$ (the last case of the
 # self-check). Inside a classifier the difference is absorbed by the next convolution and
 # batch normalisation; for image resampling the folded version is the one to use.

@@ -192,8 +192,8 @@ pd.DataFrame(probe_rows).set_index("order").style.format("{:.3g}")
 # ## Inside a small network, on real photographs
 #
 # The network has two layers. Each is a 5×5 convolution with 8 output channels and
-# random (He-style) weights, a spectral pooling layer and an activation, in one of the
-# two orders:
+# random Gaussian weights (variance 1/fan-in), a spectral pooling layer and an
+# activation, in one of the two orders:
 #
 # $$ \text{act-pool: } x \mapsto P(\sigma(w * x)), \qquad
 #    \text{pool-act: } x \mapsto \sigma(P(w * x)) . $$
@@ -325,8 +325,8 @@ net_table.style.format("{:.2e}").set_caption(
 t = net_table  # short name for the f-strings below
 nonlinear = [a for a in ACTIVATIONS if a != "identity (linear control)"]
 display(Markdown(
-    f"* **pool-act** (Rippel's order): the output for $\\mathrm{{LP}}_{{31}}x$ equals the "
-    f"output for $x$ to rounding error (at most "
+    f"* **pool-act** (Rippel's order): the output for LP31(x) equals the "
+    f"output for x to rounding error (at most "
     f"{t.xs('pool-act', level='order')['N(x) vs N(LP31 x) mean'].max():.1e}), for every "
     f"activation.\n"
     f"* **act-pool**: the same comparison gives differences from "
@@ -334,7 +334,7 @@ display(Markdown(
     f"(sigmoid) to "
     f"{t.xs('act-pool', level='order').loc[nonlinear, 'N(x) vs N(LP31 x) mean'].max():.3f}: "
     f"frequencies beyond the first window reach the output.\n"
-    f"* **the final window**: low-passing the input to $|k|, |l| \\le 7$ changes the output "
+    f"* **the final window**: low-passing the input to |k|, |l| ≤ 7 changes the output "
     f"of every non-linear network, by "
     f"{t.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].min():.3f} to "
     f"{t.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.3f} on average, in both orders; "
@@ -359,9 +359,9 @@ display(Markdown(
 # activations, stacked spectral pooling *is* a single low-pass at the input.
 #
 # The exactness above needs odd sizes. With the official even sizes, 64 → 32 → 16, the
-# pooled Nyquist row keeps the real part of one bin only (see chapter 1), so the first
-# window is not quite a set of whole frequency pairs and the identity holds only up to
-# that row:
+# pooled Nyquist row takes only one of the two input rows that fold onto it (see the
+# spectral pooling chapter), so the first window is not a set of whole frequency pairs,
+# and the identity holds only up to that row:
 
 # %%
 def lowpass_even(x, m):
@@ -542,7 +542,7 @@ def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tens
 
 
 # %% tags=["solution", "hide-cell"]
-def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:  # noqa: F811
+def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:
     """Standardise along the last axis ([..., N]), then a sigmoid."""
     z = (v - v.mean(dim=-1, keepdim=True)) / v.std(dim=-1, keepdim=True)
     return torch.sigmoid(slope * z)
@@ -569,7 +569,7 @@ def commuting_input(n: int) -> torch.Tensor:
 
 
 # %% tags=["solution", "hide-cell"]
-def commuting_input(n: int) -> torch.Tensor:  # noqa: F811
+def commuting_input(n: int) -> torch.Tensor:
     """A positive image whose spectral pooling is positive too: 2 + a smooth wave."""
     k = torch.arange(n, dtype=torch.float64)
     wave = torch.cos(2 * torch.pi * k / n)
@@ -642,7 +642,7 @@ for cycles, amplitude in [(5, 0.01), (5, 0.1), (5, 1.0), (1, 1.0)]:
 # number of stages, any odd window lengths, any activation (a function of a 1-D array)
 # and either order; it returns the 9-bin (in general $N$-bin) array output / input on the
 # bins of the last window and 0 elsewhere. The measurement after the self-check then
-# runs 200 random positive spectra through three activations, standardise + sigmoid,
+# runs random positive spectra through three activations, standardise + sigmoid,
 # standardise + ReLU and a plain ReLU, and reports how much the equivalent filter varies
 # from one input to the next (0 means a fixed filter exists). Explain the three results.
 
@@ -666,7 +666,7 @@ def equivalent_filter(spectrum, filters, keeps, activation, order):
 
 
 # %% tags=["solution", "hide-cell"]
-def equivalent_filter(spectrum, filters, keeps, activation, order):  # noqa: F811
+def equivalent_filter(spectrum, filters, keeps, activation, order):
     """Equivalent filter (output / input per bin) of the toy pipeline; 0 off the last window."""
     n = len(spectrum)
     where, v = np.arange(n), np.asarray(spectrum, dtype=float)
@@ -710,8 +710,9 @@ pd.DataFrame(spread_rows).set_index(["activation", "order"]).style.format("{:.3f
 # *Plain ReLU.* The toy's spectra and filters are non-negative, so a ReLU never
 # clips anything: it is the identity on every vector it sees. The pipeline is then
 # linear and diagonal, and its equivalent filter is $F_1 F_2$ restricted to the last
-# window for every input, in both orders: a fixed filter exists (spread 0). Here the
-# question's intuition is exactly right.
+# window for every input, in both orders: a fixed filter exists (spread 0; the one bin in
+# five with a zero ratio is DC, where $F_2$ vanishes). Here the question's intuition is
+# exactly right.
 #
 # *Standardise + ReLU.* The standardisation is affine with coefficients that depend on
 # the input (its mean and standard deviation), and it makes the output independent of

@@ -21,8 +21,9 @@
 # gradient and can be learned with the rest of the network. The hybrid network of
 # {cite}`hybrid2024` uses DiffStride in the residual blocks of a ResNet-18.
 #
-# This chapter takes the layer apart, following the official TensorFlow code
-# line by line where it matters and `hybridlib.diffstride.DiffStride2d` everywhere:
+# This chapter takes the layer apart with `hybridlib.diffstride.DiffStride2d`, and
+# transcribes the rules of the official TensorFlow implementation into a few lines of
+# NumPy where they matter, to check the layer against them:
 #
 # 1. the ramp mask and the *positions* at which each frequency reads it;
 # 2. the size of the output, which is much larger than a fixed stride would give;
@@ -233,8 +234,9 @@ print("official unit test, 64 x 64 input with S = (2, 4):",
 # %% [markdown]
 # ### At initialisation the maps barely shrink
 #
-# With the default $R = 4$ the ramp adds $2R = 8$ to every output length until the
-# length reaches the input's, so small maps hardly shrink at all. The figure sets the
+# Since $2\lceil n/(2S) + R\rceil \ge n/S + 2R$, the ramp makes every output at
+# least $2R$ (8 with the default $R = 4$) longer than $n/S$, until the length reaches
+# the input's: small maps hardly shrink at all. The figure sets the
 # output length against the stride for a 32-long axis, next to fixed spectral pooling
 # (which keeps $\lfloor n/S \rfloor$, made even).
 
@@ -255,8 +257,9 @@ plt.show()
 # The official ResNet-18 of the DiffStride repository (see the
 # [architectures chapter](04_architectures.ipynb)) puts a pooling layer in the stem,
 # initialised at stride 1, and one in the projection block of stages 2, 3 and 4,
-# initialised at stride 2 (initial strides $(1, 1, 2, 2, 2)$; stage 1 has no pooling). Chaining the
-# layers on a 32×32 input gives the feature-map sizes the network starts training with.
+# initialised at stride 2 (initial strides $(1, 1, 2, 2, 2)$; stage 1 has no pooling).
+# Chaining the layers on a 32×32 input gives the feature-map sizes the network starts
+# training with.
 # As a rough cost proxy, a 3×3 convolution with $C$ input and $C$ output channels on an
 # $h \times w$ map costs $\propto C^2 h w$.
 
@@ -389,7 +392,7 @@ plt.show()
 # %%
 top_mask = float(official_masks(n_c, n_c, s_min, s_min)[0].min())
 display(Markdown(
-    f"Without the clamp the gradient is exactly {grads[s_scan <= s_dead - 1e-9].__abs__().max():.1f} on "
+    f"Without the clamp the gradient is exactly {np.abs(grads[s_scan <= s_dead - 1e-9]).max():.1f} on "
     f"$1 \\le S \\le n/(n-2) = {s_dead:.4f}$ and comes alive only beyond. A `DiffStride2d` built "
     f"with stride 1 moves its parameter to $n/(n-R) = {layer_at_1.current_stride()[0]:.4f}$ at its "
     f"first call and gets $dL/dS = {layer_at_1.stride.grad.item():.3f}$ there. At the clamp the "
@@ -579,10 +582,12 @@ display(Markdown(
 # ## DiffStride next to fixed spectral pooling
 #
 # Same photograph, same nominal stride 2: `DiffStride2d(2.0)` against `SpectralPool2d(2)`.
-# The panels on the right show what each layer keeps of the `rfft2` half-plane (rows:
-# all height frequencies, centred; columns: the non-negative width frequencies).
-# Spectral pooling keeps a hard box of half the size; DiffStride keeps a box a quarter
-# of the size at full weight plus a ramp of $R$ frequencies around it.
+# The bottom row shows what each layer keeps of the `rfft2` half-plane (rows: all
+# height frequencies, centred; columns: the non-negative width frequencies). Spectral
+# pooling keeps a hard box, the band that a map of half the size can hold. DiffStride
+# keeps essentially the same box at full weight (one row more on the negative side, by
+# the $j - 1$ rule) and adds a ramp of $R$ frequencies around it, for which its larger
+# output has room.
 
 # %%
 n_cmp = 64
@@ -699,7 +704,7 @@ def my_ramp_mask(positions, threshold, smoothness):
 
 
 # %% tags=["solution", "hide-cell"]
-def my_ramp_mask(positions, threshold, smoothness):  # noqa: F811
+def my_ramp_mask(positions, threshold, smoothness):
     """Ramp mask of DiffStride: [...] positions -> [...] mask values."""
     if smoothness == 0:
         return (positions <= threshold).to(threshold.dtype)
@@ -741,7 +746,8 @@ print(check_ramp_mask(my_ramp_mask))
 #
 # When $n/S < 2$ the target length is floored at 2, so $T = 1$ and the output is
 # $2\min(\lceil 1 + R\rceil, n/2)$, no longer a function of $S$; with an integer $R$ the
-# formula happens to give the same number, with e.g. $R = 2.5$ it does not.
+# formula happens to give the same number, with e.g. $R = 2.5$ it can differ
+# ($n = 32$, $S = 32$: 8 from the layer, 6 from the formula).
 #
 # With $R = 0$ the mask is the hard box $p \le T$ and the count of integers in $[0, T]$
 # is $\lfloor T \rfloor + 1$, not $\lceil T \rceil$: for $n = 32$, $S = 2$ the output is
@@ -772,7 +778,7 @@ def my_output_length(n, stride, smoothness=4.0):
 
 
 # %% tags=["solution", "hide-cell"]
-def my_output_length(n, stride, smoothness=4.0):  # noqa: F811
+def my_output_length(n, stride, smoothness=4.0):
     """Output length of DiffStride2d along one axis of length n."""
     t = max(n / stride, 2) / 2
     kept = math.floor(t) + 1 if smoothness == 0 else math.ceil(t + smoothness)
@@ -812,7 +818,7 @@ def critical_stride(n, factor):
 
 
 # %% tags=["solution", "hide-cell"]
-def critical_stride(n, factor):  # noqa: F811
+def critical_stride(n, factor):
     """Largest stride whose mask is 1 on the band spectral pooling keeps (even n)."""
     h, w = spectral_output_size(n, n, factor)
     # Height: rows -h/2 .. h/2 - 1, highest position h/2 - 1, needs n/(2S) >= h/2 - 1.
@@ -841,8 +847,8 @@ print(f"factor {factor_4:g}: predicted {critical_stride(n_learn, factor_4):.3f},
 # 2. With the `cpu` profile's steps the printed strides land slightly above the
 #    prediction on both axes, like the factor-3 run; the `smoke` profile's few steps
 #    may stop before they arrive.
-# 3. Above: a larger $\lambda$ makes the complexity term's pull $2\lambda/(S_h^2 S_w)$
-#    stronger, so the optimum moves further onto the ramp, where the reconstruction
+# 3. Above: a larger $\lambda$ makes the complexity term's pull on the stride,
+#    $\lambda/(S_h^2 S_w)$ for $S_h$, stronger, so the optimum moves further onto the ramp, where the reconstruction
 #    error grows until its slope balances that pull. The stride then exceeds the
 #    critical stride by more, and the learned stride reflects the images' spectra at the
 #    band edge, not only the geometry of the mask.

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-from hybridlib import pipeline
+from hybridlib import pipeline, sphinx_fixes
 from hybridlib.pipeline import Chapter, PipelineError
 
 HEADER = """\
@@ -199,7 +199,7 @@ def test_inline_scripts_that_sphinx_adds_twice_are_written_once():
     scripts = [script(filename=None, priority=500, attributes=body), script(filename="a.js")]
     scripts.append(script(filename="", priority=500, attributes=body))
     context = {"script_files": scripts}
-    pipeline.drop_duplicate_scripts(None, "intro", "page.html", context, None)
+    sphinx_fixes.drop_duplicate_scripts(None, "intro", "page.html", context, None)
     assert context["script_files"] == scripts[:2]
 
 

@@ -25,7 +25,9 @@ def test_every_configuration_runs_forward_and_backward(name, size):
     assert logits.shape == (3, 7)
     logits.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
-    assert all(s.grad is not None and torch.isfinite(s.grad).all() for s in model.stride_parameters())
+    assert all(
+        s.grad is not None and torch.isfinite(s.grad).all() for s in model.stride_parameters()
+    )
 
 
 @pytest.mark.parametrize("size", [28, 32])
@@ -42,7 +44,13 @@ def test_diffstride_feature_sizes_follow_the_formula(size):
 
 def test_fixed_kinds_halve_the_maps_and_the_hybrid_adds_a_head_pooling():
     sizes = describe(resnet18(CONFIGS["spectral"], width=4), (3, 32, 32))["sizes"]
-    assert [sizes[p][0] for p in ("stem", "stage2", "stage3", "stage4", "head")] == [32, 16, 8, 4, 4]
+    assert [sizes[p][0] for p in ("stem", "stage2", "stage3", "stage4", "head")] == [
+        32,
+        16,
+        8,
+        4,
+        4,
+    ]
     hybrid = describe(resnet18(CONFIGS["hybrid"], width=4), (3, 32, 32))["sizes"]
     # The official spectral rule forces only the height even: 18x18 -> 8x9.
     assert hybrid["stage4"] == [18, 18] and hybrid["head"] == [8, 9]

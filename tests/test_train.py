@@ -103,7 +103,8 @@ def cli(tmp_path: Path, name: str, *extra: str) -> list[str]:
         sys.executable, "-m", "hybridlib.train", "--profile", "smoke", "--dataset", "synthetic",
         "--config", "diffstride", "--seed", "3", "--epochs", "3", "--width", "4",
         "--batch-size", "16", "--train-subset", "256", "--no-progress",
-        "--results-dir", str(tmp_path / name / "results"), "--runs-dir", str(tmp_path / name / "runs"),
+        "--results-dir", str(tmp_path / name / "results"),
+        "--runs-dir", str(tmp_path / name / "runs"),
         *extra,
     ]  # fmt: skip
 
@@ -147,6 +148,8 @@ def test_cli_help_and_bad_values():
     )
     assert bad.returncode != 0 and "--epochs must be >= 1, got 0" in bad.stderr
     bad = subprocess.run(
-        [sys.executable, "-m", "hybridlib.train", "--strides", "2,2"], capture_output=True, text=True
+        [sys.executable, "-m", "hybridlib.train", "--strides", "2,2"],
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode != 0 and "3,1,3" in bad.stderr

@@ -13,4 +13,6 @@ Modules, one per group of chapters:
   resampling, spectral activation, the low-pass question).
 """
 
+from hybridlib.selfcheck.architectures import *  # noqa: F403
+from hybridlib.selfcheck.diffstride import *  # noqa: F401,F403
 from hybridlib.selfcheck.spectral import *  # noqa: F401,F403

@@ -1,0 +1,721 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Results
+#
+# This chapter reads the run records that the [training chapter](05_training.ipynb)
+# wrote, one JSON file per (data set, configuration, seed), and turns them into the
+# comparisons the Hybrid paper {cite}`hybrid2024` makes and a few it does not:
+#
+# 1. the headline table, test accuracy as mean ± standard deviation over seeds, with
+#    the provenance of the runs;
+# 2. the same configurations next to the numbers the papers report
+#    {cite}`riad2022diffstride,hybrid2024,rippel2015spectral`;
+# 3. learning curves, and the strides the DiffStride layers learned, epoch by epoch;
+# 4. accuracy against compute, counted (FLOPs) and measured (images per second);
+# 5. the position ablation: does it matter where each kind of downsampling sits?
+# 6. the baseline question: is the Hybrid paper's CIFAR-100 gain measured against the
+#    right number?
+#
+# Which runs are shown depends on the profile this chapter is executed with. Every
+# number in the text below is computed from the records or from
+# `hybridlib.results.PAPER_RESULTS`; none is typed in.
+
+# %% tags=["parameters"]
+profile = "cpu"
+results_dir = "results"  # root folder of the run records
+
+# %%
+quick = profile == "smoke"
+
+import math
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES
+from hybridlib.plots import plot_mean_std
+from hybridlib.results import (
+    curves_table,
+    hybrid_baseline_check,
+    load_records,
+    paper_table,
+    runs_table,
+    strides_table,
+    summary_table,
+)
+
+records = load_records(profile, results_dir, strict=True)
+runs = runs_table(records)
+summary = summary_table(runs)
+curves = curves_table(records)
+strides = strides_table(records)
+settings = PROFILES.get(profile, {})
+datasets = list(dict.fromkeys(runs.dataset))
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                 "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic stripes"}
+
+
+def name_of(dataset):
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def pm(mean, std, digits=2):
+    """'mean ± std', or the mean alone when the std is undefined (one seed)."""
+    if std is None or not np.isfinite(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def listing(items):
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def provenance(dataset):
+    """Facts about the runs of one data set, computed from their records."""
+    d = runs[runs.dataset == dataset]
+    dates = pd.to_datetime(d.date, utc=True)
+    devices = sorted({f"{dev} ({name})" if isinstance(name, str) and name else str(dev)
+                      for dev, name in zip(d.device, d.device_name)})
+    commits = sorted({str(c)[:10] for c in d.git_commit.dropna()}) or ["unknown"]
+    return {
+        "runs": len(d),
+        "configs": d.config.nunique(),
+        "epochs": listing(sorted(d.epochs.unique())),
+        "train_size": listing(f"{int(v):,}" for v in sorted(d.train_size.unique())),
+        "test_size": listing(f"{int(v):,}" for v in sorted(d.test_size.unique())),
+        "width": listing(sorted(d.width.unique())),
+        "seeds": listing(sorted(d.seed.unique())),
+        "n_seeds": d.seed.nunique(),
+        "commits": listing(commits),
+        "modified": bool(d.library_modified.fillna(False).any()),
+        "torch": listing(sorted(d.torch.dropna().unique())),
+        "devices": listing(devices),
+        "dates": (f"{dates.min():%Y-%m-%d}" if dates.min().date() == dates.max().date()
+                  else f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}"),
+    }
+
+
+expected = [(d, c, s) for d in settings.get("datasets", ()) for c in settings.get("configs", ())
+            for s in settings.get("seeds", ())]
+have = set(zip(runs.dataset, runs.config, runs.seed))
+missing = [f"{c} seed {s} ({d})" for d, c, s in expected if (d, c, s) not in have]
+display(Markdown(
+    f"Profile **{profile}**: {len(records)} complete run records under "
+    f"`{results_dir}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
+    + (f"The profile declares {len(expected)} runs; all of them are here."
+       if expected and not missing else
+       f"The profile declares {len(expected)} runs; {len(missing)} are not recorded yet "
+       f"({listing(missing[:6])}{' ...' if len(missing) > 6 else ''}), so the tables show "
+       f"what exists." if expected else "")))
+
+# %% [markdown]
+# ## The headline table
+#
+# Test accuracy at the end of training, in %, as the mean ± the standard deviation over
+# seeds (sample standard deviation; with one seed only the mean is shown). The caption
+# says what the runs are; the paragraph below it, where they come from.
+
+# %%
+def headline(dataset):
+    s = summary[summary.dataset == dataset].set_index("config")
+    p = provenance(dataset)
+    table = pd.DataFrame({
+        "test acc. (%)": s.test_acc,
+        "seeds": s.n_seeds,
+        "train acc. (%)": s.train_acc_mean.round(2),
+        "GFLOPs / image": s.gflops,
+        "images / s": s.images_per_s.round(0),
+        "s / run": s.wall_seconds.round(0),
+        "description": s.description,
+    })
+    caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
+               f"epoch{'' if p['epochs'] == '1' else 's'} on "
+               f"{p['train_size']} training images (tested on {p['test_size']}), "
+               f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
+    return table, caption, p
+
+
+for dataset in datasets:
+    table, caption, p = headline(dataset)
+    display(table.style.set_caption(caption).format({"GFLOPs / image": "{:.4f}",
+                                                     "images / s": "{:.0f}", "s / run": "{:.0f}",
+                                                     "train acc. (%)": "{:.2f}"}))
+    display(Markdown(
+        f"*{caption}* Provenance: git commit {p['commits']}"
+        f"{' with local changes to the library' if p['modified'] else ''}, PyTorch "
+        f"{p['torch']}, device {p['devices']}, run on {p['dates']}. "
+        f"{p['runs']} runs of {p['configs']} configurations."))
+
+# %%
+best_lines = []
+for dataset in datasets:
+    s = summary[summary.dataset == dataset].set_index("config")
+    order = s.test_acc_mean.sort_values(ascending=False)
+    line = (f"On {name_of(dataset)} the best configuration is `{order.index[0]}` with "
+            f"{pm(s.test_acc_mean[order.index[0]], s.test_acc_std[order.index[0]])} %, the "
+            f"worst `{order.index[-1]}` with "
+            f"{pm(s.test_acc_mean[order.index[-1]], s.test_acc_std[order.index[-1]])} %")
+    if {"hybrid", "diffstride"} <= set(s.index):
+        line += (f"; the hybrid ranks {list(order.index).index('hybrid') + 1} of {len(order)} "
+                 f"and DiffStride {list(order.index).index('diffstride') + 1}")
+    best_lines.append(line + ".")
+display(Markdown(" ".join(best_lines)))
+
+# %% [markdown]
+# ## Next to the numbers the papers report
+#
+# The papers train the full-width ResNet-18 on CIFAR-10 and CIFAR-100
+# {cite}`krizhevsky2009cifar` for hundreds of epochs. This book's published profile
+# trains a narrow network for a few epochs on part of Fashion-MNIST
+# {cite}`xiao2017fashion`, so the absolute numbers cannot be compared. What can be
+# compared is the *order* of the configurations and the *size of the gaps* between
+# them: does DiffStride beat fixed spectral pooling, and spectral pooling the strided
+# network, by margins that look alike? The table puts our means next to the papers':
+# the DiffStride paper's (2,2,2) row (the initial strides of our configurations), the
+# official DiffStride README (pre-activation network, trained with mixup) and the
+# Hybrid paper.
+
+# %%
+reported = paper_table()
+compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
+
+
+def reported_value(key, dataset, model, strides=None):
+    r = reported[(reported.key == key) & (reported.dataset == dataset) & (reported.model == model)]
+    if strides is not None:
+        r = r[r.init_strides == strides]
+    return r.test_acc.iloc[0] if len(r) else np.nan
+
+
+columns = {}
+for dataset in datasets:
+    s = summary[summary.dataset == dataset].set_index("config")
+    columns[f"ours: {name_of(dataset)}"] = s.test_acc_mean.reindex(compare_configs)
+for dataset in ("cifar10", "cifar100"):
+    columns[f"DiffStride paper (2,2,2): {name_of(dataset)}"] = pd.Series(
+        {c: reported_value("diffstride_paper", dataset, c, "(2,2,2)") for c in compare_configs})
+for dataset in ("cifar10", "cifar100"):
+    columns[f"official README: {name_of(dataset)}"] = pd.Series(
+        {c: reported_value("official_readme", dataset, c, "(1,1,2,2,2)") for c in compare_configs})
+for dataset in ("cifar10", "cifar100"):
+    columns[f"Hybrid paper: {name_of(dataset)}"] = pd.Series(
+        {c: reported_value("hybrid_paper", dataset, c) for c in compare_configs})
+side = pd.DataFrame(columns)
+side.index.name = "configuration"
+gaps = side.sub(side.loc["strided"], axis=1) if "strided" in side.index else None
+display(side.style.set_caption("Test accuracy (%): our runs (mean over seeds) and the reported "
+                               "numbers. Empty: not reported.").format("{:.2f}", na_rep=""))
+if gaps is not None:
+    display(gaps.drop(index="strided").style.set_caption(
+        "Gap to the strided network of the same column, in points").format("{:+.2f}",
+                                                                             na_rep=""))
+
+# %%
+notes = []
+ours_cols = [c for c in side.columns if c.startswith("ours")]
+for col in ours_cols:
+    ranking = side[col].dropna().sort_values(ascending=False)
+    notes.append(f"{col.removeprefix('ours: ')}: {' > '.join(f'`{c}`' for c in ranking.index)}")
+paper_c10 = side["DiffStride paper (2,2,2): CIFAR-10"].dropna().sort_values(ascending=False)
+paper_gaps = [f"{paper_c10[c] - paper_c10['strided']:+.1f} (`{c}`)"
+              for c in paper_c10.index if c != "strided"]
+fashion_ref = reported[reported.key == "fashion_mnist_readme"].set_index("model").test_acc
+display(Markdown(
+    f"Order of our configurations by mean accuracy: {'; '.join(notes)}. In the DiffStride "
+    f"paper's (2,2,2) row on CIFAR-10 the order is "
+    f"{' > '.join(f'`{c}`' for c in paper_c10.index)}, with gaps to the strided network of "
+    f"{listing(paper_gaps)} points. "
+    + (f"For scale on Fashion-MNIST, the data set's README lists "
+       f"{listing(f'{v:.1f} % for {k}' for k, v in fashion_ref.items())} with the full "
+       f"60,000 training images and long training; our runs see "
+       f"{provenance('fashion_mnist')['train_size']} images for "
+       f"{provenance('fashion_mnist')['epochs']} epochs."
+       if "fashion_mnist" in datasets else
+       "Our runs use the same data sets as the papers; differences in recipe remain "
+       "(see the training chapter)."
+       if set(datasets) <= {"cifar10", "cifar100"} else
+       "The synthetic data set of this profile only proves that the pipeline runs; its "
+       "accuracies say nothing about the methods.")
+    + (f" One cell needs care: the Hybrid paper's CIFAR-100 baseline, "
+       f"{side.loc['diffstride', 'Hybrid paper: CIFAR-100']:.1f} %, sits in the `diffstride` "
+       f"row because the paper presents it as its DiffStride baseline; the last section "
+       f"checks which number it really is." if "diffstride" in side.index else "")))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Test accuracy and training loss after every epoch, averaged over seeds. The four
+# configurations of the papers' comparison are drawn as solid lines, the position
+# ablation as dashed lines.
+
+# %%
+palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
+config_order = list(summary.config.drop_duplicates())
+COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
+
+
+def style(config):
+    main = config in MAIN_CONFIGS
+    return {"color": COLOURS[config], "linestyle": "-" if main else "--",
+            "linewidth": 2.0 if main else 1.3, "marker": "o", "markersize": 4}
+
+
+mean_curves = (curves.groupby(["dataset", "config", "epoch"])
+               [["test_acc", "train_loss"]].agg(["mean", "std"]).reset_index())
+fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.8 * len(datasets)),
+                         squeeze=False, constrained_layout=True)
+for row, dataset in enumerate(datasets):
+    for config in config_order:
+        c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
+        if c.empty:
+            continue
+        plot_mean_std(axes[row, 0], c.epoch, c[("test_acc", "mean")],
+                      c[("test_acc", "std")].fillna(0), label=config, band_alpha=0.08,
+                      **style(config))
+        axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
+    axes[row, 0].set_ylabel("test accuracy (%)")
+    axes[row, 1].set_ylabel("training loss (with label smoothing)")
+    n_ep = int(curves[curves.dataset == dataset].epoch.max())
+    for ax, what in zip(axes[row], ("test accuracy", "training loss")):
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{name_of(dataset)}, profile {profile}: {what}", fontsize=10)
+        ax.set_xticks(range(1, n_ep + 1))
+        ax.set_xlim(0.7, n_ep + 0.3)
+        ax.grid(alpha=0.3)
+axes[0, 1].legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  title="configuration", title_fontsize=8)
+plt.show()
+
+# %%
+last = curves.groupby(["dataset", "config"]).epoch.max()
+first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"]).test_acc.mean()
+final_epoch = curves.merge(last.rename("last").reset_index()).query("epoch == last")
+final_mean = final_epoch.groupby(["dataset", "config"]).test_acc.mean()
+gain = (final_mean - first_epoch).dropna()
+n_epochs = int(curves.epoch.max())
+if n_epochs == 1:
+    display(Markdown("With a single epoch there is no curve to speak of: this profile only "
+                     "checks that the chapter runs."))
+else:
+    before_last = (curves[curves.epoch == n_epochs - 1]
+                   .groupby(["dataset", "config"]).test_acc.mean())
+    last_step = (final_mean - before_last).dropna()
+    climbing = int((last_step > 0).sum())
+    display(Markdown(
+        f"From the first to the last epoch the mean test accuracy of a configuration rises by "
+        f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
+        f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
+        f"{len(last_step)} curves are still climbing at the end. "
+        + (f"With {n_epochs} epochs the ranking mixes how fast a configuration learns with "
+           f"how well it can do; longer training may reorder it."
+           if climbing > len(last_step) / 2 else "")))
+
+# %% [markdown]
+# ## What the strides learned
+#
+# Each DiffStride layer has a stride per axis. The grid shows their values after every
+# epoch (mean over seeds, the two axes in two colours) for each configuration with
+# DiffStride layers, one column per position; the dotted line is the initial stride of
+# the spec. A stem initialised at 1 starts in practice at $32/(32 - 4) \approx 1.14$:
+# the lower clamp described in the [DiffStride chapter](03_diffstride.ipynb) raises
+# it on the first forward pass.
+
+# %%
+if strides.empty:
+    display(Markdown(f"No run of profile {profile} has a DiffStride layer."))
+else:
+    s_mean = strides.groupby(["dataset", "config", "position", "axis", "epoch"]).agg(
+        stride=("stride", "mean"), initial=("initial", "first")).reset_index()
+    pos_order = [p for p in ("stem", "stage2", "stage3", "stage4", "head")
+                 if p in set(s_mean.position)]
+    for dataset in datasets:
+        d = s_mean[s_mean.dataset == dataset]
+        cfgs = [c for c in config_order if c in set(d.config)]
+        fig, axes = plt.subplots(len(cfgs), len(pos_order),
+                                 figsize=(2.3 * len(pos_order) + 0.8, 1.75 * len(cfgs) + 0.7),
+                                 squeeze=False, sharex=True, constrained_layout=True)
+        for i, config in enumerate(cfgs):
+            for j, position in enumerate(pos_order):
+                ax = axes[i, j]
+                cell = d[(d.config == config) & (d.position == position)]
+                if cell.empty:
+                    ax.set_axis_off()
+                    continue
+                for axis, colour in (("h", "tab:blue"), ("w", "tab:orange")):
+                    a = cell[cell.axis == axis]
+                    ax.plot(a.epoch, a.stride, marker="o", markersize=3, color=colour,
+                            label=f"$S_{axis}$")
+                initial = cell.initial.iloc[0]
+                ax.axhline(initial, color="grey", linestyle=":", linewidth=1)
+                # at least +-0.05 around the data: a change of 1e-4 should look like one
+                low = min(cell.stride.min(), initial) - 0.05
+                high = max(cell.stride.max(), initial) + 0.05
+                ax.set_ylim(low, high)
+                ax.ticklabel_format(axis="y", useOffset=False)
+                ax.tick_params(labelsize=7)
+                n_ep = int(cell.epoch.max())
+                ax.set_xticks(range(1, n_ep + 1))
+                ax.set_xlim(0.7, n_ep + 0.3)
+                ax.set_title(position, fontsize=8, pad=3)
+                if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
+                    ax.set_ylabel(config, fontsize=8, fontweight="bold")
+        for j in range(len(pos_order)):
+            shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
+            if shown:
+                shown[-1].set_xlabel("epoch", fontsize=8)
+                shown[-1].xaxis.set_tick_params(labelbottom=True)
+        handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
+        fig.legend(handles + [plt.Line2D([], [], color="grey", linestyle=":")],
+                   labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=8)
+        fig.suptitle(f"Learned strides per epoch, {name_of(dataset)}, profile {profile}",
+                     fontsize=10)
+        plt.show()
+
+# %%
+if not strides.empty:
+    final_s = strides[strides.epoch == strides.groupby(["dataset", "config", "seed"])
+                      .epoch.transform("max")]
+    moved = final_s.assign(change=final_s.stride - final_s.initial.clip(lower=1))
+    per_layer = (final_s.groupby(["dataset", "config", "position"]).stride.mean()
+                 .unstack("position").reindex(columns=pos_order))
+    display(per_layer.style.set_caption(
+        "Learned stride at the end of training (mean over seeds and over the two axes)")
+        .format("{:.3f}", na_rep=""))
+    non_stem = moved[moved.position != "stem"]
+    stem = moved[moved.position == "stem"]
+    text = ""
+    clamp = 32 / (32 - 4)  # the lower clamp n / (n - R) on the 32x32 input of the stem
+    if len(stem):
+        lo, hi = stem.stride.min(), stem.stride.max()
+        text += (f"The stem strides end {f'at {lo:.3f}' if round(lo, 3) == round(hi, 3) else f'between {lo:.3f} and {hi:.3f}'}, "
+                 f"against the {clamp:.3f} the clamp gives them before any learning. ")
+    if len(non_stem):
+        big = non_stem.loc[non_stem.change.abs().idxmax()]
+        text += (f"Away from the stem, the largest change of a stride from its initial value "
+                 f"is {big.change:+.3f} (`{big.config}`, {big.position}, axis {big.axis}, "
+                 f"seed {big.seed}). "
+                 + (f"Over {plural(int(strides.epoch.max()), 'epoch')}, with the learning rate "
+                    f"of the weights, the strides are learned but move little. "
+                    if non_stem.change.abs().max() < 0.25 else "The strides do move. "))
+    with_diffstride = [r for r in records if r["learned_strides"]]
+    same = sum(r["feature_sizes"] == r["initial_feature_sizes"] for r in with_diffstride)
+    text += (f"{same} of the {len(with_diffstride)} runs with DiffStride layers end with "
+             f"exactly the map sizes they started with"
+             + (": the output size is a step function of the stride (an even number of "
+                "rows, rounded up), and a change of a few tenths can stay within one step. "
+                "The table below shows the sizes, and the cost after the first and the "
+                "last epoch." if same else "; the table below shows how the sizes moved."))
+    display(Markdown(text))
+
+# %%
+if not strides.empty:
+    size_rows = []
+    for r in records:
+        if not r["learned_strides"]:
+            continue
+        row = {"dataset": r["config"]["dataset"], "configuration": r["config"]["config"],
+               "seed": r["config"]["seed"]}
+        for position in ("stem", "stage2", "stage3", "stage4", "head"):
+            a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
+            row[position] = (f"{a[0]}x{a[1]}" if a == b
+                             else f"{a[0]}x{a[1]} → {b[0]}x{b[1]}")
+        row["GFLOPs: first → last epoch"] = (f"{r['epochs'][0]['flops'] / 1e9:.4f} → "
+                                             f"{r['flops'] / 1e9:.4f}")
+        size_rows.append(row)
+    display(pd.DataFrame(size_rows).set_index(["dataset", "configuration", "seed"]).style
+            .set_caption("Map size after each position at initialisation → at the end of "
+                         "training, for the runs with DiffStride layers"))
+
+# %% [markdown]
+# ## Accuracy against compute
+#
+# The cost of a configuration in two currencies: floating-point operations for one
+# image at the end of training (counted, so exact but blind to how well the hardware
+# runs FFTs), and training images per second (measured, so real but dependent on the
+# machine and on whatever else it was doing). Both axes are logarithmic; the bars are
+# the standard deviations over seeds.
+
+# %%
+def label_points(ax, xs, ys, labels, colours, step=0.045):
+    """Write each label to the right of its point, nudged up until it overlaps no other."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    placed = []
+    for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
+        px, py = to_axes.transform((x, y))
+        # nearest free slot, searching up and down in turn, inside the axes
+        candidates = [py + k * step for n in range(40) for k in ((n, -n) if n else (0,))]
+        ly = next((c for c in candidates if 0.03 <= c <= 0.97 and not any(
+            abs(c - qy) < step and abs(px - qx) < 0.22 for qx, qy in placed)), py)
+        placed.append((px, ly))
+        ax.annotate(label, (x, y), xytext=(px + 0.015, ly), textcoords="axes fraction",
+                    fontsize=7.5, color=colour, va="center",
+                    arrowprops=None if ly == py else {"arrowstyle": "-", "color": colour,
+                                                       "linewidth": 0.5, "alpha": 0.6})
+
+
+for dataset in datasets:
+    s = summary[summary.dataset == dataset].set_index("config")
+    scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
+                                       ("images_per_s", "training images per second"))):
+        xs = s[col] * (scale if col == "gflops" else 1.0)
+        for config, r in s.iterrows():
+            ax.errorbar(xs[config], r.test_acc_mean, yerr=0 if np.isnan(r.test_acc_std)
+                        else r.test_acc_std, fmt="o", color=COLOURS[config], capsize=3,
+                        markersize=6 if config in MAIN_CONFIGS else 4.5)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.margins(x=0.15, y=0.1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        fig.canvas.draw()  # fix the limits before placing the labels in axes coordinates
+        label_points(ax, xs, s.test_acc_mean, s.index, [COLOURS[c] for c in s.index])
+    axes[0].set_title(f"{name_of(dataset)}, profile {profile}: accuracy vs counted cost",
+                      fontsize=10)
+    axes[1].set_title(f"accuracy vs measured speed ({provenance(dataset)['devices']})",
+                      fontsize=10)
+    plt.show()
+
+# %%
+compute_lines = []
+for dataset in datasets:
+    s = summary[summary.dataset == dataset].set_index("config")
+    if {"strided", "diffstride"} <= set(s.index):
+        compute_lines.append(
+            f"On {name_of(dataset)}, DiffStride costs {s.gflops['diffstride'] / s.gflops['strided']:.1f} "
+            f"times the FLOPs of the strided network and trains "
+            f"{s.images_per_s['strided'] / s.images_per_s['diffstride']:.1f} times slower "
+            f"({s.images_per_s['diffstride']:.0f} against {s.images_per_s['strided']:.0f} "
+            f"images/s) for a difference in accuracy of "
+            f"{s.test_acc_mean['diffstride'] - s.test_acc_mean['strided']:+.2f} points.")
+    if {"hybrid", "diffstride"} <= set(s.index):
+        compute_lines.append(
+            f"The hybrid's head layer changes the FLOPs by "
+            f"{100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1):+.1f} % relative to "
+            f"DiffStride.")
+    frontier = s.sort_values("gflops")
+    best_so_far, efficient = -math.inf, []
+    for config, r in frontier.iterrows():
+        if r.test_acc_mean > best_so_far:
+            efficient.append(config)
+            best_so_far = r.test_acc_mean
+    if len(efficient) == 1:
+        compute_lines.append(f"The cheapest configuration, `{efficient[0]}`, is also the most "
+                             f"accurate.")
+    else:
+        compute_lines.append(
+            f"Going up in FLOPs, each of {listing(f'`{c}`' for c in efficient)} is more "
+            f"accurate than every cheaper configuration: they form the accuracy-cost "
+            f"(Pareto) front, and every other configuration pays more for less.")
+display(Markdown(" ".join(compute_lines)))
+
+# %% [markdown]
+# ## Does the position matter? The ablation
+#
+# The Hybrid paper reports that DiffStride works best early in the network and spectral
+# pooling late. `hybridlib.configs.ABLATION` turns that into configurations that move
+# one kind at a time (see the [architectures chapter](04_architectures.ipynb) for
+# their sizes). Each is compared with the hybrid and with plain DiffStride. A gap only
+# means something if it is larger than the spread between seeds, so the table gives
+# the pooled seed standard deviation of each pair,
+# $\sqrt{(s_a^2 + s_b^2)/2}$, next to the gap.
+
+# %%
+ablation_present = [c for c in ABLATION if c in set(runs.config)]
+if not ablation_present and set(ABLATION) & set(settings.get("configs", ())):
+    display(Markdown(
+        f"Profile {profile} declares the ablation configurations, but none of their runs is "
+        f"recorded yet: finish the sweep (`python -m hybridlib.train --profile {profile}`) "
+        f"and rerun this chapter."))
+elif not ablation_present:
+    display(Markdown(
+        f"Profile {profile} trains {listing(f'`{c}`' for c in settings.get('configs', []))}"
+        f" only, no ablation configuration: run the chapter with the `cpu` profile (or "
+        f"`python -m hybridlib.train --profile cpu`) to see this section filled."))
+else:
+    rows = []
+    for dataset in datasets:
+        s = summary[summary.dataset == dataset].set_index("config")
+        for config in [c for c in ("hybrid", "diffstride", *ABLATION) if c in s.index]:
+            row = {"dataset": name_of(dataset), "configuration": config,
+                   "test acc. (%)": s.test_acc[config], "seeds": s.n_seeds[config]}
+            for ref in ("hybrid", "diffstride"):
+                if ref not in s.index or ref == config:
+                    row[f"gap to {ref}"], row[f"seed std ({ref} pair)"] = np.nan, np.nan
+                    continue
+                gap = s.test_acc_mean[config] - s.test_acc_mean[ref]
+                std = math.sqrt((s.test_acc_std[config] ** 2 + s.test_acc_std[ref] ** 2) / 2)
+                row[f"gap to {ref}"] = gap
+                row[f"seed std ({ref} pair)"] = std
+            rows.append(row)
+    ablation = pd.DataFrame(rows).set_index(["dataset", "configuration"])
+    for ref in ("hybrid", "diffstride"):
+        exceeds = ablation[f"gap to {ref}"].abs() > ablation[f"seed std ({ref} pair)"]
+        ablation[f"|gap to {ref}| > std"] = np.where(
+            ablation[f"seed std ({ref} pair)"].isna(), "", np.where(exceeds, "yes", "no"))
+    display(ablation.style.set_caption(
+        "Position ablation: gaps in points of test accuracy (positive: better than the "
+        "reference)").format({c: "{:+.2f}" for c in ablation.columns if c.startswith("gap")}
+                             | {c: "{:.2f}" for c in ablation.columns if c.startswith("seed std")},
+                             na_rep=""))
+
+# %%
+if ablation_present:
+    fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 0.45 *
+                             runs.config.nunique() + 1.5), squeeze=False,
+                             constrained_layout=True)
+    for ax, dataset in zip(axes[0], datasets):
+        s = summary[summary.dataset == dataset].sort_values("test_acc_mean")
+        for y, (_, r) in enumerate(s.iterrows()):
+            seeds = runs[(runs.dataset == dataset) & (runs.config == r.config)].test_acc
+            ax.scatter(seeds, [y] * len(seeds), s=14, color=COLOURS[r.config], alpha=0.6,
+                       zorder=3)
+            ax.errorbar(r.test_acc_mean, y, xerr=0 if np.isnan(r.test_acc_std)
+                        else r.test_acc_std, fmt="D", color="black", markersize=4, capsize=3,
+                        zorder=4)
+        ax.set_yticks(range(len(s)), [f"{c}{'' if c in ABLATION else ' *'}" for c in s.config])
+        for ref in ("hybrid", "diffstride"):
+            if ref in set(s.config):
+                ax.axvline(s.set_index("config").test_acc_mean[ref], color=COLOURS[ref],
+                           linestyle=":", linewidth=1.2)
+        ax.set_xlabel("test accuracy (%): seeds (dots), mean ± std (black)")
+        ax.set_title(f"{name_of(dataset)}, profile {profile}; * = not an ablation "
+                     f"configuration; dotted: hybrid and diffstride means", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    plt.show()
+
+# %%
+if ablation_present:
+    verdicts = []
+    for dataset in datasets:
+        a = ablation.loc[name_of(dataset)]
+        a = a[a.index.isin(ABLATION)]
+        if a.empty or a["gap to hybrid"].isna().all():
+            continue
+        above = a[(a["gap to hybrid"] > 0) & (a["|gap to hybrid| > std"] == "yes")]
+        below = a[(a["gap to hybrid"] < 0) & (a["|gap to hybrid| > std"] == "yes")]
+        best = a["gap to hybrid"].idxmax()
+        verdicts.append(
+            f"On {name_of(dataset)}, {len(above)} of the {len(a)} ablation configurations "
+            f"beat the hybrid by more than the seed spread "
+            f"({listing(f'`{c}`' for c in above.index) if len(above) else 'none'}) and "
+            f"{len(below)} fall below it by more than the spread. The best ablation is "
+            f"`{best}` ({a['gap to hybrid'][best]:+.2f} points against the hybrid). "
+            + (f"`reversed_hybrid`, with the two kinds in the opposite order, is "
+               f"{a['gap to hybrid']['reversed_hybrid']:+.2f} points from the hybrid. "
+               if "reversed_hybrid" in a.index else ""))
+    n_seeds = runs.groupby(["dataset", "config"]).seed.nunique().min()
+    display(Markdown(
+        " ".join(v.strip() for v in verdicts)
+        + f" With {plural(n_seeds, 'seed')} per configuration, 'more than one standard deviation' "
+        f"is a weak criterion: it says where to look with more seeds or longer training, not "
+        f"that a position is better."))
+
+# %% [markdown]
+# ## Is the Hybrid paper's CIFAR-100 baseline the right one?
+#
+# The Hybrid paper reports its model against a DiffStride baseline on both CIFAR data
+# sets. The DiffStride paper, whose table both papers share, reports the mean over six
+# initial-stride rows for each method. Putting the numbers side by side shows which
+# mean each baseline equals.
+
+# %%
+check = hybrid_baseline_check()
+display(check.T.style.set_caption("The Hybrid paper's claims and the DiffStride paper's means "
+                                  "(accuracy and gains in %)").format(
+    lambda v: f"{v:.2f}" if isinstance(v, float) else v))
+
+# %%
+c10, c100 = check.loc["cifar10"], check.loc["cifar100"]
+share = c100["gain over DiffStride mean"] / c100["gain claimed"]
+row_std = reported[(reported.key == "diffstride_paper") & (reported.dataset == "cifar100")
+                   & (reported.model == "diffstride")].test_acc_std.max()
+display(Markdown(
+    f"On CIFAR-10 the baseline, {c10['baseline (Hybrid paper)']:.2f} %, is the DiffStride "
+    f"paper's mean for DiffStride ({c10['DiffStride mean (DiffStride paper)']:.1f} %), and "
+    f"the claimed gain of {c10['gain claimed']:+.2f} points holds against it. On "
+    f"CIFAR-100 the baseline, {c100['baseline (Hybrid paper)']:.1f} %, equals the "
+    f"{c100['baseline equals']} ({c100['spectral mean (DiffStride paper)']:.1f} %), not the "
+    f"DiffStride mean ({c100['DiffStride mean (DiffStride paper)']:.1f} %). Against "
+    f"DiffStride's own mean the hybrid's {c100['hybrid (Hybrid paper)']:.2f} % is a gain "
+    f"of {c100['gain over DiffStride mean']:+.2f} points instead of "
+    f"{c100['gain claimed']:+.2f}, {100 * share:.0f} % of the claim, and "
+    f"{'smaller' if c100['gain over DiffStride mean'] < row_std else 'larger'} than the "
+    f"largest standard deviation of DiffStride's CIFAR-100 rows ({row_std:.1f}). "
+    f"The official README's DiffStride runs, with another recipe, reach "
+    f"{c100['DiffStride (official README, 1,1,2,2,2)']:.2f} % on CIFAR-100, "
+    f"{-c100['gain over official README DiffStride']:.2f} points above the hybrid's "
+    f"number. The comparison the paper needed is hybrid against DiffStride trained with "
+    f"the same recipe and seeds, which is what our runs do:"))
+
+# %%
+own = []
+for dataset in datasets:
+    s = summary[summary.dataset == dataset].set_index("config")
+    for ref in ("diffstride", "spectral"):
+        if not {"hybrid", ref} <= set(s.index):
+            continue
+        gap = s.test_acc_mean["hybrid"] - s.test_acc_mean[ref]
+        se = math.sqrt(s.test_acc_std["hybrid"] ** 2 / s.n_seeds["hybrid"]
+                       + s.test_acc_std[ref] ** 2 / s.n_seeds[ref])
+        own.append({"dataset": name_of(dataset), "comparison": f"hybrid − {ref}",
+                    "gap (points)": gap, "std of the gap": se,
+                    "seeds": f"{s.n_seeds['hybrid']} and {s.n_seeds[ref]}",
+                    "gap / std": gap / se if se > 0 else np.nan})
+if own:
+    own = pd.DataFrame(own).set_index(["dataset", "comparison"])
+    display(own.style.set_caption(
+        f"Our runs (profile {profile}): the hybrid against DiffStride and against fixed "
+        f"spectral pooling; std of the gap = sqrt(s_h²/n_h + s_r²/n_r)").format(
+        {"gap (points)": "{:+.2f}", "std of the gap": "{:.2f}", "gap / std": "{:+.1f}"},
+        na_rep="n/a"))
+    lines = []
+    for (dataset, comparison), r in own.iterrows():
+        lines.append(f"{comparison} on {dataset}: {r['gap (points)']:+.2f} points"
+                     + (f" ({abs(r['gap / std']):.1f} standard deviations of the gap)"
+                        if np.isfinite(r["gap / std"]) else " (one seed: no spread to judge by)"))
+    display(Markdown(
+        "; ".join(lines) + ". The gap to DiffStride is the number that measures what the "
+        "spectral pooling head adds; the gap to spectral pooling is the one the Hybrid "
+        "paper's CIFAR-100 baseline actually reports."))
+else:
+    display(Markdown(f"Profile {profile} has no run of both the hybrid and its baselines."))
+
+# %% [markdown]
+# ## All runs
+#
+# One row per run, for reference: the final feature-map sizes after each position and
+# the learned strides, the cost and where the run was made. The records themselves are
+# the JSON files under `results/`.
+
+# %%
+cols = ["dataset", "config", "seed", "test_acc", "train_acc", "gflops", "images_per_s",
+        "wall_seconds", "size_stage2", "size_stage3", "size_stage4", "size_head",
+        "stride_stage2", "stride_stage3", "stride_stage4", "stride_head", "git_commit", "date"]
+all_runs = runs[cols].assign(git_commit=runs.git_commit.str[:10], date=runs.date.str[:10])
+display(all_runs.style.format({"test_acc": "{:.2f}", "train_acc": "{:.2f}", "gflops": "{:.4f}",
+                               "images_per_s": "{:.0f}", "wall_seconds": "{:.0f}"},
+                              na_rep="").hide(axis="index"))
