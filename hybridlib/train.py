@@ -188,27 +188,39 @@ def write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1) + "\n"))
 
 
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _code_version() -> dict:
+    """The commit of the code this process imported, and whether the library differed."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "hybridlib")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "library_modified": bool(status) if status is not None else None,
+    }
+
+
+# Taken at import: a long sweep keeps running the code it started with, whatever is
+# committed while it runs.
+CODE_VERSION = _code_version()
+
+
 def provenance(device: torch.device) -> dict:
     """Where and with what a record was made."""
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "hybridlib")
     return {
-        "git_commit": git("rev-parse", "HEAD"),
-        "library_modified": bool(status) if status is not None else None,
+        **CODE_VERSION,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
         "device_name": (
-            torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+            torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
         ),
         "threads": torch.get_num_threads(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -518,22 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    overrides = {
-        name: getattr(args, name)
-        for name in (
-            "epochs",
-            "batch_size",
-            "train_subset",
-            "test_subset",
-            "lr",
-            "width",
-            "strides",
-            "complexity_weight",
-            "mixup",
-            "compile",
-            "device",
-        )
-    }
+    # Settings without a flag (momentum, ...) come out None and are left to the profile.
+    overrides = {name: getattr(args, name, None) for name in (*OVERRIDABLE, "device")}
     try:
         records = train_profile(
             args.profile,
