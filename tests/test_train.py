@@ -98,6 +98,25 @@ def test_record_is_reused_and_force_retrains(tmp_path, monkeypatch):
         train.fit(run, tmp_path / "r", tmp_path / "c", force=True, progress=False)
 
 
+def test_complexity_regulariser_pushes_the_learned_strides_up(tmp_path):
+    def strides(weight):
+        run = quick_run("diffstride", epochs=1, train_subset=128, complexity_weight=weight)
+        record = train.fit(run, tmp_path / f"r{weight}", tmp_path / f"c{weight}", progress=False)
+        return [s for pair in record["learned_strides"].values() for s in pair]
+
+    free, penalised = strides(0.0), strides(50.0)
+    assert all(p > f for p, f in zip(penalised, free, strict=True))
+
+
+def test_mixup_recipe_trains_and_is_recorded(tmp_path):
+    run = quick_run(epochs=1, mixup=0.2)
+    record = train.fit(run, tmp_path / "r", tmp_path / "c", progress=False)
+    assert record["config"]["mixup"] == 0.2 and record["config"]["overrides"] == [
+        "batch_size", "epochs", "mixup", "width"
+    ]
+    assert all(torch.isfinite(torch.tensor(e["train_loss"])) for e in record["epochs"])
+
+
 def cli(tmp_path: Path, name: str, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "hybridlib.train", "--profile", "smoke", "--dataset", "synthetic",

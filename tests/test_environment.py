@@ -1,0 +1,65 @@
+"""The dependency files agree: pyproject.toml (ranges), constraints.txt (pins), environment.yml."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pyproject():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def pins() -> dict[str, str]:
+    found = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            found[canonicalize_name(name)] = version
+    return found
+
+
+def declared() -> list[Requirement]:
+    project = pyproject()["project"]
+    extras = project["optional-dependencies"]
+    return [Requirement(r) for r in project["dependencies"] + extras["book"] + extras["dev"]]
+
+
+def test_every_dependency_is_pinned_within_its_range():
+    pinned = pins()
+    for requirement in declared():
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} has no pin in constraints.txt"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pinned[name]}, outside pyproject's "
+            f"{requirement.specifier}"
+        )
+
+
+def test_torch_is_pinned_to_the_tested_release():
+    assert pins()["torch"] == "2.13.0"
+
+
+def test_environment_yml_installs_the_project_under_the_constraints():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    deps = env["dependencies"]
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python="))
+    version = python.split("=")[1]
+    assert SpecifierSet(pyproject()["project"]["requires-python"]).contains(version + ".0")
+    (pip_section,) = [d["pip"] for d in deps if isinstance(d, dict)]
+    assert "-c constraints.txt" in pip_section
+    assert any(re.fullmatch(r"-e \.\[book,dev\]", line) for line in pip_section)
+
+
+def test_makefile_and_ci_install_from_the_same_files():
+    makefile = (REPO / "Makefile").read_text()
+    assert '-c constraints.txt -e ".[book,dev]"' in makefile
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "make test" in ci and "dataset-fashion-mnist" in ci and "chromium" in ci
