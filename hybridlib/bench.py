@@ -172,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("what", choices=["layers", "network"], help="what to benchmark")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per candidate")
+    parser.add_argument(
+        "--width", type=int, nargs="+", default=[8, 64], help="network widths (network only)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (network only)")
     parser.add_argument("--out", default="results/bench", help="folder for the JSON record")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
@@ -185,10 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"({r['layer_ms']:.1f} ms vs {r['floor_ms']:.1f} ms, output {r['output_size']})"
             )
     else:
-        record = {"networks": [bench_network(c, **kwargs) for c in ("diffstride", "hybrid")]}
+        record = {
+            "networks": [
+                bench_network(config, width=width, batch_size=args.batch_size, **kwargs)
+                for width in args.width
+                for config in ("diffstride", "hybrid")
+            ]
+        }
         for r in record["networks"]:
             print(
-                f"{r['config']:>12}: spectral layers take "
+                f"{r['config']:>12}, width {r['width']:>2}: spectral layers take "
                 f"{100 * r['spectral_share_of_step']:.1f} % of a training step "
                 f"({r['ratio_to_resize']:.2f}x the resize network)"
             )

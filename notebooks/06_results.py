@@ -35,7 +35,7 @@
 profile = "cpu"
 results_dir = "results"  # root folder of the run records
 
-# %%
+# %% tags=["hide-input"]
 quick = profile == "smoke"
 
 import math
@@ -134,7 +134,7 @@ display(Markdown(
 # seeds (sample standard deviation; with one seed only the mean is shown). The caption
 # says what the runs are; the paragraph below it, where they come from.
 
-# %%
+# %% tags=["hide-input"]
 def headline(dataset):
     s = summary[summary.dataset == dataset].set_index("config")
     p = provenance(dataset)
@@ -145,7 +145,6 @@ def headline(dataset):
         "GFLOPs / image": s.gflops,
         "images / s": s.images_per_s.round(0),
         "s / run": s.wall_seconds.round(0),
-        "description": s.description,
     })
     caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
                f"epoch{'' if p['epochs'] == '1' else 's'} on "
@@ -165,7 +164,7 @@ for dataset in datasets:
         f"{p['torch']}, device {p['devices']}, run on {p['dates']}. "
         f"{p['runs']} runs of {p['configs']} configurations."))
 
-# %%
+# %% tags=["hide-input"]
 best_lines = []
 for dataset in datasets:
     s = summary[summary.dataset == dataset].set_index("config")
@@ -194,7 +193,7 @@ display(Markdown(" ".join(best_lines)))
 # official DiffStride README (pre-activation network, trained with mixup) and the
 # Hybrid paper.
 
-# %%
+# %% tags=["hide-input"]
 reported = paper_table()
 compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
 
@@ -229,7 +228,7 @@ if gaps is not None:
         "Gap to the strided network of the same column, in points").format("{:+.2f}",
                                                                              na_rep=""))
 
-# %%
+# %% tags=["hide-input"]
 notes = []
 ours_cols = [c for c in side.columns if c.startswith("ours")]
 for col in ours_cols:
@@ -275,7 +274,7 @@ display(Markdown(
 # images, how much larger the shortcut is than the residual branch in each projection
 # block.
 
-# %%
+# %% tags=["hide-input"]
 import torch
 
 from hybridlib.configs import config_spec
@@ -318,7 +317,7 @@ display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefi
     "initialisation, the ratio of the shortcut's standard deviation to the residual "
     "branch's in each projection block").format("{:.2f}"))
 
-# %%
+# %% tags=["hide-input"]
 best = fit.test_acc.idxmax()
 # "Dominates": a shortcut at least 1.5 times as large, relative to its residual branch, as
 # in the strided network.
@@ -353,7 +352,7 @@ display(Markdown(
 # configurations of the papers' comparison are drawn as solid lines, the position
 # ablation as dashed lines.
 
-# %%
+# %% tags=["hide-input"]
 palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
 config_order = list(summary.config.drop_duplicates())
 COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
@@ -391,7 +390,7 @@ axes[0, 1].legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.02, 1.
                   title="configuration", title_fontsize=8)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 last = curves.groupby(["dataset", "config"]).epoch.max()
 first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"]).test_acc.mean()
 final_epoch = curves.merge(last.rename("last").reset_index()).query("epoch == last")
@@ -425,7 +424,7 @@ else:
 # the lower clamp described in the [DiffStride chapter](03_diffstride.ipynb) raises
 # it on the first forward pass.
 
-# %%
+# %% tags=["hide-input"]
 if strides.empty:
     display(Markdown(f"No run of profile {profile} has a DiffStride layer."))
 else:
@@ -476,7 +475,7 @@ else:
                      fontsize=10)
         plt.show()
 
-# %%
+# %% tags=["hide-input"]
 if not strides.empty:
     final_s = strides[strides.epoch == strides.groupby(["dataset", "config", "seed"])
                       .epoch.transform("max")]
@@ -512,7 +511,7 @@ if not strides.empty:
                 "last epoch." if same else "; the table below shows how the sizes moved."))
     display(Markdown(text))
 
-# %%
+# %% tags=["hide-input"]
 if not strides.empty:
     size_rows = []
     for r in records:
@@ -540,7 +539,7 @@ if not strides.empty:
 # machine and on whatever else it was doing). Both axes are logarithmic; the bars are
 # the standard deviations over seeds.
 
-# %%
+# %% tags=["hide-input"]
 def label_points(ax, xs, ys, labels, colours, step=0.045):
     """Write each label to the right of its point, nudged up until it overlaps no other."""
     to_axes = ax.transData + ax.transAxes.inverted()
@@ -585,7 +584,7 @@ for dataset in datasets:
                       fontsize=10)
     plt.show()
 
-# %%
+# %% tags=["hide-input"]
 compute_lines = []
 for dataset in datasets:
     s = summary[summary.dataset == dataset].set_index("config")
@@ -629,7 +628,7 @@ display(Markdown(" ".join(compute_lines)))
 # the pooled seed standard deviation of each pair,
 # $\sqrt{(s_a^2 + s_b^2)/2}$, next to the gap.
 
-# %%
+# %% tags=["hide-input"]
 ablation_present = [c for c in ABLATION if c in set(runs.config)]
 if not ablation_present and set(ABLATION) & set(settings.get("configs", ())):
     display(Markdown(
@@ -668,7 +667,7 @@ else:
                              | {c: "{:.2f}" for c in ablation.columns if c.startswith("seed std")},
                              na_rep=""))
 
-# %%
+# %% tags=["hide-input"]
 if ablation_present:
     fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 0.45 *
                              runs.config.nunique() + 1.5), squeeze=False,
@@ -693,7 +692,7 @@ if ablation_present:
         ax.grid(axis="x", alpha=0.3)
     plt.show()
 
-# %%
+# %% tags=["hide-input"]
 if ablation_present:
     verdicts = []
     for dataset in datasets:
@@ -728,13 +727,13 @@ if ablation_present:
 # initial-stride rows for each method. Putting the numbers side by side shows which
 # mean each baseline equals.
 
-# %%
+# %% tags=["hide-input"]
 check = hybrid_baseline_check()
 display(check.T.style.set_caption("The Hybrid paper's claims and the DiffStride paper's means "
                                   "(accuracy and gains in %)").format(
     lambda v: f"{v:.2f}" if isinstance(v, float) else v))
 
-# %%
+# %% tags=["hide-input"]
 c10, c100 = check.loc["cifar10"], check.loc["cifar100"]
 share = c100["gain over DiffStride mean"] / c100["gain claimed"]
 row_std = reported[(reported.key == "diffstride_paper") & (reported.dataset == "cifar100")
@@ -757,7 +756,7 @@ display(Markdown(
     f"number. The comparison the paper needed is hybrid against DiffStride trained with "
     f"the same recipe and seeds, which is what our runs do:"))
 
-# %%
+# %% tags=["hide-input"]
 own = []
 for dataset in datasets:
     s = summary[summary.dataset == dataset].set_index("config")
@@ -797,7 +796,7 @@ else:
 # the learned strides, the cost and where the run was made. The records themselves are
 # the JSON files under `results/`.
 
-# %%
+# %% tags=["hide-input"]
 cols = ["dataset", "config", "seed", "test_acc", "train_acc", "gflops", "images_per_s",
         "wall_seconds", "size_stage2", "size_stage3", "size_stage4", "size_head",
         "stride_stage2", "stride_stage3", "stride_stage4", "stride_head", "git_commit", "date"]
