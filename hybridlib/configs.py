@@ -120,7 +120,7 @@ PROFILES: dict[str, dict] = {
     "cpu": {
         "description": (
             "the published book's runs: Fashion-MNIST (10000 training images), width-8 "
-            "ResNet-18, every configuration, 2 seeds, under an hour on 2 CPU cores"
+            "ResNet-18, every configuration, 2 seeds, about an hour on 2 CPU cores"
         ),
         "datasets": ("fashion_mnist",),
         "configs": MAIN_CONFIGS + ABLATION,
