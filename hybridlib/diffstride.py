@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hybridlib.spectral import _pair, check_input, crop_spectrum_rows
+from hybridlib.spectral import _pair, check_input, kept_rows
 
 __all__ = ["DiffStride2d", "ramp_mask"]
 
@@ -92,6 +92,56 @@ class _Axis:
         if self.even:
             neg = neg - 1
         return torch.cat((pos, neg))
+
+
+class _CropAndMask(torch.autograd.Function):
+    """Crop a spectrum to the kept rows and columns and multiply by a real mask.
+
+    Autograd of the composed ops (slice, index_select, real-view product) zero-fills and
+    copies the full-size gradient twice; this backward does it once: one zero-fill plus
+    one scatter for the spectrum, and one multiply-and-sum for the mask.
+
+    Args (forward):
+        spectrum: ``[..., H, K]`` complex, rfft2 layout.
+        rows: int64 ``[h]`` kept rows in cropped FFT order, or None to keep all of them.
+        cols: number of leading columns kept.
+        mask: ``[h, cols]`` real.
+    Returns:
+        ``[..., h, cols]`` complex.
+    """
+
+    @staticmethod
+    def forward(ctx, spectrum, rows, cols, mask):
+        cropped = spectrum[..., :cols]
+        if rows is not None:
+            cropped = cropped.index_select(-2, rows)
+        elif cols < spectrum.shape[-1]:
+            cropped = cropped.contiguous()
+        ctx.save_for_backward(cropped, mask, rows)
+        ctx.full_shape, ctx.cols = spectrum.shape, cols
+        return torch.view_as_complex(torch.view_as_real(cropped) * mask[..., None])
+
+    @staticmethod
+    def backward(ctx, grad):
+        cropped, mask, rows = ctx.saved_tensors
+        grad_real = torch.view_as_real(grad.contiguous())
+        grad_spectrum = grad_mask = None
+        if ctx.needs_input_grad[0]:
+            inner = torch.view_as_complex(grad_real * mask[..., None])
+            if inner.shape == ctx.full_shape:  # nothing was cropped
+                grad_spectrum = inner
+            else:
+                grad_spectrum = grad.new_zeros(ctx.full_shape)
+                window = grad_spectrum[..., : ctx.cols]
+                if rows is None:
+                    window.copy_(inner)
+                else:
+                    window.index_copy_(-2, rows, inner)
+        if ctx.needs_input_grad[3]:
+            # d(out)/d(mask) is the cropped spectrum: sum Re(grad * conj(cropped)).
+            batch_dims = tuple(range(grad_real.dim() - 3))
+            grad_mask = (grad_real * torch.view_as_real(cropped)).sum(dim=(*batch_dims, -1))
+        return grad_spectrum, None, None, grad_mask
 
 
 class DiffStride2d(nn.Module):
@@ -231,14 +281,13 @@ class DiffStride2d(nn.Module):
         if not self.cropping:
             pos_h, neg_h, out_h = (height + 1) // 2, height // 2, height
             cols, out_w = width // 2 + 1, width
-        # Crop first, then mask: the mask is zero outside the kept window anyway.
-        spectrum = crop_spectrum_rows(torch.fft.rfft2(z)[..., :cols], pos_h, neg_h)
         mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, t_h), t_h, self.smoothness)
         mask_w = ramp_mask(ax_w.positions(cols, 0, t_w), t_w, self.smoothness)
         mask = (mask_h[:, None] * mask_w[None, :]).to(z.dtype)
-        # A real mask times a complex spectrum, done on the real view: half the work of
-        # a complex product and a plain real gradient for the mask.
-        masked = torch.view_as_complex(torch.view_as_real(spectrum) * mask[..., None])
+        # Crop first, then mask (the mask is zero outside the kept window anyway); the
+        # real mask multiplies the real view: half the work of a complex product.
+        rows = kept_rows(height, pos_h, neg_h, z.device)
+        masked = _CropAndMask.apply(torch.fft.rfft2(z), rows, cols, mask)
         return torch.fft.irfft2(masked, s=(out_h, out_w)).to(x.dtype)
 
     def extra_repr(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "SpectralPool2d",
     "check_input",
     "crop_spectrum_rows",
+    "kept_rows",
     "spectral_output_size",
     "spectral_pool2d",
 ]
@@ -90,6 +91,18 @@ def spectral_output_size(
     return axis(height, s_h, force_even=True), axis(width, s_w, force_even=False)
 
 
+def kept_rows(height: int, n_pos: int, n_neg: int, device=None) -> torch.Tensor | None:
+    """Indices of FFT rows ``0 .. n_pos-1`` and ``-n_neg .. -1``; None when all are kept."""
+    if n_pos + n_neg >= height:
+        return None
+    return torch.cat(
+        (
+            torch.arange(n_pos, device=device),
+            torch.arange(height - n_neg, height, device=device),
+        )
+    )
+
+
 def crop_spectrum_rows(spectrum: torch.Tensor, n_pos: int, n_neg: int) -> torch.Tensor:
     """Keep FFT rows ``0 .. n_pos-1`` and ``-n_neg .. -1`` of ``spectrum`` (along dim -2).
 
@@ -101,18 +114,10 @@ def crop_spectrum_rows(spectrum: torch.Tensor, n_pos: int, n_neg: int) -> torch.
     Returns:
         ``[..., n_pos + n_neg, K]`` in FFT row order for the smaller size.
     """
-    height = spectrum.shape[-2]
-    if n_pos + n_neg >= height:
-        return spectrum
+    rows = kept_rows(spectrum.shape[-2], n_pos, n_neg, spectrum.device)
     # One gather (index_select, whose backward is a single index_add) is cheaper than
     # concatenating two slices, forward and backward.
-    rows = torch.cat(
-        (
-            torch.arange(n_pos, device=spectrum.device),
-            torch.arange(height - n_neg, height, device=spectrum.device),
-        )
-    )
-    return spectrum.index_select(-2, rows)
+    return spectrum if rows is None else spectrum.index_select(-2, rows)
 
 
 def spectral_pool2d(

@@ -72,6 +72,23 @@ def test_gradcheck_with_respect_to_input_and_stride():
     assert torch.autograd.gradcheck(stride_as_input(layer, x.detach()), (s,), eps=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("shape", "stride", "cropping"),
+    [
+        ((12, 10), (1.7, 2.3), False),  # nothing cropped
+        ((16, 24), (2.1, 2.1), True),  # every row kept, columns cropped
+        ((24, 20), (3.1, 2.6), True),  # rows and columns cropped
+    ],
+)
+def test_gradcheck_through_every_crop_path(shape, stride, cropping):
+    layer = DiffStride2d(stride=stride, cropping=cropping).double()
+    x = torch.randn(1, 1, *shape, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(stride, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, s: functional_call(layer, {"stride": s}, (x,)), (x, s)
+    )
+
+
 def test_gradcheck_on_odd_sizes_and_shared_stride():
     layer = DiffStride2d(stride=1.9, shared_stride=True).double()
     x = torch.randn(1, 1, 11, 13, dtype=torch.float64)
