@@ -227,12 +227,15 @@ class DiffStride2d(nn.Module):
         version counter, so the in-place clamp of a later call (the projection shortcut
         reuses the same module) never invalidates a graph built earlier.
         """
-        lower, upper = self._limits(height, width)
         with torch.no_grad():
-            self.stride.copy_(torch.maximum(self.stride, lower))
-            if upper is not None:
-                self.stride.copy_(torch.minimum(self.stride, upper))
+            self.stride.copy_(self._bounded(self.stride, height, width))
         return self.stride.clone().expand(2)
+
+    def _bounded(self, stride: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """``stride`` raised to the lower limits and capped by the upper ones."""
+        lower, upper = self._limits(height, width)
+        stride = torch.maximum(stride, lower)
+        return stride if upper is None else torch.minimum(stride, upper)
 
     def current_stride(self) -> tuple[float, float]:
         """The stride value the layer uses now, ``(S_h, S_w)``."""
@@ -263,10 +266,7 @@ class DiffStride2d(nn.Module):
         """Spatial size ``(h, w)`` the layer produces now for an ``height x width`` input."""
         if not self.cropping:
             return height, width
-        lower, upper = self._limits(height, width)
-        stride = torch.maximum(self.stride.detach(), lower)
-        if upper is not None:
-            stride = torch.minimum(stride, upper)
+        stride = self._bounded(self.stride.detach(), height, width)
         plan = self._plan(height, width, stride.expand(2))
         return plan[0][4], plan[1][4]
 

@@ -188,9 +188,9 @@ class SpectralPool2d(nn.Module):
         self.stride = _pair(stride, "stride")
         if min(self.stride) < 1:
             raise ValueError(f"stride must be >= 1, got {stride!r}")
-        self.fixed_size = None if output_size is None else _pair(output_size, "output_size")
-        if self.fixed_size is not None:
-            self.fixed_size = tuple(int(v) for v in self.fixed_size)
+        self.fixed_size = None
+        if output_size is not None:
+            self.fixed_size = tuple(int(v) for v in _pair(output_size, "output_size"))
             if min(self.fixed_size) < 1:
                 raise ValueError(f"output_size must be >= 1, got {output_size!r}")
         self.rescale = rescale
