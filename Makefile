@@ -3,16 +3,52 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
-STAMP := $(VENV)/.installed
+# PyTorch's build: the CPU wheels by default, a CUDA build with `make setup TORCH=cu128`
+# (any tag of https://download.pytorch.org/whl/). Its version is constraints.txt's.
+TORCH ?= cpu
+TORCH_INDEX := https://download.pytorch.org/whl/$(TORCH)
+STAMP := $(VENV)/.installed-$(TORCH)
+# Fashion-MNIST, the cpu profile's data (only needed to retrain): installed from Debian's
+# package when make runs as root with apt-get; INSTALL_DATA=no skips that.
+INSTALL_DATA ?= yes
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup test test-fast book smoke reproduce student bench lint clean
+.PHONY: setup data test test-fast book smoke reproduce student bench lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) data
 
+# Where PyTorch's index does not answer (offline, or a local mirror), pip's own indexes
+# provide torch; on a CUDA tag the build is asked for by its local version, so that a
+# switch replaces the installed build.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,dev]"
+	@if $(PY) -c "import sys, urllib.request as r; r.urlopen(sys.argv[1], timeout=10)" \
+	    "$(TORCH_INDEX)/torch/" 2>/dev/null; then \
+	  extra="--extra-index-url $(TORCH_INDEX)"; \
+	else \
+	  echo "note: $(TORCH_INDEX) does not answer; torch comes from pip's own indexes"; \
+	  extra=""; \
+	fi; \
+	if [ "$(TORCH)" != cpu ]; then \
+	  torch="torch==$$(sed -n 's/^torch==//p' constraints.txt)+$(TORCH)"; \
+	fi; \
+	set -x; $(PY) -m pip install --quiet $$extra -c constraints.txt -e ".[book,dev]" $$torch
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
+
+data:
+	@if [ "$(INSTALL_DATA)" = yes ] && [ ! -d $(FASHION_MNIST) ] \
+	    && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Fashion-MNIST (apt-get install dataset-fashion-mnist)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    { apt-cache show dataset-fashion-mnist >/dev/null 2>&1 || apt-get update -qq; } \
+	      && apt-get install -y -qq dataset-fashion-mnist >/dev/null \
+	      || echo "note: could not install dataset-fashion-mnist; it is downloaded when needed"; \
+	  else \
+	    echo "note: Fashion-MNIST is needed only to retrain (make reproduce): sudo apt-get install dataset-fashion-mnist"; \
+	  fi; \
+	fi
 
 ## Unit tests, the smoke profile end to end and the browser check of the built book.
 test: setup
@@ -38,7 +74,8 @@ reproduce: setup
 student: setup
 	$(PY) -m hybridlib.coursework student --out student
 
-## Speed of the layers against the bare FFT floor; writes results/bench/.
+## Speed of the layers against the bare FFT floor; writes the git-ignored results/bench/local/
+## (`python -m hybridlib.bench layers --record` replaces the committed results/bench/ record).
 bench: setup
 	$(PY) -m hybridlib.bench layers
 

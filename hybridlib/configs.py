@@ -13,6 +13,7 @@ import copy
 __all__ = [
     "ABLATION",
     "CONFIGS",
+    "HYBRID_READINGS",
     "MAIN_CONFIGS",
     "PROFILES",
     "STRIDE_ROWS",
@@ -24,12 +25,20 @@ __all__ = [
 STRIDE_ROWS = ((2, 2, 2), (2, 2, 3), (1, 3, 1), (3, 1, 3), (3, 1, 2), (3, 2, 3))
 
 
-def _spec(description: str, stem: str, stages: tuple[str, str, str], head: str | None = None):
-    """A spec with strides (2, 2, 2) in the stages, 1 in the stem and 2 in the head."""
+def _spec(
+    description: str,
+    stem: str,
+    stages: tuple[str, str, str],
+    head: str | None = None,
+    gap: str | None = None,
+):
+    """A spec with strides (2, 2, 2) in the stages, 1 in the stem, 2 in ``head`` and ``gap``."""
     spec = {"description": description, "stem": (stem, 1)}
     for position, kind in zip(("stage2", "stage3", "stage4"), stages):
         spec[position] = (kind, 2)
     spec["head"] = None if head is None else (head, 2)
+    if gap is not None:  # absent rather than None, so that older specs hash as before
+        spec["gap"] = (gap, 2)
     return spec
 
 
@@ -50,6 +59,17 @@ CONFIGS: dict[str, dict] = {
         D,
         (D, D, D),
         head=S,
+    ),
+    # Two more readings of the Hybrid paper's placement (see chapter 4).
+    "hybrid_at_gap": _spec(
+        "DiffStride in the stem and stages 2-4, spectral pooling directly before global "
+        "average pooling (after the final BN-ReLU)",
+        D,
+        (D, D, D),
+        gap=S,
+    ),
+    "hybrid_stem": _spec(
+        "DiffStride only in the stem, spectral pooling in stages 2-4", D, (S, S, S)
     ),
     # Position ablation: where should each kind sit?
     "spectral_stage2": _spec("DiffStride everywhere but spectral pooling in stage 2", D, (S, D, D)),
@@ -73,6 +93,8 @@ CONFIGS: dict[str, dict] = {
 }
 
 MAIN_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")
+# The three readings of "spectral pooling one level above global average pooling".
+HYBRID_READINGS = ("hybrid", "hybrid_at_gap", "hybrid_stem")
 ABLATION = (
     "spectral_stage2",
     "spectral_stage3",
@@ -116,6 +138,8 @@ PROFILES: dict[str, dict] = {
         "schedule": "onecycle",
         "lr": 0.05,
         "device": "cpu",
+        "threads": None,  # torch's intra-op thread count; None leaves torch's default
+        "cell_timeout": 900,  # seconds a chapter's cell may run before the pipeline fails
     },
     "cpu": {
         "description": (
@@ -133,6 +157,8 @@ PROFILES: dict[str, dict] = {
         "schedule": "onecycle",
         "lr": 0.1,
         "device": "cpu",
+        "threads": 2,  # recorded, so that the published runs can be repeated exactly
+        "cell_timeout": 6 * 3600,  # the training cell runs the whole sweep (about an hour)
     },
     "paper": {
         "description": (
@@ -150,6 +176,8 @@ PROFILES: dict[str, dict] = {
         "schedule": "official",
         "lr": 0.1,
         "device": "auto",
+        "threads": None,
+        "cell_timeout": None,  # the training cell runs for days: no limit
     },
 }
 

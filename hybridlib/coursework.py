@@ -23,7 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from hybridlib.pipeline import NOTEBOOK_DIR, PARAMETERS_TAG, discover, read_notebook
+from hybridlib.pipeline import NOTEBOOK_DIR, PARAMETERS_TAG, SETUP_TAG, discover, read_notebook
 
 __all__ = ["STUB_TAG", "SOLUTION_TAG", "main", "student_edition", "write_student_editions"]
 
@@ -58,6 +58,9 @@ def student_edition(source: Path) -> nbformat.NotebookNode:
     """The student edition of one chapter notebook (``notebooks/NN_name.py``)."""
     nb = read_notebook(source)
     cells = [nbformat.v4.new_markdown_cell(BANNER)]
+    if nb.cells and SETUP_TAG in nb.cells[0].metadata.get("tags", []):
+        cells.insert(0, nb.cells[0])  # the setup cell comes first, where it is needed
+        nb.cells = nb.cells[1:]
     for cell in nb.cells:
         tags = list(cell.metadata.get("tags", []))
         if SOLUTION_TAG in tags:

@@ -31,14 +31,16 @@ import os
 import pickle
 import shutil
 import tarfile
-import tempfile
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hybridlib.tempfiles import remove_dead_writers, temporary_path
 
 __all__ = [
     "CIFAR_NORM",
@@ -257,18 +259,42 @@ def download_url(url: str, dest: str | os.PathLike) -> None:
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    with _no_empty_folders(dest.parent):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                    for chunk in iter(lambda: response.read(1 << 16), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            os.replace(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+
+
+@contextmanager
+def _no_empty_folders(folder: Path) -> Iterator[None]:
+    """If the block fails, remove the folders up to ``folder`` that it created and left empty.
+
+    A failed download or a rejected file must not leave an empty data folder behind, which
+    would look like a data set that is there.
+    """
+    missing = []
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
+        yield
+    except BaseException:
+        for created in missing:  # deepest first; stop at the first one that holds something
+            try:
+                created.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _md5_error(path: Path, expected: str, actual: str, what: str = "") -> ValueError:
@@ -295,6 +321,9 @@ class CifarSpec:
     label_key: str
     meta_file: str
     names_key: str
+    num_classes: int
+    train_size: int  # images in the training files together
+    test_size: int
 
 
 _KRIZ = "https://www.cs.toronto.edu/~kriz/"
@@ -310,6 +339,9 @@ CIFAR_SPECS: dict[str, CifarSpec] = {
         label_key="labels",
         meta_file="batches.meta",
         names_key="label_names",
+        num_classes=10,
+        train_size=50000,
+        test_size=10000,
     ),
     "cifar100": CifarSpec(
         title="CIFAR-100",
@@ -322,6 +354,9 @@ CIFAR_SPECS: dict[str, CifarSpec] = {
         label_key="fine_labels",
         meta_file="meta",
         names_key="fine_label_names",
+        num_classes=100,
+        train_size=50000,
+        test_size=10000,
     ),
 }
 
@@ -349,39 +384,96 @@ class _ArrayUnpickler(pickle.Unpickler):
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}") from None
+            raise _RefusedGlobal(f"refusing to unpickle {module}.{name}") from None
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for something other than plain containers and numpy arrays."""
 
 
 def _load_pickle(path: Path) -> dict:
+    """The dict pickled in ``path``; a damaged file is a ValueError naming it."""
     with open(path, "rb") as f:
-        # latin1 reads the Python 2 pickles of the official archives (str keys and names).
-        obj = _ArrayUnpickler(f, encoding="latin1").load()
+        try:
+            # latin1 reads the Python 2 pickles of the official archives (str keys and names).
+            obj = _ArrayUnpickler(f, encoding="latin1").load()
+        except _RefusedGlobal as err:
+            raise _RefusedGlobal(f"{path}: {err}") from None
+        except Exception as err:  # a damaged pickle can raise almost anything
+            raise ValueError(
+                f"{path} is truncated or corrupt ({type(err).__name__}: {err}); delete "
+                f"{path.parent} and load again to extract it afresh"
+            ) from err
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
-def _read_cifar_batches(folder: Path, files: Sequence[str], label_key: str):
-    """Images uint8 ``[N, 3, 32, 32]`` and labels int64 ``[N]`` from CIFAR batch pickles."""
+def _check_cifar_batch(batch: dict, path: Path, label_key: str, num_classes: int):
+    """Images uint8 ``[N, 3, 32, 32]`` and labels int64 ``[N]`` (numpy) from one batch's dict.
+
+    Checked rather than cast: a cast would wrap pixel values outside 0..255 around and
+    truncate fractional labels, and a damaged folder would load as a data set.
+
+    Raises:
+        ValueError: naming ``path`` and what is wrong.
+    """
+    for key in ("data", label_key):
+        if key not in batch:
+            raise ValueError(f"{path}: no {key!r} entry (has {sorted(map(str, batch))})")
+    data = _integer_array(batch["data"], path, "data")
+    lab = _integer_array(batch[label_key], path, label_key)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or lab.shape != data.shape[:1]:
+        raise ValueError(
+            f"{path}: expected data [N, 3072] and N labels, got data {list(data.shape)} and "
+            f"labels {list(lab.shape)}"
+        )
+    if data.size and (data.min() < 0 or data.max() > 255):
+        raise ValueError(
+            f"{path}: pixel values must lie in 0..255, found {data.min()}..{data.max()}"
+        )
+    if lab.size and (lab.min() < 0 or lab.max() >= num_classes):
+        raise ValueError(
+            f"{path}: {label_key} must lie in 0..{num_classes - 1}, found {lab.min()}..{lab.max()}"
+        )
+    # A row is the R, G and B planes of 32x32 in turn, row-major.
+    return data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32), lab.astype(np.int64)
+
+
+def _integer_array(value, path: Path, key: str) -> np.ndarray:
+    """``value`` as a numpy array of integers, or a ValueError naming ``path`` and ``key``."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged lists and the like
+        raise ValueError(f"{path}: {key!r} is not an array of integers ({err})") from err
+    if array.size == 0 and array.dtype.kind in "iuf":  # [] reads as float64
+        return array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{path}: {key!r} must hold integers, got dtype {array.dtype}")
+    return array
+
+
+def _read_cifar_batches(
+    folder: Path, files: Sequence[str], label_key: str, num_classes: int, size: int
+):
+    """Images uint8 ``[N, 3, 32, 32]`` and labels int64 ``[N]`` from CIFAR batch pickles.
+
+    ``size`` is the number of images the files hold together in the official release.
+    """
     images, labels = [], []
     for name in files:
         path = folder / name
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: {folder} is not a complete CIFAR folder")
-        batch = _load_pickle(path)
-        for key in ("data", label_key):
-            if key not in batch:
-                raise ValueError(f"{path}: no {key!r} entry (has {sorted(batch)})")
-        data = np.asarray(batch["data"], dtype=np.uint8)
-        lab = np.asarray(batch[label_key], dtype=np.int64)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or lab.shape != data.shape[:1]:
-            raise ValueError(
-                f"{path}: expected data [N, 3072] and {len(data)} labels, got data "
-                f"{list(data.shape)} and labels {list(lab.shape)}"
-            )
-        # A row is the R, G and B planes of 32x32 in turn, row-major.
-        images.append(data.reshape(-1, 3, 32, 32))
-        labels.append(lab)
+        x, y = _check_cifar_batch(_load_pickle(path), path, label_key, num_classes)
+        images.append(x)
+        labels.append(y)
+    found = sum(len(y) for y in labels)
+    if found != size:
+        raise ValueError(
+            f"{folder}: {', '.join(files)} hold {found} images, the official release {size}; "
+            f"the folder is incomplete or not the official one: delete it and load again"
+        )
     return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 
@@ -415,7 +507,9 @@ def load_cifar(
     Looks in the data root for the extracted folder (``cifar-10-batches-py/`` or
     ``cifar-100-python/``), else for the archive, else downloads the archive (only when
     ``download`` is true). The archive's md5 is checked before it is extracted, into a
-    temporary folder that is renamed into place only once complete.
+    temporary folder that is renamed into place only once complete. An extracted folder
+    is checked rather than trusted: the number of images and classes of the release,
+    integer pixel values in 0..255 and labels in range.
 
     Args:
         variant: ``"cifar10"`` or ``"cifar100"``.
@@ -429,15 +523,23 @@ def load_cifar(
     folder = root / spec.folder
     if not folder.is_dir():
         _fetch_and_extract(spec, root, download)
-    train_x, train_y = _read_cifar_batches(folder, spec.train_files, spec.label_key)
-    test_x, test_y = _read_cifar_batches(folder, spec.test_files, spec.label_key)
-    meta = _load_pickle(folder / spec.meta_file)
-    if spec.names_key not in meta:
-        raise ValueError(f"{folder / spec.meta_file}: no {spec.names_key!r} entry")
-    classes = tuple(str(c) for c in meta[spec.names_key])
-    for labels in (train_y, test_y):
-        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
-            raise ValueError(f"{folder}: labels outside 0..{len(classes) - 1}")
+    meta_path = folder / spec.meta_file
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} is missing: {folder} is not a complete CIFAR folder")
+    meta = _load_pickle(meta_path)
+    names = meta.get(spec.names_key)
+    if not isinstance(names, (list, tuple)) or len(names) != spec.num_classes:
+        raise ValueError(
+            f"{meta_path}: expected {spec.num_classes} class names under {spec.names_key!r}, "
+            f"got {names if names is None else type(names).__name__ + ' of ' + str(len(names))}"
+        )
+    classes = tuple(str(c) for c in names)
+    train_x, train_y = _read_cifar_batches(
+        folder, spec.train_files, spec.label_key, spec.num_classes, spec.train_size
+    )
+    test_x, test_y = _read_cifar_batches(
+        folder, spec.test_files, spec.label_key, spec.num_classes, spec.test_size
+    )
     mean, std = CIFAR_NORM
     return ImageDataset(
         name=variant,
@@ -453,6 +555,11 @@ def load_cifar(
 
 def _fetch_and_extract(spec: CifarSpec, root: Path, download: bool) -> None:
     """Make ``root / spec.folder`` exist: download (if allowed), check and extract the archive."""
+    with _no_empty_folders(root):
+        _fetch_and_extract_into(spec, root, download)
+
+
+def _fetch_and_extract_into(spec: CifarSpec, root: Path, download: bool) -> None:
     archive = root / spec.archive
     also = f" (or its extracted folder {spec.folder}/ there)"
     downloaded = False
@@ -474,7 +581,10 @@ def _fetch_and_extract(spec: CifarSpec, root: Path, download: bool) -> None:
         if downloaded:  # A retry should download afresh rather than trip on the same bytes.
             archive.unlink()
         raise _md5_error(archive, spec.md5, actual)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.folder}-", dir=root))
+    # Named after this process, so that a later load can remove what a killed one left.
+    remove_dead_writers(root)
+    tmp = temporary_path(root / spec.folder)
+    tmp.mkdir()
     try:
         _safe_extract(archive, tmp)
         if not (tmp / spec.folder).is_dir():
@@ -529,7 +639,11 @@ def parse_idx(buf: bytes, source: str = "idx data") -> np.ndarray:
             f"{source}: header says shape {list(shape)} ({expected} bytes), "
             f"file has {len(buf)} bytes"
         )
-    return np.frombuffer(buf, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        values = np.frombuffer(buf, dtype, offset=header).reshape(shape)
+    except ValueError as err:  # e.g. an empty array with sizes too large to address
+        raise ValueError(f"{source}: header shape {list(shape)} is not usable ({err})") from err
+    return values.astype(dtype.newbyteorder("="))
 
 
 def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
@@ -576,17 +690,17 @@ def load_fashion_mnist(
             paths = dict(zip(FASHION_MNIST_FILES, found, strict=True))
             break
     downloaded = paths is None
-    if downloaded:
-        paths = _download_fashion_mnist(root / "fashion-mnist", download)
-
     arrays = {}
-    for key, (_, md5) in FASHION_MNIST_FILES.items():
-        try:
-            arrays[key] = read_idx(paths[key], md5)
-        except ValueError:
-            if downloaded:
-                paths[key].unlink(missing_ok=True)
-            raise
+    with _no_empty_folders(root / "fashion-mnist"):
+        if downloaded:
+            paths = _download_fashion_mnist(root / "fashion-mnist", download)
+        for key, (_, md5) in FASHION_MNIST_FILES.items():
+            try:
+                arrays[key] = read_idx(paths[key], md5)
+            except ValueError:
+                if downloaded:
+                    paths[key].unlink(missing_ok=True)
+                raise
 
     splits = []
     for split in ("train", "test"):

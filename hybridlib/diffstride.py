@@ -34,7 +34,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from hybridlib.spectral import _pair, check_input, kept_rows
+from hybridlib import dft
+from hybridlib.spectral import _is_real, check_input, check_method, kept_rows, stride_pair
 
 __all__ = ["DiffStride2d", "ramp_mask"]
 
@@ -63,20 +64,33 @@ class _Axis:
     def threshold(self, target: torch.Tensor) -> torch.Tensor:
         return target / 2 + self.offset
 
-    def kept(self, threshold: float, smoothness: float) -> int:
-        """Number of non-negative frequencies whose mask is > 0 (DC included)."""
+    def kept(self, threshold: torch.Tensor, stride: torch.Tensor, smoothness: float) -> int:
+        """Number of non-negative frequencies whose mask is > 0 (DC included).
+
+        The one value read back from the stride: under ``torch.compile`` with
+        ``capture_scalar_outputs`` it becomes a symbolic size instead of a graph break.
+        A stride that is not finite (an optimiser diverged) raises a ValueError.
+        """
         last = self.n // 2 if (self.rfft_axis or not self.even) else self.n // 2 - 1
-        if smoothness == 0:
-            count = math.floor(threshold) + 1
-        else:
-            count = math.ceil(threshold + smoothness)
-        return max(1, min(count, last + 1))
+        # An even width keeps DC and at least one more column: its threshold is >= 2.
+        least = 2 if (self.rfft_axis and self.even) else 1
+        t = threshold.detach().double()
+        count = torch.floor(t) + 1 if smoothness == 0 else torch.ceil(t + smoothness)
+        count = torch.where(torch.isfinite(stride.detach()), count.clamp(least, last + 1), 0)
+        kept = int(count.to(torch.int64).item())
+        torch._check_value(
+            kept >= least,
+            lambda: "DiffStride2d: the learned stride is not finite (NaN or inf), so the layer "
+            "has no output size; the training that updated it diverged (lower the learning "
+            "rate or restart from a checkpoint)",
+        )
+        torch._check(kept <= last + 1)
+        return kept
 
     def layout(self, kept: int) -> tuple[int, int, int]:
         """``(n_pos, n_neg, out)``: rows or columns kept and the output length."""
         if self.rfft_axis:
-            out = 2 * (kept - 1) if self.even else 2 * kept - 1
-            return kept, 0, max(out, 1)
+            return kept, 0, 2 * (kept - 1) if self.even else 2 * kept - 1
         # Height, even: the k-th negative frequency has position k-1, so as many
         # negative rows as positive ones survive; odd: symmetric around DC.
         return (kept, kept, 2 * kept) if self.even else (kept, kept - 1, 2 * kept - 1)
@@ -86,7 +100,7 @@ class _Axis:
         # The dtype must be the stride's: a 0-dim float64 threshold would not promote a
         # float32 tensor, and the mask would silently lose precision.
         pos = torch.arange(n_pos, device=like.device, dtype=like.dtype)
-        if n_neg == 0:
+        if self.rfft_axis:
             return pos
         neg = torch.arange(n_neg, 0, -1, device=like.device, dtype=like.dtype)
         if self.even:
@@ -144,6 +158,42 @@ class _CropAndMask(torch.autograd.Function):
         return grad_spectrum, None, None, grad_mask
 
 
+def _crop_fft(
+    z: torch.Tensor,
+    n_pos: int,
+    n_neg: int,
+    cols: int,
+    out_w: int,
+    mask_h: torch.Tensor,
+    mask_w: torch.Tensor,
+) -> torch.Tensor:
+    """The masked crop by FFT: rfft2, keep and mask the window, irfft2.
+
+    Args:
+        z: ``[B, C, H, W]`` real.
+        n_pos, n_neg: non-negative and negative frequencies kept along the height.
+        cols: leading rfft columns kept; ``out_w`` the output width.
+        mask_h, mask_w: ``[n_pos + n_neg]`` and ``[cols]`` ramp values.
+
+    Returns:
+        ``[B, C, n_pos + n_neg, out_w]``.
+    """
+    # Crop first, then mask (the mask is zero outside the kept window anyway); the real
+    # mask multiplies the real view: half the work of a complex product.
+    rows = kept_rows(z.shape[-2], n_pos, n_neg, z.device)
+    mask = mask_h[:, None] * mask_w[None, :]
+    masked = _CropAndMask.apply(torch.fft.rfft2(z), rows, cols, mask)
+    return torch.fft.irfft2(masked, s=(n_pos + n_neg, out_w))
+
+
+def _float32_stride(value: float | Sequence[float], name: str) -> tuple[float, float]:
+    """A stride argument (see ``stride_pair``) that stays finite as a float32 parameter."""
+    pair = stride_pair(value, name)
+    if not torch.isfinite(torch.tensor(pair, dtype=torch.float32)).all():
+        raise ValueError(f"{name} must be finite as a float32 (< 3.4e38), got {value!r}")
+    return pair
+
+
 class DiffStride2d(nn.Module):
     """Learnable-stride spectral downsampling.
 
@@ -156,6 +206,11 @@ class DiffStride2d(nn.Module):
         shared_stride: learn one stride for both axes (parameter shape ``(1,)``).
         lower_limit: optional lower bound(s) on the stride, clipped like the automatic one.
         upper_limit: optional upper bound(s) on the stride.
+        method: ``auto``, ``fft`` or ``matrix``: how the masked crop is computed. ``matrix``
+            uses products with partial DFT matrices (``hybridlib.dft``), ``auto`` takes it on
+            the CPU for maps up to the measured crossover in ``dft.MATRIX_MAX_SIZE``. Values
+            and gradients agree to
+            float rounding.
 
     The learnable parameter is :attr:`stride` (float32, shape ``(2,)`` or ``(1,)``). Before
     each use its value is raised in place to ``n / (n - R)`` per axis (and to the user
@@ -175,22 +230,24 @@ class DiffStride2d(nn.Module):
         shared_stride: bool = False,
         lower_limit: float | Sequence[float] | None = None,
         upper_limit: float | Sequence[float] | None = None,
+        method: str = "auto",
     ) -> None:
         super().__init__()
-        s_h, s_w = _pair(stride, "stride")
-        if not (math.isfinite(s_h) and math.isfinite(s_w)) or min(s_h, s_w) < 1:
-            raise ValueError(f"stride must be >= 1, got {stride!r}")
-        if not math.isfinite(smoothness) or smoothness < 0:
-            raise ValueError(f"smoothness must be >= 0, got {smoothness!r}")
+        self.method = check_method(method)
+        s_h, s_w = _float32_stride(stride, "stride")
+        if not _is_real(smoothness) or not (math.isfinite(smoothness) and smoothness >= 0):
+            raise ValueError(f"smoothness must be a finite number >= 0, got {smoothness!r}")
+        for name, flag in (("cropping", cropping), ("shared_stride", shared_stride)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         if shared_stride and s_h != s_w:
             raise ValueError(f"shared_stride=True needs equal strides, got {stride!r}")
         self.smoothness = float(smoothness)
         self.cropping = cropping
         self.shared_stride = shared_stride
-        self.lower_limit = None if lower_limit is None else _pair(lower_limit, "lower_limit")
-        self.upper_limit = None if upper_limit is None else _pair(upper_limit, "upper_limit")
-        if self.lower_limit and min(self.lower_limit) < 1:
-            raise ValueError(f"lower_limit must be >= 1, got {lower_limit!r}")
+        limit = lambda v, name: None if v is None else _float32_stride(v, name)  # noqa: E731
+        self.lower_limit = limit(lower_limit, "lower_limit")
+        self.upper_limit = limit(upper_limit, "upper_limit")
         if self.upper_limit and self.lower_limit and any(
             u < lo for u, lo in zip(self.upper_limit, self.lower_limit)
         ):
@@ -199,43 +256,65 @@ class DiffStride2d(nn.Module):
             )
         initial = [s_h] if shared_stride else [s_h, s_w]
         self.stride = nn.Parameter(torch.tensor(initial, dtype=torch.float32))
+        # The module's own parameter, to tell it from a stride passed in by
+        # torch.func.functional_call, which must not be clamped in place.
+        self._own_stride = (self.stride,)
 
     # ------------------------------------------------------------------ strides
     def _limits(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Lower (and upper) bounds on the stride for an ``height x width`` input."""
+        """Lower (and upper) bounds on the stride for an ``height x width`` input.
+
+        Written with tensor operations and ``torch._check_value``: after an earlier
+        DiffStride layer, torch.compile knows the sizes only symbolically.
+        """
         r = self.smoothness
         for name, n in (("height", height), ("width", width)):
-            if n <= r or n < 2:
+            if torch.compiler.is_compiling():  # n may be symbolic: no message can show it
+                torch._check_value((n > r) & (n >= 2), lambda: "DiffStride2d: input too small")
+            elif n <= r or n < 2:
                 raise ValueError(
                     f"DiffStride2d: input {name} {n} is too small for smoothness {r}: "
                     f"need {name} > smoothness and >= 2"
                 )
-        lower = [height / (height - r), width / (width - r)]
+        like = dict(dtype=self.stride.dtype, device=self.stride.device)
+        sizes = torch.stack([torch.scalar_tensor(n, **like) for n in (height, width)])
+        lower = sizes / (sizes - r)
         if self.lower_limit is not None:
-            lower = [max(a, b) for a, b in zip(lower, self.lower_limit)]
-        upper = self.upper_limit
+            lower = torch.maximum(lower, torch.tensor(self.lower_limit, **like))
+        upper = None if self.upper_limit is None else torch.tensor(self.upper_limit, **like)
         if self.shared_stride:
-            lower = [max(lower)]
-            upper = None if upper is None else [min(upper)]
-        as_tensor = lambda v: torch.tensor(v, dtype=self.stride.dtype, device=self.stride.device)
-        return as_tensor(lower), (None if upper is None else as_tensor(upper))
+            lower = lower.max().reshape(1)
+            upper = None if upper is None else upper.min().reshape(1)
+        return lower, upper
 
     def _clamped_stride(self, height: int, width: int) -> torch.Tensor:
         """Clamp the parameter in place, then return a copy to compute with.
 
         Computing from a copy keeps the autograd graph independent of the parameter's
         version counter, so the in-place clamp of a later call (the projection shortcut
-        reuses the same module) never invalidates a graph built earlier.
+        reuses the same module) never invalidates a graph built earlier. A stride that is
+        not the module's own (``functional_call``) is left as the caller gave it: the
+        clamped value is used with the gradient passed straight through, as in place.
         """
         with torch.no_grad():
-            self.stride.copy_(self._bounded(self.stride, height, width))
+            bounded = self._bounded(self.stride, height, width)
+        if self.stride is not self._own_stride[0]:
+            return (self.stride + (bounded - self.stride).detach()).expand(2)
+        with torch.no_grad():
+            self.stride.copy_(bounded)
         return self.stride.clone().expand(2)
 
     def _bounded(self, stride: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """``stride`` raised to the lower limits and capped by the upper ones."""
+        """``stride`` raised to the lower limits and capped by the upper ones.
+
+        A non-finite value stays NaN rather than being clamped back into range: a
+        diverged stride must raise (see ``_Axis.kept``), not pass for a small one.
+        """
         lower, upper = self._limits(height, width)
-        stride = torch.maximum(stride, lower)
-        return stride if upper is None else torch.minimum(stride, upper)
+        bounded = torch.maximum(stride, lower)
+        if upper is not None:
+            bounded = torch.minimum(bounded, upper)
+        return torch.where(torch.isfinite(stride), bounded, math.nan)
 
     def current_stride(self) -> tuple[float, float]:
         """The stride value the layer uses now, ``(S_h, S_w)``."""
@@ -258,7 +337,7 @@ class DiffStride2d(nn.Module):
         plan = []
         for axis, n, s in zip(axes, (height, width), stride.unbind()):
             threshold = axis.threshold(torch.clamp(n / s, min=2.0))
-            kept = axis.kept(float(threshold.detach()), self.smoothness)
+            kept = axis.kept(threshold, s, self.smoothness)
             plan.append((axis, threshold, *axis.layout(kept)))
         return plan
 
@@ -275,25 +354,34 @@ class DiffStride2d(nn.Module):
         z = check_input(x, "DiffStride2d")
         height, width = z.shape[-2:]
         stride = self._clamped_stride(height, width)
-        (ax_h, t_h, pos_h, neg_h, out_h), (ax_w, t_w, cols, _, out_w) = self._plan(
+        (ax_h, t_h, pos_h, neg_h, _), (ax_w, t_w, cols, _, out_w) = self._plan(
             height, width, stride
         )
         if not self.cropping:
-            pos_h, neg_h, out_h = (height + 1) // 2, height // 2, height
+            pos_h, neg_h = (height + 1) // 2, height // 2
             cols, out_w = width // 2 + 1, width
-        mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, t_h), t_h, self.smoothness)
-        mask_w = ramp_mask(ax_w.positions(cols, 0, t_w), t_w, self.smoothness)
-        mask = (mask_h[:, None] * mask_w[None, :]).to(z.dtype)
-        # Crop first, then mask (the mask is zero outside the kept window anyway); the
-        # real mask multiplies the real view: half the work of a complex product.
-        rows = kept_rows(height, pos_h, neg_h, z.device)
-        masked = _CropAndMask.apply(torch.fft.rfft2(z), rows, cols, mask)
-        return torch.fft.irfft2(masked, s=(out_h, out_w)).to(x.dtype)
+        mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, t_h), t_h, self.smoothness).to(z.dtype)
+        mask_w = ramp_mask(ax_w.positions(cols, 0, t_w), t_w, self.smoothness).to(z.dtype)
+        # An empty batch takes the matrix path: the FFT libraries reject zero-sized
+        # transforms; so does torch.compile, whose code generator has no complex numbers.
+        matrix = (
+            z.numel() == 0
+            or torch.compiler.is_compiling()
+            or dft.use_matrix(self.method, height, width, z.device, "DiffStride2d")
+        )
+        # The products stay in z's precision under autocast, like the FFTs.
+        with torch.autocast(z.device.type, enabled=False):
+            if matrix:
+                rows = dft.row_operator(height, pos_h, neg_h, z, mask_h)
+                y = dft.apply(z, rows, dft.col_operator(width, cols, out_w, z, mask_w))
+            else:
+                y = _crop_fft(z, pos_h, neg_h, cols, out_w, mask_h, mask_w)
+        return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         s_h, s_w = self.current_stride()
         shared = ", shared_stride=True" if self.shared_stride else ""
         return (
             f"stride=({s_h:.3f}, {s_w:.3f}), smoothness={self.smoothness}, "
-            f"cropping={self.cropping}{shared}"
+            f"cropping={self.cropping}{shared}, method={self.method!r}"
         )

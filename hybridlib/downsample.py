@@ -5,9 +5,13 @@ mapping ``[B, C, H, W]`` to ``[B, C, h, w]``. ``strided`` is special: it has no 
 its own, the stride goes into the preceding convolution (see ``hybridlib.resnet``).
 Adding a kind is one registration::
 
-    @register("blur")
+    @register("blur", linear=True)
     def make_blur(stride: float, channels: int) -> nn.Module:
         return BlurPool2d(channels, stride=int(stride))
+
+``linear=True`` declares that the module is a linear map acting on each channel alike, so
+that it commutes with a 1x1 convolution; the ResNet then pools its projection shortcut on
+the narrower side of that convolution (same result, less work).
 """
 
 from __future__ import annotations
@@ -19,20 +23,27 @@ from torch import nn
 from hybridlib.diffstride import DiffStride2d
 from hybridlib.spectral import SpectralPool2d
 
-__all__ = ["DOWNSAMPLERS", "STRIDED", "make_downsampler", "register"]
+__all__ = ["DOWNSAMPLERS", "LINEAR_KINDS", "STRIDED", "make_downsampler", "register"]
 
 Factory = Callable[[float, int], nn.Module]
 DOWNSAMPLERS: dict[str, Factory] = {}
+# Kinds whose module is linear and channel-wise: it commutes with a 1x1 convolution.
+LINEAR_KINDS: set[str] = set()
 STRIDED = "strided"
 
 
-def register(name: str) -> Callable[[Factory], Factory]:
-    """Decorator registering ``factory(stride, channels) -> nn.Module`` under ``name``."""
+def register(name: str, linear: bool = False) -> Callable[[Factory], Factory]:
+    """Decorator registering ``factory(stride, channels) -> nn.Module`` under ``name``.
+
+    ``linear``: the module is a linear map applied to each channel alike (see above).
+    """
 
     def add(factory: Factory) -> Factory:
         if name in DOWNSAMPLERS:
             raise ValueError(f"downsampling kind {name!r} is already registered")
         DOWNSAMPLERS[name] = factory
+        if linear:
+            LINEAR_KINDS.add(name)
         return factory
 
     return add
@@ -68,15 +79,17 @@ def _strided(stride: float, channels: int) -> nn.Module:
 
 
 register("max")(_fixed(lambda s: nn.MaxPool2d(kernel_size=s, stride=s, ceil_mode=True)))
-register("avg")(_fixed(lambda s: nn.AvgPool2d(kernel_size=s, stride=s, ceil_mode=True)))
+register("avg", linear=True)(
+    _fixed(lambda s: nn.AvgPool2d(kernel_size=s, stride=s, ceil_mode=True))
+)
 
 
-@register("spectral")
+@register("spectral", linear=True)
 def _spectral(stride: float, channels: int) -> nn.Module:
     return nn.Identity() if stride == 1 else SpectralPool2d(stride=stride)
 
 
-@register("diffstride")
+@register("diffstride", linear=True)
 def _diffstride(stride: float, channels: int) -> nn.Module:
     # Always a DiffStride layer, even at stride 1: it can learn to downsample.
     return DiffStride2d(stride=stride)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +30,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+from nbclient.exceptions import CellTimeoutError
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -41,6 +45,11 @@ INJECTED_TAG = "injected-parameters"  # the tag papermill gives the cell it inse
 # Tags with which a chapter author already decided how the parameters cell shows.
 VISIBILITY_TAGS = {"remove-cell", "remove-input", "hide-cell", "hide-input"}
 SOURCE_LINES_SHOWN = 4  # of a failing cell, in the error message
+SETUP_TAG = "book-setup"  # the first cell: installs the library where it is missing
+# The repository of the book's launch buttons; a chapter opened from there (Colab) installs
+# the library from it.
+DEFAULT_REPOSITORY = "https://github.com/hybridlib/hybrid-pooling-companion"
+STAMP_SUFFIX = ".stamp.json"  # `.<stem>.stamp.json`: what a chapter was executed from
 
 
 class PipelineError(Exception):
@@ -105,15 +114,76 @@ def select(chapters: Sequence[Chapter], names: Sequence[str] | None) -> list[Cha
 # --- reading and checking notebooks --------------------------------------------------
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
+def read_notebook(path: Path, setup: bool = True) -> nbformat.NotebookNode:
     """Read a py:percent notebook and make sure it asks for the ``python3`` kernel.
 
     papermill needs a kernel name in the notebook's metadata, and a chapter edited on
-    a machine with a differently named kernel must still run here.
+    a machine with a differently named kernel must still run here. With ``setup``, the
+    notebook starts with :func:`setup_cell`, so that it also runs where the library is
+    not installed (Colab).
     """
     nb = jupytext.read(path)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    if setup:
+        nb.cells.insert(0, setup_cell(install_spec()))
     return nb
+
+
+def repository_url(root: Path = REPO_ROOT) -> str:
+    """The book's repository (``repository.url`` of ``_config.yml``), without a trailing /."""
+    import yaml  # PyYAML comes with jupyter-book
+
+    try:
+        config = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf8"))
+        url = (config.get("repository") or {}).get("url") or DEFAULT_REPOSITORY
+    except (OSError, AttributeError, yaml.YAMLError):
+        url = DEFAULT_REPOSITORY
+    return str(url).rstrip("/")
+
+
+def book_commit(root: Path = REPO_ROOT) -> str | None:
+    """The commit the book is built from: ``$GITHUB_SHA`` on GitHub, else git's ``HEAD``."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def install_spec(url: str | None = None, commit: str | None = None) -> str:
+    """The pip requirement of the library with the book's extras, pinned to ``commit``.
+
+    ``url`` and ``commit`` default to the book's repository and commit; without a commit
+    (no git) the repository's default branch is installed.
+    """
+    url = url or repository_url()
+    commit = commit if commit is not None else book_commit()
+    return f"hybridlib[book] @ git+{url}" + (f"@{commit}" if commit else "")
+
+
+def setup_cell(spec: str) -> nbformat.NotebookNode:
+    """A first code cell that installs the library (``pip install spec``) where it is missing.
+
+    Where ``hybridlib`` imports (a checkout, Binder, the pipeline) it does nothing. It
+    cannot use the library itself, so it holds the few lines it needs; the book leaves it
+    out (``remove-cell``), the .ipynb files keep it.
+    """
+    source = (
+        "# Where the companion's library is missing (Colab, for one), install it at the\n"
+        "# commit this notebook was made from; elsewhere this cell does nothing.\n"
+        "try:\n"
+        "    import hybridlib.configs  # noqa: F401\n"
+        "except ImportError:\n"
+        "    import importlib, subprocess, sys\n"
+        f"    spec = {spec!r}\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)\n'
+        "    importlib.invalidate_caches()"
+    )
+    return nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG, "remove-cell"]})
 
 
 def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
@@ -183,7 +253,69 @@ def prepare(chapter: Chapter, profile: str, force: bool) -> Prepared:
     return Prepared(chapter, nb, params)
 
 
+# --- skipping unchanged chapters ------------------------------------------------------
+
+
+def tree_hash(paths: Sequence[Path], root: Path) -> str:
+    """SHA-256 of files' paths (relative to ``root``) and contents, in a stable order."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def chapter_inputs(prepared: Prepared, results_dir: Path | None = None) -> dict:
+    """What an executed chapter depends on, as hashes: its source, its parameters (the
+    profile), the library's code (``hybridlib/**/*.py``) and the profile's records
+    (``results/<profile>/``, or under ``results_dir``)."""
+    from hybridlib.paths import results_root
+
+    library = Path(__file__).resolve().parent
+    records = results_root(results_dir) / str(prepared.parameters["profile"])
+    return {
+        "source": hashlib.sha256(prepared.chapter.source.read_bytes()).hexdigest(),
+        "parameters": json.loads(json.dumps(prepared.parameters, sort_keys=True)),
+        "library": tree_hash(list(library.rglob("*.py")), library),
+        "records": tree_hash([p for p in records.rglob("*") if p.is_file()], records),
+        "python": sys.version.split()[0],
+    }
+
+
+def stamp_path(stem: str, output_dir: Path = OUTPUT_DIR) -> Path:
+    """``output_dir/.<stem>.stamp.json``, next to the executed chapter."""
+    return Path(output_dir) / f".{stem}{STAMP_SUFFIX}"
+
+
+def is_up_to_date(prepared: Prepared, inputs: dict, output_dir: Path = OUTPUT_DIR) -> bool:
+    """Whether the chapter's executed notebook exists and was made from ``inputs``."""
+    stem = prepared.chapter.stem
+    if not (Path(output_dir) / f"{stem}.ipynb").exists():
+        return False
+    try:
+        return json.loads(stamp_path(stem, output_dir).read_text()) == inputs
+    except (OSError, ValueError):
+        return False
+
+
+def write_stamp(prepared: Prepared, inputs: dict, output_dir: Path = OUTPUT_DIR) -> None:
+    """Record what the chapter was just executed from (after a successful execution)."""
+    stamp_path(prepared.chapter.stem, output_dir).write_text(
+        json.dumps(inputs, indent=1, sort_keys=True) + "\n", encoding="utf8"
+    )
+
+
 # --- executing -----------------------------------------------------------------------
+
+
+def kernel_config() -> Config:
+    """The kernel talks to papermill over local IPC sockets, not TCP.
+
+    Over TCP every kernel logs that its traffic is unencrypted, on every chapter.
+    """
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    return config
 
 
 @contextmanager
@@ -222,18 +354,92 @@ def describe_failure(source: Path, err: PapermillExecutionError) -> str:
     )
 
 
+# --- checking an execution --------------------------------------------------------------
+
+
+class ChapterUnfinished(Exception):
+    """An executed chapter has code cells that never ran."""
+
+
+def _preview(source: str) -> str:
+    """The first lines of a cell's source, indented, for an error message."""
+    lines = source.splitlines()
+    shown = "\n".join("    " + line for line in lines[:SOURCE_LINES_SHOWN])
+    return shown + ("\n    ..." if len(lines) > SOURCE_LINES_SHOWN else "")
+
+
+def _runnable(cell: nbformat.NotebookNode) -> bool:
+    """A code cell the kernel is given (empty and ``skip-execution`` cells are not)."""
+    tags = cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and bool(cell.source.strip()) and "skip-execution" not in tags
+
+
+def check_finished(path: Path, source: Path) -> None:
+    """Raise :class:`ChapterUnfinished` if a code cell of the executed notebook never ran.
+
+    papermill takes ``SystemExit(0)`` for success and stops executing there, so a chapter
+    that exits early would otherwise be published with its later cells empty.
+    """
+    cells = nbformat.read(path, as_version=4).cells
+    for index, cell in enumerate(cells):
+        if not _runnable(cell) or cell.get("execution_count") is not None:
+            continue
+        before = [c for c in cells[:index] if _runnable(c)][-1:]
+        errors = [o for c in before for o in c.get("outputs", []) if o.output_type == "error"]
+        cause = f" after {errors[0].ename}: {errors[0].evalue}" if errors else ""
+        raise ChapterUnfinished(
+            f"{source} did not run to the end{cause}: its cell {index + 1} never ran:\n"
+            f"{_preview(cell.source)}\n(a chapter must not stop the kernel's work early, e.g. "
+            "with sys.exit)"
+        )
+
+
+def describe_timeout(source: Path, executed: Path, cell_timeout: float | None) -> str:
+    """A message naming the chapter and the cell that ran past ``cell_timeout`` seconds."""
+    limit = "no" if cell_timeout is None else f"{cell_timeout:g} s"
+    message = f"{source}: a cell ran longer than the cell timeout ({limit})"
+    try:
+        ran = [c for c in nbformat.read(executed, as_version=4).cells if _runnable(c)]
+        ran = [c for c in ran if c.get("execution_count") is not None]
+    except (OSError, ValueError):
+        ran = []
+    if ran:  # the cells after it never started
+        message += f" in the cell executed as In [{ran[-1].execution_count}]:\n"
+        message += _preview(ran[-1].source)
+    return message + (
+        "\n(a longer limit: --cell-timeout SECONDS, or the profile's cell_timeout in "
+        "hybridlib/configs.py)"
+    )
+
+
+def failure_message(
+    source: Path, err: Exception, executed: Path, cell_timeout: float | None
+) -> str:
+    """What went wrong in executing chapter ``source`` (``executed``: its output notebook)."""
+    if isinstance(err, PapermillExecutionError):
+        return describe_failure(source, err)
+    if isinstance(err, ChapterUnfinished):
+        return str(err)
+    if isinstance(err, CellTimeoutError):
+        return describe_timeout(source, executed, cell_timeout)
+    return f"{source} stopped: {type(err).__name__}: {err}"
+
+
 def execute(
     prepared: Prepared,
     output_dir: Path = OUTPUT_DIR,
     cwd: Path = REPO_ROOT,
     progress_bar: bool = False,
     log_output: bool = False,
+    cell_timeout: float | None = None,
 ) -> Path:
     """Execute one chapter into ``output_dir/<stem>.ipynb`` and return that path.
 
     The notebook is written under a temporary name and moved into place only once it
     ran to the end, so a failure never leaves an executed notebook that looks valid;
-    the failed one is kept as ``<stem>.failed.ipynb`` for its traceback.
+    the failed one is kept as ``<stem>.failed.ipynb`` for its traceback. A cell that
+    runs longer than ``cell_timeout`` seconds (None: no limit) fails the chapter, and so
+    does a code cell that never ran.
 
     Raises:
         PipelineError: naming the notebook and the failing cell.
@@ -244,7 +450,7 @@ def execute(
     final = output_dir / f"{stem}.ipynb"
     failed = output_dir / f"{stem}.failed.ipynb"
     partial = output_dir / f".{stem}.partial.ipynb"
-    for stale in (final, failed, partial):
+    for stale in (final, failed, partial, stamp_path(stem, output_dir)):
         stale.unlink(missing_ok=True)
     try:
         with environment(HYBRIDLIB_PROFILE=prepared.parameters["profile"]):
@@ -257,16 +463,16 @@ def execute(
                 cwd=str(cwd),
                 progress_bar=progress_bar,
                 log_output=log_output,
+                config=kernel_config(),
+                execution_timeout=cell_timeout,
             )
+        check_finished(partial, prepared.chapter.source)
         hide_injected_cell(partial)
         partial.replace(final)
     except Exception as err:  # a cell's error, or the kernel died or timed out
         if partial.exists():
             partial.replace(failed)
-        if isinstance(err, PapermillExecutionError):
-            message = describe_failure(prepared.chapter.source, err)
-        else:
-            message = f"{prepared.chapter.source} stopped: {type(err).__name__}: {err}"
+        message = failure_message(prepared.chapter.source, err, failed, cell_timeout)
         if failed.exists():
             message += f"\n(executed notebook: {failed})"
         raise PipelineError(message) from err
@@ -283,17 +489,26 @@ def execute_all(
     cwd: Path = REPO_ROOT,
     progress_bar: bool = False,
     log_output: bool = False,
+    cell_timeout: float | None = None,
 ) -> dict[str, float]:
-    """Check every chapter first, then execute them in order; seconds per chapter."""
+    """Check every chapter first, then execute them in order; seconds per chapter.
+
+    ``cell_timeout``: seconds a cell may run before its chapter fails (None: no limit).
+    """
     # Checking all of them before running any: a typo must not cost an hour of training.
     prepared = [prepare(chapter, profile, force) for chapter in chapters]
     if force and not any("force" in p.parameters for p in prepared):
         print("note: --force has no effect: no selected chapter declares `force`")
     timings: dict[str, float] = {}
     for item in prepared:
+        # Unchanged source, profile, library and records: the last execution stands.
+        if not force and is_up_to_date(item, chapter_inputs(item), output_dir):
+            print(f"=== {item.chapter.stem}: unchanged since its last execution", flush=True)
+            continue
         print(f"=== {item.chapter.stem}: executing with {item.parameters}", flush=True)
         start = time.perf_counter()
-        execute(item, output_dir, cwd, progress_bar, log_output)
+        execute(item, output_dir, cwd, progress_bar, log_output, cell_timeout)
+        write_stamp(item, chapter_inputs(item), output_dir)
         timings[item.chapter.stem] = time.perf_counter() - start
         print(f"=== {item.chapter.stem}: done in {timings[item.chapter.stem]:.1f} s", flush=True)
     return timings
@@ -378,7 +593,8 @@ examples:
     python -m hybridlib.pipeline --profile smoke
   the published book, from the committed run records:
     python -m hybridlib.pipeline --profile cpu
-  rerun one chapter without building the book:
+  rerun one chapter without building the book (a chapter whose source, profile,
+  library and records are unchanged since its last execution is skipped):
     python -m hybridlib.pipeline --only diffstride --no-build
   retrain the training chapter's runs, then rebuild the book:
     python -m hybridlib.pipeline --only training results --force
@@ -394,6 +610,40 @@ def available_profiles() -> dict:
     from hybridlib.configs import PROFILES  # imported late: only the CLI needs it
 
     return PROFILES
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def cell_timeout_for(requested: float | None, settings: dict) -> float | None:
+    """The cell timeout in seconds: ``requested`` (0: none), else the profile's, else none."""
+    value = settings.get("cell_timeout") if requested is None else requested
+    return value or None
+
+
+@contextmanager
+def forced_sweep_environment(force: bool, profile: str, runs_dir: Path) -> Iterator[None]:
+    """With ``force``, run the block as one forced sweep whose start the kernels inherit.
+
+    The training chapter's runs then count as retrained when they were written after
+    the start, so rerunning an interrupted forced command continues the same sweep
+    (see ``hybridlib.train.forced_sweep``); the sweep ends when the block succeeds.
+    """
+    if not force:
+        yield
+        return
+    from hybridlib.train import FORCED_SINCE_ENV, forced_sweep  # imports torch
+
+    with forced_sweep(runs_dir, profile) as since, environment(**{FORCED_SINCE_ENV: repr(since)}):
+        yield
 
 
 def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
@@ -421,7 +671,17 @@ def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="retrain runs whose records already exist (chapters that declare `force`)",
+        help="re-execute every selected chapter, even one unchanged since its last "
+        "execution, and retrain the runs made before this forced sweep started (chapters "
+        "that declare `force`); rerunning an interrupted forced command continues the same "
+        "sweep: the runs it finished are kept, the one it stopped in resumes",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="fail a chapter whose cell runs longer than this (default: the profile's "
+        "cell_timeout; 0: no limit)",
     )
     parser.add_argument(
         "--no-build", action="store_true", help="execute the chapters, skip the book build"
@@ -434,7 +694,8 @@ def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = build_parser(available_profiles()).parse_args(argv)
+    profiles = available_profiles()
+    args = build_parser(profiles).parse_args(argv)
     if args.log_output:
         import logging
 
@@ -445,15 +706,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         chapters = select(discover(NOTEBOOK_DIR), args.only)
         if not chapters:
             raise PipelineError(f"no chapter notebooks (NN_name.py) in {NOTEBOOK_DIR}")
-        timings = execute_all(
-            chapters,
-            args.profile,
-            force=args.force,
-            output_dir=OUTPUT_DIR,
-            cwd=REPO_ROOT,
-            progress_bar=sys.stderr.isatty(),
-            log_output=args.log_output,
-        )
+        with forced_sweep_environment(args.force, args.profile, REPO_ROOT / "runs"):
+            timings = execute_all(
+                chapters,
+                args.profile,
+                force=args.force,
+                output_dir=OUTPUT_DIR,
+                cwd=REPO_ROOT,
+                progress_bar=sys.stderr.isatty(),
+                log_output=args.log_output,
+                cell_timeout=cell_timeout_for(args.cell_timeout, profiles.get(args.profile, {})),
+            )
         if not args.no_build:
             build_start = time.perf_counter()
             index = build(REPO_ROOT)
@@ -461,6 +724,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: the chapter being executed was not written; rerun the same "
+            "command to continue (training resumes from its last checkpoint)",
+            file=sys.stderr,
+        )
+        return 130
     print("\ntimings:")
     for step, seconds in timings.items():
         print(f"  {step:<24} {seconds:8.1f} s")

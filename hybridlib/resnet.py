@@ -9,7 +9,12 @@ The network follows the official DiffStride code (He et al., 2016, pre-activatio
   at 2, 4 and 8 times ``width`` channels;
 * optional extra downsampling one level above global average pooling (``head``, the
   Hybrid paper's place for spectral pooling);
-* head: BN-ReLU -> global average pooling -> linear. It accepts any final map size.
+* head: BN-ReLU -> optional downsampling (``gap``, directly before global average
+  pooling) -> global average pooling -> linear. It accepts any final map size.
+
+A spectral pooling at ``gap`` keeps the DC coefficient exactly, so it only scales the
+pooled vector by ``HW / (hw)``, a constant the linear layer absorbs; at ``head`` the
+final BN-ReLU sits between it and the average, and it can matter.
 
 A *spec* maps each position to ``(kind, initial_stride)``, kinds from
 ``hybridlib.downsample``. With kind ``strided`` the stride goes into the block's first
@@ -26,12 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridlib.diffstride import DiffStride2d
-from hybridlib.downsample import STRIDED, make_downsampler
+from hybridlib.downsample import LINEAR_KINDS, STRIDED, make_downsampler
 
 __all__ = ["POSITIONS", "PreActResNet", "describe", "normalise_spec", "resnet18"]
 
 STAGE_POSITIONS = ("stem", "stage2", "stage3", "stage4")
-POSITIONS = (*STAGE_POSITIONS, "head")
+OPTIONAL_POSITIONS = ("head", "gap")
+POSITIONS = (*STAGE_POSITIONS, *OPTIONAL_POSITIONS)
 
 
 def normalise_spec(spec: Mapping) -> dict[str, tuple[str, float] | None]:
@@ -46,7 +52,7 @@ def normalise_spec(spec: Mapping) -> dict[str, tuple[str, float] | None]:
     for position in POSITIONS:
         entry = spec.get(position)
         if entry is None:
-            if position != "head":
+            if position not in OPTIONAL_POSITIONS:
                 raise ValueError(f"spec is missing position {position!r}")
             out[position] = None
             continue
@@ -55,8 +61,10 @@ def normalise_spec(spec: Mapping) -> dict[str, tuple[str, float] | None]:
         kind, stride = str(entry[0]), float(entry[1])
         if stride < 1:
             raise ValueError(f"spec[{position!r}] stride must be >= 1, got {stride!r}")
-        if position == "head" and kind == STRIDED:
-            raise ValueError("spec['head'] cannot be 'strided': there is no convolution there")
+        if position in OPTIONAL_POSITIONS and kind == STRIDED:
+            raise ValueError(
+                f"spec[{position!r}] cannot be 'strided': there is no convolution there"
+            )
         out[position] = (kind, stride)
     return out
 
@@ -88,13 +96,21 @@ class PreActBlock(nn.Module):
         self.shortcut = (
             nn.Conv2d(c_in, c_out, 1, stride=conv_stride, bias=False) if self.projection else None
         )
+        # A linear, channel-wise pooling commutes with the 1x1 convolution: pooling the
+        # c_in channels before it gives the official pool(conv(x)) with less work.
+        self.pool_first = self.projection and kind in LINEAR_KINDS and c_in < c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.pool(self.conv1(F.relu(self.bn1(x))))
         out = self.conv2(F.relu(self.bn2(out)))
         # The official projection shortcut starts from the raw input and shares the pooling
         # module (and so the learned stride) with the main path.
-        skip = self.pool(self.shortcut(x)) if self.projection else x
+        if not self.projection:
+            skip = x
+        elif self.pool_first:
+            skip = self.shortcut(self.pool(x))
+        else:
+            skip = self.pool(self.shortcut(x))
         return out + skip
 
 
@@ -103,7 +119,7 @@ class PreActResNet(nn.Module):
 
     Args:
         spec: ``{position: (kind, stride)}`` for ``stem``, ``stage2``..``stage4`` and an
-            optional ``head``.
+            optional ``head`` and ``gap``.
         num_classes: outputs of the final linear layer.
         in_channels: input channels (3 for CIFAR, 1 for Fashion-MNIST).
         width: channels of the stem and stage 1 (64 in the papers); stages double it.
@@ -137,6 +153,8 @@ class PreActResNet(nn.Module):
         self.stage2, self.stage3, self.stage4 = stages
         head = self.spec["head"]
         self.head_pool = make_downsampler(*head, c_in) if head else nn.Identity()
+        gap = self.spec["gap"]
+        self.gap_pool = make_downsampler(*gap, c_in) if gap else nn.Identity()
         self.bn = nn.BatchNorm2d(c_in)
         self.fc = nn.Linear(c_in, num_classes)
         for m in self.modules():
@@ -144,19 +162,23 @@ class PreActResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Feature maps after each position: ``{"stem": ..., "stage1": ..., ..., "head": ...}``."""
+        """Feature maps after each position: ``{"stem": ..., "stage1": ..., "head": ..., "gap": ...}``.
+
+        ``gap`` is the map global average pooling receives (after the final BN-ReLU).
+        """
         maps = {"stem": self.stem(x)}
         maps["stage1"] = self.stage1(maps["stem"])
         maps["stage2"] = self.stage2(maps["stage1"])
         maps["stage3"] = self.stage3(maps["stage2"])
         maps["stage4"] = self.stage4(maps["stage3"])
         maps["head"] = self.head_pool(maps["stage4"])
+        maps["gap"] = self.gap_pool(F.relu(self.bn(maps["head"])))
         return maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
-        x = F.relu(self.bn(self.head_pool(x)))
+        x = self.gap_pool(F.relu(self.bn(self.head_pool(x))))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
     def downsamplers(self) -> dict[str, nn.Module]:
@@ -167,6 +189,7 @@ class PreActResNet(nn.Module):
             "stage3": self.stage3[0].pool,
             "stage4": self.stage4[0].pool,
             "head": self.head_pool,
+            "gap": self.gap_pool,
         }
         return {k: m for k, m in found.items() if not isinstance(m, nn.Identity)}
 

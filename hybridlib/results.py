@@ -48,7 +48,7 @@ __all__ = [
     "summary_table",
 ]
 
-POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
+POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head", "gap")
 
 
 class NoRecordsError(FileNotFoundError):

@@ -25,32 +25,78 @@ side only, as the official code does.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from hybridlib import dft
+
 __all__ = [
+    "METHODS",
     "SpectralPool2d",
     "check_input",
+    "check_method",
     "crop_spectrum_rows",
     "kept_rows",
+    "size_pair",
     "spectral_output_size",
     "spectral_pool2d",
+    "stride_pair",
 ]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+# How a spectral layer computes its crop: by the maps' size and device (``auto``), by FFT,
+# or by products with partial DFT matrices (see ``hybridlib.dft``).
+METHODS = ("auto", "fft", "matrix")
+
+
+def check_method(method: str) -> str:
+    """Validate a layer's ``method`` argument."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return method
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
-    """Return ``(value, value)`` for a scalar and the pair itself for a 2-sequence."""
+    """Return ``(value, value)`` for a real number and the pair itself for a 2-sequence.
+
+    Raises TypeError naming ``name`` for anything else, a string included: it is a
+    sequence of characters, so ``"22"`` would otherwise read as ``(2, 2)``.
+    """
     if isinstance(value, torch.Tensor):
         value = value.tolist()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _is_real(value):
         return float(value), float(value)
-    if isinstance(value, Sequence) and len(value) == 2:
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and len(value) == 2
+        and all(_is_real(v) for v in value)
+    ):
         return float(value[0]), float(value[1])
     raise TypeError(f"{name} must be a number or a pair of numbers, got {value!r}")
+
+
+def stride_pair(value: float | Sequence[float], name: str = "stride") -> tuple[float, float]:
+    """A stride argument as ``(s_h, s_w)``: finite numbers >= 1 (ValueError naming ``name``)."""
+    pair = _pair(value, name)
+    if not all(math.isfinite(v) and v >= 1 for v in pair):
+        raise ValueError(f"{name} must be finite and >= 1, got {value!r}")
+    return pair
+
+
+def size_pair(value: int | Sequence[int], name: str = "output_size") -> tuple[int, int]:
+    """A size argument as ``(h, w)``: whole numbers >= 1, never silently truncated."""
+    pair = _pair(value, name)
+    if not all(math.isfinite(v) and v == int(v) and v >= 1 for v in pair):
+        raise ValueError(f"{name} must be whole numbers >= 1, got {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def check_input(x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -75,10 +121,7 @@ def spectral_output_size(
     height: int, width: int, stride: float | Sequence[float] = 2.0
 ) -> tuple[int, int]:
     """Output size ``(h, w)`` of spectral pooling with ``stride`` (see the module docstring)."""
-    s_h, s_w = _pair(stride, "stride")
-    for name, value in (("stride", s_h), ("stride", s_w)):
-        if not math.isfinite(value) or value < 1:
-            raise ValueError(f"{name} must be >= 1, got {stride!r}")
+    s_h, s_w = stride_pair(stride)
 
     def axis(n: int, s: float, force_even: bool) -> int:
         m = int(math.floor(n / s + 1e-9))
@@ -120,11 +163,27 @@ def crop_spectrum_rows(spectrum: torch.Tensor, n_pos: int, n_neg: int) -> torch.
     return spectrum if rows is None else spectrum.index_select(-2, rows)
 
 
+def _pool_fft(z: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    """rfft2, keep the low-frequency window, irfft2 at ``(out_h, out_w)``."""
+    spectrum = torch.fft.rfft2(z)[..., : out_w // 2 + 1]
+    spectrum = crop_spectrum_rows(spectrum, (out_h + 1) // 2, out_h // 2)
+    return torch.fft.irfft2(spectrum, s=(out_h, out_w))
+
+
+def _pool_matrix(z: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    """The same crop as :func:`_pool_fft`, as two products with partial DFT matrices."""
+    height, width = z.shape[-2:]
+    rows = dft.row_operator(height, (out_h + 1) // 2, out_h // 2, z)
+    cols = dft.col_operator(width, out_w // 2 + 1, out_w, z)
+    return dft.apply(z, rows, cols)
+
+
 def spectral_pool2d(
     x: torch.Tensor,
     stride: float | Sequence[float] | None = None,
     output_size: int | Sequence[int] | None = None,
     rescale: bool = False,
+    method: str = "auto",
 ) -> torch.Tensor:
     """Spectral pooling of a batch of feature maps.
 
@@ -138,6 +197,10 @@ def spectral_pool2d(
             amplitude-preserving resampler: for an input with no energy at or above the
             output's Nyquist frequency and an integer stride ``s`` the result equals
             ``x[..., ::s, ::s]``. The official layer does not rescale.
+        method: ``fft``, ``matrix`` (partial DFT products, see ``hybridlib.dft``) or
+            ``auto``: the matrix path on the CPU for maps up to the measured crossover in
+            ``dft.MATRIX_MAX_SIZE``, the FFT path otherwise. Both give the same result to
+            float rounding.
 
     Returns:
         ``[B, C, h, w]`` real tensor in the input's dtype.
@@ -149,15 +212,19 @@ def spectral_pool2d(
     if output_size is None:
         out_h, out_w = spectral_output_size(height, width, 2.0 if stride is None else stride)
     else:
-        out_h, out_w = (int(v) for v in _pair(output_size, "output_size"))
+        out_h, out_w = size_pair(output_size)
         if not (1 <= out_h <= height and 1 <= out_w <= width):
             raise ValueError(
                 f"output_size must lie between 1 and the input size {(height, width)}, "
                 f"got {output_size!r}"
             )
-    spectrum = torch.fft.rfft2(z)[..., : out_w // 2 + 1]
-    spectrum = crop_spectrum_rows(spectrum, (out_h + 1) // 2, out_h // 2)
-    y = torch.fft.irfft2(spectrum, s=(out_h, out_w))
+    # An empty batch takes the matrix path: the FFT libraries reject zero-sized transforms.
+    matrix = z.numel() == 0 or dft.use_matrix(
+        check_method(method), height, width, z.device, "SpectralPool2d"
+    )
+    # The products stay in z's precision under autocast, like the FFTs.
+    with torch.autocast(z.device.type, enabled=False):
+        y = (_pool_matrix if matrix else _pool_fft)(z, out_h, out_w)
     if rescale:
         y = y * (out_h * out_w / (height * width))
     return y.to(x.dtype)
@@ -172,6 +239,8 @@ class SpectralPool2d(nn.Module):
         output_size: fixed output ``(h, w)`` (or one int) instead of a stride.
         rescale: preserve amplitudes (see :func:`spectral_pool2d`); off by default, as in
             the official layer, whose output batch norm absorbs the scale.
+        method: ``auto``, ``fft`` or ``matrix``: how the crop is computed (see
+            :func:`spectral_pool2d`); the result is the same.
 
     Shape:
         input ``[B, C, H, W]`` -> output ``[B, C, h, w]`` with ``(h, w)`` from
@@ -183,16 +252,14 @@ class SpectralPool2d(nn.Module):
         stride: float | Sequence[float] = 2.0,
         output_size: int | Sequence[int] | None = None,
         rescale: bool = False,
+        method: str = "auto",
     ) -> None:
         super().__init__()
-        self.stride = _pair(stride, "stride")
-        if min(self.stride) < 1:
-            raise ValueError(f"stride must be >= 1, got {stride!r}")
-        self.fixed_size = None
-        if output_size is not None:
-            self.fixed_size = tuple(int(v) for v in _pair(output_size, "output_size"))
-            if min(self.fixed_size) < 1:
-                raise ValueError(f"output_size must be >= 1, got {output_size!r}")
+        self.method = check_method(method)
+        if not isinstance(rescale, bool):
+            raise TypeError(f"rescale must be True or False, got {rescale!r}")
+        self.stride = stride_pair(stride)
+        self.fixed_size = None if output_size is None else size_pair(output_size)
         self.rescale = rescale
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
@@ -203,9 +270,11 @@ class SpectralPool2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fixed_size is not None:
-            return spectral_pool2d(x, output_size=self.fixed_size, rescale=self.rescale)
-        return spectral_pool2d(x, stride=self.stride, rescale=self.rescale)
+            return spectral_pool2d(
+                x, output_size=self.fixed_size, rescale=self.rescale, method=self.method
+            )
+        return spectral_pool2d(x, stride=self.stride, rescale=self.rescale, method=self.method)
 
     def extra_repr(self) -> str:
         size = f"output_size={self.fixed_size}" if self.fixed_size else f"stride={self.stride}"
-        return f"{size}, rescale={self.rescale}"
+        return f"{size}, rescale={self.rescale}, method={self.method!r}"

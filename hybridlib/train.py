@@ -2,11 +2,15 @@
 
 One *run* is a (profile, dataset, configuration, seed) with its settings. Its record is
 ``results/<profile>/<dataset>/<configuration>/seed<k>.json``; a complete record whose
-``config_hash`` matches is loaded instead of retrained (``force`` retrains). A checkpoint
-is written atomically after every epoch under ``runs/``, so a run killed at any moment
-continues from its last completed epoch and, on the CPU, ends with exactly the metrics
-of an uninterrupted run: the batch order, the augmentation and mixup draws are functions
-of (seed, epoch), never of the process's history.
+``config_hash`` matches is loaded instead of retrained (``force`` retrains what was made
+before the forced sweep started). A checkpoint is written atomically after every epoch
+under ``runs/``, so a run killed at any moment continues from its last completed epoch
+and, on the CPU, ends with exactly the metrics of an uninterrupted run: the batch order,
+the augmentation and mixup draws are functions of (seed, epoch), never of the process's
+history, and a resumed run uses the thread count its checkpoint was made with.
+
+A run whose loss or parameters become NaN or infinite stops with
+:class:`TrainingDiverged`; it never writes a record, and its last good checkpoint stays.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import argparse
 import functools
 import hashlib
 import json
+import math
 import os
+import pickle
 import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,8 +39,20 @@ from tqdm import tqdm
 from hybridlib import data as datasets
 from hybridlib.configs import CONFIGS, PROFILES, config_spec, profile_settings
 from hybridlib.resnet import PreActResNet, describe, resnet18
+from hybridlib.tempfiles import remove_dead_writers, temporary_path
 
-__all__ = ["build_run", "evaluate", "fit", "learning_rate", "main", "record_path", "train_profile"]
+__all__ = [
+    "FORCED_SINCE_ENV",
+    "TrainingDiverged",
+    "build_run",
+    "evaluate",
+    "fit",
+    "forced_sweep",
+    "learning_rate",
+    "main",
+    "record_path",
+    "train_profile",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +66,22 @@ RUN_DEFAULTS = {
     "complexity_weight": 0.0,  # lambda of DiffStride's complexity regulariser (off)
     "strides": None,  # an initial-stride row of the DiffStride paper, e.g. (3, 1, 3)
     "compile": False,  # torch.compile the model (CUDA only)
+    # Autocast of the convolutions and linear layers: "bf16", "fp32" (none), or "auto":
+    # bf16 on CUDA, fp32 elsewhere. The spectral layers compute in float32 under any.
+    "precision": "auto",
 }
+PRECISIONS = ("auto", "fp32", "bf16")
+# Values that settings added later take in the runs made before they existed: left out
+# of the hash at these values, so those runs' records stay valid.
+HASH_NEUTRAL = {"precision": "auto"}
+# How a run is computed rather than what it computes: recorded, but outside the hash and
+# the record's path. ``threads`` is torch's intra-op thread count (None: torch's default);
+# sums are split differently per thread count, so it changes results at the 1e-7 level.
+EXECUTION_SETTINGS = ("device", "threads")
+# Set by a command that runs a forced sweep in child processes (the book pipeline): the
+# UNIX time before which records and checkpoints are not reused.
+FORCED_SINCE_ENV = "HYBRIDLIB_FORCED_SINCE"
+FORCED_MARKER = ".forced-since"  # in runs/<profile>/ while a forced sweep is unfinished
 PAPER_RECIPE = {"weight_decay": 1e-3, "label_smoothing": 0.2, "mixup": 0.2}
 # The official step schedule: warm-up at 0.01, then 0.1, divided by 10 twice.
 OFFICIAL_BOUNDARIES = (400, 18000, 32000)
@@ -81,12 +115,14 @@ def build_run(
     if dataset not in datasets.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(datasets.DATASETS)}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(overrides) - set(OVERRIDABLE) - {"device"}
+    unknown = set(overrides) - set(OVERRIDABLE) - set(EXECUTION_SETTINGS)
     if unknown:
-        raise ValueError(f"unknown run settings {sorted(unknown)}; valid: {OVERRIDABLE}")
+        valid = (*OVERRIDABLE, *EXECUTION_SETTINGS)
+        raise ValueError(f"unknown run settings {sorted(unknown)}; valid: {valid}")
     run = {**RUN_DEFAULTS, **(PAPER_RECIPE if settings["schedule"] == "official" else {})}
     run.update({k: settings[k] for k in ("epochs", "batch_size", "train_subset", "test_subset")})
     run.update({k: settings[k] for k in ("lr", "width", "schedule", "device")})
+    run["threads"] = settings.get("threads")
     run.update(overrides)
     if run["strides"] is not None:
         run["strides"] = [int(s) for s in run["strides"]]
@@ -96,7 +132,7 @@ def build_run(
         config=config,
         seed=int(seed),
         spec=config_spec(config, run["strides"]),
-        overrides=sorted(k for k in overrides if k != "device"),
+        overrides=sorted(k for k in overrides if k not in EXECUTION_SETTINGS),
     )
     return json.loads(json.dumps(run))  # tuples -> lists, as they are stored
 
@@ -104,9 +140,14 @@ def build_run(
 def config_hash(run: dict) -> str:
     """SHA-256 of the run's settings, without what does not change the numbers.
 
-    Left out: the device (same recipe) and the configuration's description (prose).
+    Left out: the execution settings (device, threads: same recipe), settings at their
+    :data:`HASH_NEUTRAL` value and the configuration's description (prose).
     """
-    payload = {k: v for k, v in run.items() if k != "device"}
+    payload = {
+        k: v
+        for k, v in run.items()
+        if k not in EXECUTION_SETTINGS and not (k in HASH_NEUTRAL and HASH_NEUTRAL[k] == v)
+    }
     payload["spec"] = {k: v for k, v in run["spec"].items() if k != "description"}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -174,9 +215,13 @@ def make_optimizer(model: PreActResNet, run: dict) -> torch.optim.SGD:
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``.
+
+    The temporary files of writers killed mid-write in that folder are removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_dead_writers(path.parent)
+    tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -185,7 +230,16 @@ def atomic_write(path: Path, write) -> None:
 
 
 def write_json(path: Path, obj: dict) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1) + "\n"))
+    """Write ``obj`` to ``path`` as strict JSON; a NaN or an infinity writes nothing.
+
+    Raises:
+        ValueError: naming the file, if ``obj`` holds a non-finite number.
+    """
+    try:
+        text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    except ValueError as err:
+        raise ValueError(f"{path} not written: {err} (records are strict JSON)") from err
+    atomic_write(path, lambda p: p.write_text(text))
 
 
 def _git(*args: str) -> str | None:
@@ -234,6 +288,42 @@ def _load(dataset: str, train_subset: int | None, test_subset: int | None):
 
 
 # ---------------------------------------------------------------------- training
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters of a run became NaN or infinite.
+
+    Nothing is recorded for the run and its last good checkpoint is kept; the message
+    names the run, the epoch and the step.
+    """
+
+
+def _diverged(run: dict, epoch: int, step: int, steps: int, what: str) -> TrainingDiverged:
+    """The error for a run that diverged at 0-based ``epoch`` and ``step`` (of ``steps``)."""
+    # Epochs before this one all completed, so ``epoch`` is the last good checkpoint's.
+    kept = f"no record was written and the checkpoint of epoch {epoch} is kept"
+    return TrainingDiverged(
+        f"training diverged: {run['config']} seed {run['seed']} on {run['dataset']} "
+        f"(profile {run['profile']}): {what} at epoch {epoch + 1}, step {step + 1} of {steps}; "
+        f"{kept if epoch else 'nothing was written'}. Lower the learning rate (--lr) and run "
+        "again."
+    )
+
+
+def _step_values(loss: torch.Tensor, strides: Sequence[torch.Tensor]) -> list[float]:
+    """The loss and every stride value, brought to the host in one transfer."""
+    parts = [loss.detach().float().reshape(1), *(p.detach().float().reshape(-1) for p in strides)]
+    return torch.cat(parts).tolist()
+
+
+def _check_parameters(model: PreActResNet, run: dict, epoch: int, steps: int) -> None:
+    """Raise :class:`TrainingDiverged` if a parameter or a buffer is NaN or infinite."""
+    tensors = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+    finite = torch.stack([torch.isfinite(v).all() for v in tensors.values()]).tolist()
+    bad = [name for name, ok in zip(tensors, finite, strict=True) if not ok]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise _diverged(run, epoch, steps - 1, steps, f"{bad[0]}{more} became NaN or infinite")
+
+
 def _mixup(x, y, alpha: float, rng: np.random.Generator):
     """Mix a batch with a shuffled copy of itself; returns inputs, both targets and lambda."""
     lam = float(rng.beta(alpha, alpha))
@@ -242,12 +332,20 @@ def _mixup(x, y, alpha: float, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def evaluate(model: PreActResNet, images, labels, mean, std, batch_size: int = 512) -> dict:
+def evaluate(
+    model: PreActResNet,
+    images,
+    labels,
+    mean,
+    std,
+    batch_size: int = 512,
+    precision: str = "auto",
+) -> dict:
     """Loss and accuracy of ``model`` on uint8 ``images`` ``[N, C, H, W]``."""
     model.eval()
     loss_sum, correct = 0.0, 0
     for x, y in datasets.iterate_batches(images, labels, batch_size, mean=mean, std=std):
-        with _autocast(x.device):
+        with _autocast(x.device, precision):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
@@ -255,9 +353,15 @@ def evaluate(model: PreActResNet, images, labels, mean, std, batch_size: int = 5
     return {"loss": loss_sum / n, "acc": correct / n}
 
 
-def _autocast(device: torch.device):
-    """bfloat16 autocast on CUDA (the spectral layers compute their FFTs in float32)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+def _autocast(device: torch.device, precision: str):
+    """bfloat16 autocast for ``precision`` ``bf16``, or ``auto`` on CUDA; else none.
+
+    The spectral layers leave autocast and compute in float32 whatever is chosen.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    enabled = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def _train_epoch(model, optimizer, data, run, epoch, steps_per_epoch, progress) -> dict:
@@ -286,6 +390,7 @@ def _train_epoch(model, optimizer, data, run, epoch, steps_per_epoch, progress) 
         dynamic_ncols=True,
     )
     model.train()
+    strides = model.stride_parameters()
     loss_sum, correct, seen, start = 0.0, 0.0, 0, time.perf_counter()
     for step, (x, y) in enumerate(bar):
         lr = learning_rate(epoch * steps_per_epoch + step, total_steps, run)
@@ -293,7 +398,7 @@ def _train_epoch(model, optimizer, data, run, epoch, steps_per_epoch, progress) 
             group["lr"] = lr
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device):
+        with _autocast(device, run["precision"]):
             if run["mixup"] > 0:
                 x, y_a, y_b, lam = _mixup(x, y, run["mixup"], rng)
                 logits = model(x)
@@ -310,7 +415,15 @@ def _train_epoch(model, optimizer, data, run, epoch, steps_per_epoch, progress) 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        loss_sum += loss.item() * len(y)
+        # The loss comes to the host anyway; the strides travel with it, since the next
+        # forward computes its sizes from them and would fail on a NaN with an unrelated error.
+        values = _step_values(loss, strides)
+        if not math.isfinite(values[0]):
+            raise _diverged(run, epoch, step, steps_per_epoch, f"the loss is {values[0]}")
+        if not all(map(math.isfinite, values)):
+            what = "a DiffStride stride became NaN or infinite"
+            raise _diverged(run, epoch, step, steps_per_epoch, what)
+        loss_sum += values[0] * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
         rate = seen / (time.perf_counter() - start)
@@ -331,11 +444,137 @@ def _checkpoint_path(record: Path, results_dir: Path, runs_dir: Path) -> Path:
     return Path(runs_dir) / record.relative_to(results_dir).with_suffix(".pt")
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr, between progress bars."""
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------- reuse and resume
+def _not_before(force: bool | float) -> float | None:
+    """The UNIX time before which records and checkpoints are not reused (None: any is)."""
+    if force is True:
+        return time.time()
+    if force is False or force is None:
+        return None
+    return float(force)
+
+
+def _fresh(path: Path, not_before: float | None) -> bool:
+    """Whether the existing ``path`` may be reused: no threshold, or written at/after it."""
+    return not_before is None or path.stat().st_mtime >= not_before
+
+
+def _strict_constant(name: str):
+    """Refuses the NaN and Infinity that Python's json module reads by default."""
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _reusable_record(path: Path, digest: str, not_before: float | None) -> dict | None:
+    """The complete record at ``path`` if it matches ``digest`` and may be reused.
+
+    A damaged record is reported and left in place: the run is trained again (resumed
+    from its checkpoint, if it has one) and the file is replaced when it completes.
+    """
+    if not path.exists() or not _fresh(path, not_before):
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf8"), parse_constant=_strict_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        problem = f"it does not parse as strict JSON ({err})"
+    else:
+        if isinstance(record, dict):
+            ok = record.get("config_hash") == digest and record.get("complete")
+            return record if ok else None
+        problem = f"it holds a JSON {type(record).__name__}, not an object"
+    _warn(
+        f"{path} is not a valid run record: {problem}. Training the run again (from its "
+        "checkpoint if it has one); the file is replaced when the run completes."
+    )
+    return None
+
+
+# What a checkpoint holds, and the type of each entry.
+CHECKPOINT_ENTRIES = {
+    "model": dict,
+    "optimizer": dict,
+    "history": list,
+    "elapsed": (int, float),
+    "config_hash": str,
+}
+
+
+_FROM_SCRATCH = "Training the run from scratch; the file is replaced after the first epoch."
+
+
+def _checkpoint_problem(state) -> str | None:
+    """What is wrong with a loaded checkpoint's structure, or None."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a dict"
+    for key, kind in CHECKPOINT_ENTRIES.items():
+        if not isinstance(state.get(key), kind):
+            return f"its entry {key!r} is missing or of the wrong type"
+    return None
+
+
+def _read_checkpoint(
+    path: Path, device: torch.device, digest: str, not_before: float | None
+) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to this run and may be resumed from.
+
+    Loaded with ``weights_only=True``: a checkpoint holds tensors, containers and numbers
+    only, and a file that asks for anything else (code to run while loading) is refused.
+    A damaged checkpoint is reported and ignored: the run starts from scratch and the
+    file is replaced after the first epoch; the run's record is not touched.
+    """
+    if not path.exists() or not _fresh(path, not_before):
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        refused = [line for line in str(err).splitlines() if "GLOBAL" in line]
+        problem = "it holds objects other than tensors and numbers, refused because loading "
+        problem += "them could run code" + (f" ({refused[0].strip()})" if refused else "")
+    except Exception as err:  # torch.load raises many types for a damaged file
+        lines = str(err).strip().splitlines() or [""]
+        problem = f"it cannot be read ({type(err).__name__}: {lines[0]})"
+    else:
+        problem = _checkpoint_problem(state)
+        if problem is None:
+            return state if state["config_hash"] == digest else None
+    _warn(f"{path} is not a usable checkpoint: {problem}. {_FROM_SCRATCH}")
+    return None
+
+
+@contextmanager
+def _thread_count(run: dict, state: dict | None, ckpt_path: Path) -> Iterator[int]:
+    """Run the block with the run's intra-op thread count, then restore the previous one.
+
+    Sums are split differently per thread count, so a resumed run uses the count its
+    checkpoint was made with: only then does it end as an uninterrupted run would.
+    """
+    previous = torch.get_num_threads()
+    threads = run.get("threads") or previous
+    recorded = state.get("threads") if state is not None else None
+    if isinstance(recorded, int) and recorded > 0 and recorded != threads:
+        print(
+            f"note: resuming with {recorded} threads, the count {ckpt_path} was made with "
+            f"(not {threads}), so that the run ends exactly as an uninterrupted one",
+            file=sys.stderr,
+        )
+        threads = recorded
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------------- fit
 def fit(
     run: dict,
     results_dir: str | Path = "results",
     runs_dir: str | Path = "runs",
-    force: bool = False,
+    force: bool | float = False,
     progress: bool = True,
 ) -> dict:
     """Train (or load, or resume) the run described by ``run`` and return its record.
@@ -344,38 +583,68 @@ def fit(
         run: settings from :func:`build_run`.
         results_dir: root of the run records (JSON).
         runs_dir: root of the resumable checkpoints (git-ignored).
-        force: retrain even if a complete matching record exists.
+        force: ``False`` loads a complete matching record and resumes from a matching
+            checkpoint; a UNIX time does so only for files written at or after it (a
+            forced sweep's start, see :func:`forced_sweep`); ``True`` means the time of
+            this call, so the run is trained from scratch.
         progress: show a progress bar per epoch.
+
+    Raises:
+        TrainingDiverged: if the loss or the parameters become NaN or infinite; no record
+            is written and the checkpoint of the last good epoch is kept.
     """
     results_dir, runs_dir = Path(results_dir), Path(runs_dir)
+    not_before = _not_before(force)
     digest = config_hash(run)
     path = record_path(run, results_dir)
     ckpt_path = _checkpoint_path(path, results_dir, runs_dir)
-    if not force and path.exists():
-        record = json.loads(path.read_text())
-        if record.get("config_hash") == digest and record.get("complete"):
-            return record
-    if force:
-        ckpt_path.unlink(missing_ok=True)
-
+    record = _reusable_record(path, digest, not_before)
+    if record is not None:
+        return record
     device = resolve_device(run["device"])
-    data = _load(run["dataset"], run["train_subset"], run["test_subset"]).to(device)
+    state = _read_checkpoint(ckpt_path, device, digest, not_before)
+    with _thread_count(run, state, ckpt_path):
+        record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress)
+    write_json(path, record)
+    return record
+
+
+def _new_model(run: dict, data, device: torch.device):
+    """The run's freshly initialised network (seeded by the run's seed) and its optimiser."""
     torch.manual_seed(run["seed"])
     model = resnet18(
         run["spec"], num_classes=data.num_classes, in_channels=data.in_channels, width=run["width"]
     ).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, run)
+    return model, make_optimizer(model, run)
+
+
+def _train(
+    run: dict,
+    digest: str,
+    device: torch.device,
+    state: dict | None,
+    ckpt_path: Path,
+    label: str,
+    progress: bool,
+) -> dict:
+    """Train from ``state`` (a checkpoint, or None) to the last epoch; return the record."""
+    data = _load(run["dataset"], run["train_subset"], run["test_subset"]).to(device)
+    model, optimizer = _new_model(run, data, device)
     input_size = (data.in_channels, *data.image_size)
     initial = describe(model, input_size)
     history, elapsed = [], 0.0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if state["config_hash"] == digest:
+    if state is not None:
+        try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-            history, elapsed = state["history"], state["elapsed"]
+            history, elapsed = state["history"], float(state["elapsed"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as err:
+            lines = str(err).strip().splitlines() or [""]
+            _warn(f"{ckpt_path} does not fit this network ({lines[0]}). {_FROM_SCRATCH}")
+            model, optimizer = _new_model(run, data, device)  # a load may stop half-way
+            history, elapsed = [], 0.0
     step_model = torch.compile(model) if run["compile"] and device.type == "cuda" else model
     steps_per_epoch = datasets.num_batches(len(data.train_labels), run["batch_size"], True)
     if steps_per_epoch == 0:
@@ -387,7 +656,18 @@ def fit(
     for epoch in range(len(history), run["epochs"]):
         start = time.perf_counter()
         stats = _train_epoch(step_model, optimizer, data, run, epoch, steps_per_epoch, progress)
-        test = evaluate(step_model, data.test_images, data.test_labels, data.mean, data.std)
+        _check_parameters(model, run, epoch, steps_per_epoch)
+        test = evaluate(
+            step_model,
+            data.test_images,
+            data.test_labels,
+            data.mean,
+            data.std,
+            precision=run["precision"],
+        )
+        if not math.isfinite(test["loss"]):
+            what = f"the test loss is {test['loss']}"
+            raise _diverged(run, epoch, steps_per_epoch - 1, steps_per_epoch, what)
         shape = describe(model, input_size)
         elapsed += time.perf_counter() - start
         history.append(
@@ -401,23 +681,24 @@ def fit(
                 "flops": shape["flops"],
             }
         )
-        state = {
+        checkpoint = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "history": history,
             "elapsed": elapsed,
             "config_hash": digest,
+            "threads": torch.get_num_threads(),
         }
-        atomic_write(ckpt_path, lambda p, s=state: torch.save(s, p))
+        atomic_write(ckpt_path, lambda p, s=checkpoint: torch.save(s, p))
         tqdm.write(
-            f"{path.parent.name} seed {run['seed']} epoch {epoch + 1}: "
+            f"{label} seed {run['seed']} epoch {epoch + 1}: "
             f"train acc {stats['train_acc']:.4f}, test acc {test['acc']:.4f}, "
             f"{stats['images_per_s']:.0f} img/s",
             file=sys.stderr,
         )
 
     final = history[-1]
-    record = {
+    return {
         "config": run,
         "config_hash": digest,
         "complete": True,
@@ -436,13 +717,61 @@ def fit(
         "epochs": history,
         "provenance": provenance(device),
     }
-    write_json(path, record)
-    return record
+
+
+# ---------------------------------------------------------------------- sweeps
+def _read_marker(marker: Path) -> float | None:
+    """The start time an unfinished forced sweep left in ``marker``, if readable."""
+    try:
+        since = float(marker.read_text(encoding="utf8").split()[0])
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):
+        _warn(f"{marker} is not a start time; the forced sweep starts afresh")
+        return None
+    return since if math.isfinite(since) else None
+
+
+@contextmanager
+def forced_sweep(runs_dir: str | Path, profile: str) -> Iterator[float]:
+    """The start of the forced sweep this command belongs to, as a UNIX time.
+
+    A forced sweep retrains every run whose record or checkpoint is older than its start
+    and reuses those written since, so rerunning an interrupted forced command resumes
+    where it stopped instead of starting over. The start is taken from
+    ``$HYBRIDLIB_FORCED_SINCE`` when an enclosing command (the book pipeline) set it;
+    else from the marker ``runs/<profile>/.forced-since`` that an unfinished forced
+    sweep left; else it is now, written to that marker. The marker is removed when the
+    block completes without an exception: the next forced command starts afresh.
+    """
+    inherited = os.environ.get(FORCED_SINCE_ENV)
+    if inherited:
+        try:
+            since = float(inherited)
+        except ValueError:
+            since = math.nan
+        if not math.isfinite(since):
+            raise ValueError(
+                f"${FORCED_SINCE_ENV} must be a UNIX time in seconds, got {inherited!r}; "
+                "unset it to start a new forced sweep"
+            )
+        yield since
+        return
+    marker = Path(runs_dir) / profile / FORCED_MARKER
+    since = _read_marker(marker)
+    if since is None:
+        since = time.time()
+        atomic_write(marker, lambda p: p.write_text(f"{since!r}\n", encoding="utf8"))
+    else:
+        when = datetime.fromtimestamp(since, timezone.utc).isoformat(timespec="seconds")
+        print(f"note: continuing the forced sweep started at {when}", file=sys.stderr)
+    yield since
+    marker.unlink(missing_ok=True)
 
 
 def train_profile(
     profile: str,
-    force: bool = False,
+    force: bool | float = False,
     datasets_: Iterable[str] | None = None,
     configs: Iterable[str] | None = None,
     seeds: Iterable[int] | None = None,
@@ -451,7 +780,24 @@ def train_profile(
     runs_dir: str | Path = "runs",
     progress: bool = True,
 ) -> list[dict]:
-    """Load-or-train every (dataset, configuration, seed) of a profile, seed-major."""
+    """Load-or-train every (dataset, configuration, seed) of a profile, seed-major.
+
+    ``force=True`` retrains the runs made before this forced sweep started (see
+    :func:`forced_sweep`); a UNIX time is passed to :func:`fit` as it is.
+    """
+    if force is True:
+        with forced_sweep(runs_dir, profile) as since:
+            return train_profile(
+                profile,
+                force=since,
+                datasets_=datasets_,
+                configs=configs,
+                seeds=seeds,
+                overrides=overrides,
+                results_dir=results_dir,
+                runs_dir=runs_dir,
+                progress=progress,
+            )
     settings = profile_settings(profile)
     records = []
     for seed in seeds if seeds is not None else settings["seeds"]:
@@ -463,6 +809,53 @@ def train_profile(
 
 
 # ---------------------------------------------------------------------- CLI
+SEED_MAX = 2**32 - 1  # numpy's and torch's generators all take a 32-bit seed
+
+
+def _integer(low: int, high: int | None = None):
+    """An argparse type: an integer in ``low .. high`` (argparse adds the flag's name)."""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"in {low}..{high}"
+            raise argparse.ArgumentTypeError(f"must be an integer {bound}, got {text!r}")
+        return value
+
+    return integer
+
+
+def _number(low: float, inclusive: bool):
+    """An argparse type: a finite float ``>= low`` (``> low`` unless ``inclusive``)."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
+            bound = f"{'>=' if inclusive else '>'} {low:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+
+    return number
+
+
+def _device(text: str) -> str:
+    """An argparse type: ``auto`` or a name ``torch.device`` accepts."""
+    if text != "auto":
+        try:
+            torch.device(text)
+        except (RuntimeError, ValueError, TypeError):
+            raise argparse.ArgumentTypeError(
+                f"must be auto, cpu, cuda, cuda:<index> or mps, got {text!r}"
+            ) from None
+    return text
+
+
 def _parse_strides(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.replace("(", "").replace(")", "").split(",")]
@@ -499,25 +892,51 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(CONFIGS),
         help="configuration (repeatable; default: the profile's)",
     )
-    add("--seed", action="append", type=int, help="seed (repeatable; default: the profile's)")
+    add(
+        "--seed",
+        action="append",
+        type=_integer(0, SEED_MAX),
+        help="seed (repeatable; default: the profile's)",
+    )
     add(
         "--dataset",
         action="append",
         choices=list(datasets.DATASETS),
         help="data set (default: the profile's)",
     )
-    add("--force", action="store_true", help="retrain even if a matching record exists")
-    add("--epochs", type=int, help="override the profile's number of epochs")
-    add("--batch-size", type=int, help="override the batch size")
-    add("--train-subset", type=int, help="train on this many images (class-balanced)")
-    add("--test-subset", type=int, help="test on this many images")
-    add("--lr", type=float, help="peak learning rate (onecycle schedule)")
-    add("--width", type=int, help="channels of the stem (64 in the papers)")
+    add(
+        "--force",
+        action="store_true",
+        help="retrain the runs whose record or checkpoint was made before this forced sweep "
+        "started; rerunning an interrupted forced command continues the same sweep (the runs "
+        "it finished are kept, the one it stopped in resumes)",
+    )
+    add("--epochs", type=_integer(1), help="override the profile's number of epochs")
+    add("--batch-size", type=_integer(1), help="override the batch size")
+    add("--train-subset", type=_integer(1), help="train on this many images (class-balanced)")
+    add("--test-subset", type=_integer(1), help="test on this many images")
+    add("--lr", type=_number(0, False), help="peak learning rate (onecycle schedule), > 0")
+    add("--width", type=_integer(1), help="channels of the stem (64 in the papers)")
     add("--strides", type=_parse_strides, help="initial strides of stages 2-4, e.g. 3,1,3")
-    add("--complexity-weight", type=float, help="lambda of the complexity regulariser")
-    add("--mixup", type=float, help="mixup alpha (0 disables)")
+    add(
+        "--complexity-weight",
+        type=_number(0, True),
+        help="lambda of the complexity regulariser, >= 0",
+    )
+    add("--mixup", type=_number(0, True), help="mixup alpha, >= 0 (0 disables)")
     add("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
-    add("--device", help="auto, cpu, cuda, cuda:1 or mps (default: the profile's)")
+    add(
+        "--precision",
+        choices=PRECISIONS,
+        help="autocast of convolutions: bf16, fp32, or auto (bf16 on CUDA only; the default)",
+    )
+    add("--device", type=_device, help="auto, cpu, cuda, cuda:1 or mps (default: the profile's)")
+    add(
+        "--threads",
+        type=_integer(1),
+        help="torch's intra-op thread count (default: the profile's, else torch's); a run "
+        "resumes with the count its checkpoint was made with",
+    )
     add("--results-dir", default="results", help="where run records go (default: results)")
     add("--runs-dir", default="runs", help="where checkpoints go (default: runs)")
     add("--no-progress", action="store_true", help="no progress bars")
@@ -526,12 +945,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    for name in ("epochs", "batch_size", "train_subset", "test_subset", "width"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     # Settings without a flag (momentum, ...) come out None and are left to the profile.
-    overrides = {name: getattr(args, name, None) for name in (*OVERRIDABLE, "device")}
+    overrides = {name: getattr(args, name, None) for name in (*OVERRIDABLE, *EXECUTION_SETTINGS)}
     try:
         records = train_profile(
             args.profile,
@@ -549,6 +964,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\ninterrupted: rerun the same command to resume from the last epoch", file=sys.stderr
         )
         return 130
+    except (TrainingDiverged, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     for r in records:
         c = r["config"]
         print(

@@ -32,9 +32,12 @@ import pandas as pd
 from IPython.display import Markdown
 
 from hybridlib.configs import CONFIGS, PROFILES
+from hybridlib.paths import results_root, runs_root
 from hybridlib.train import build_run, record_path, train_profile
 
 settings = PROFILES[profile]
+# The repository's results/ and runs/, wherever the kernel was started.
+RESULTS, RUNS = results_root(), runs_root()
 
 # %% [markdown]
 # ## What the profile asks for
@@ -51,7 +54,7 @@ pd.DataFrame({"setting": shown, "value": [str(recipe[k]) for k in shown]}).set_i
 
 # %%
 runs = [(d, c, s) for s in settings["seeds"] for d in settings["datasets"] for c in settings["configs"]]
-existing = sum(record_path(build_run(profile, c, s, d)).exists() for d, c, s in runs)
+existing = sum(record_path(build_run(profile, c, s, d), RESULTS).exists() for d, c, s in runs)
 Markdown(
     f"Profile **{profile}**: {settings['description']}. It has {len(runs)} runs "
     f"({len(settings['configs'])} configurations × {len(settings['datasets'])} data set(s) × "
@@ -68,7 +71,7 @@ Markdown(
 
 # %% tags=["remove-stderr"]
 start = time.perf_counter()
-records = train_profile(profile, force=force)
+records = train_profile(profile, force=force, results_dir=RESULTS, runs_dir=RUNS)
 elapsed = time.perf_counter() - start
 
 # %%

@@ -33,11 +33,9 @@
 
 # %% tags=["parameters"]
 profile = "cpu"
-results_dir = "results"  # root folder of the run records
+results_dir = None  # root folder of the run records; None: the repository's results/
 
 # %% tags=["hide-input"]
-quick = profile == "smoke"
-
 import math
 
 import matplotlib.pyplot as plt
@@ -47,6 +45,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES
+from hybridlib.paths import relative, results_root
 from hybridlib.plots import plot_mean_std
 from hybridlib.results import (
     curves_table,
@@ -58,6 +57,7 @@ from hybridlib.results import (
     summary_table,
 )
 
+results_dir = results_root(results_dir)  # from the repository, wherever the kernel runs
 records = load_records(profile, results_dir, strict=True)
 runs = runs_table(records)
 summary = summary_table(runs)
@@ -120,7 +120,7 @@ have = set(zip(runs.dataset, runs.config, runs.seed))
 missing = [f"{c} seed {s} ({d})" for d, c, s in expected if (d, c, s) not in have]
 display(Markdown(
     f"Profile **{profile}**: {len(records)} complete run records under "
-    f"`{results_dir}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
+    f"`{relative(results_dir)}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
     + (f"The profile declares {len(expected)} runs; all of them are here."
        if expected and not missing else
        f"The profile declares {len(expected)} runs; {len(missing)} are not recorded yet "
@@ -275,40 +275,12 @@ display(Markdown(
 # block.
 
 # %% tags=["hide-input"]
-import torch
+# Load-or-measure: the ratios are recorded next to the run records, so the book builds
+# without the data set; a change of the settings measures them again.
+from hybridlib.probes import load_or_measure_amplitudes
 
-from hybridlib.configs import config_spec
-from hybridlib.data import iterate_batches, load_dataset
-from hybridlib.resnet import resnet18
-
-probe_data = load_dataset(datasets[0]).subset(train=256, test=None if quick else 64, seed=0)
-probe_x, _ = next(iterate_batches(probe_data.train_images, probe_data.train_labels, 128,
-                                  mean=probe_data.mean, std=probe_data.std))
-
-
-def shortcut_to_residual(config):
-    """std(shortcut) / std(residual branch) of each projection block, at initialisation."""
-    torch.manual_seed(0)
-    model = resnet18(config_spec(config), num_classes=probe_data.num_classes,
-                     in_channels=probe_data.in_channels, width=int(settings.get("width", 8)))
-    ratios, handles = {}, []
-    for stage in ("stage2", "stage3", "stage4"):
-        block = getattr(model, stage)[0]
-
-        def hook(module, inputs, output, stage=stage, block=block):
-            x = inputs[0]
-            residual = block.conv2(torch.relu(block.bn2(block.pool(block.conv1(torch.relu(block.bn1(x)))))))
-            ratios[stage] = float((output - residual).std() / residual.std())
-
-        handles.append(block.register_forward_hook(hook))
-    with torch.no_grad():
-        model.eval()(probe_x)
-    for h in handles:
-        h.remove()
-    return ratios
-
-
-amplitude = pd.DataFrame({c: shortcut_to_residual(c) for c in compare_configs}).T
+amplitude = pd.DataFrame(load_or_measure_amplitudes(
+    profile, datasets[0], compare_configs, int(settings.get("width", 8)), results_dir)).T
 amplitude.index.name = "configuration"
 fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
 display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],

@@ -9,6 +9,8 @@ import hashlib
 import io
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 import time
 import urllib.error
@@ -20,7 +22,17 @@ import torch
 
 from hybridlib import data
 
+OFFICIAL_SPECS = dict(data.CIFAR_SPECS)
+
 # ----------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True)
+def tiny_cifar(monkeypatch):
+    """The image counts of the tiny CIFAR folders these tests write, in place of 50000/10000."""
+    for variant, train_size in (("cifar10", 10), ("cifar100", 2)):
+        spec = dataclasses.replace(data.CIFAR_SPECS[variant], train_size=train_size, test_size=3)
+        monkeypatch.setitem(data.CIFAR_SPECS, variant, spec)
 
 
 def no_network(*args, **kwargs):
@@ -173,7 +185,7 @@ def test_cifar_corrupted_download_is_deleted(tmp_path, cifar_source, monkeypatch
     root = tmp_path / "root"
     with pytest.raises(ValueError, match="expected 0{32}"):
         data.load_cifar("cifar10", root=root)
-    assert list(root.iterdir()) == []  # a retry downloads afresh
+    assert not root.exists()  # a retry downloads afresh; no empty data folder is left
 
 
 def test_cifar_rejects_path_traversal(tmp_path, monkeypatch):
@@ -217,6 +229,87 @@ def test_pickles_may_not_run_code(tmp_path):
     path.write_bytes(pickle.dumps(os.getcwd, protocol=2))  # a global outside numpy
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         data._load_pickle(path)
+
+
+def test_a_folder_with_fewer_images_than_the_release_is_rejected(tmp_path, monkeypatch):
+    folder = tmp_path / data.CIFAR_SPECS["cifar10"].folder
+    write_cifar_folder(folder, "cifar10")  # 10 training images
+    monkeypatch.setitem(data.CIFAR_SPECS, "cifar10", OFFICIAL_SPECS["cifar10"])
+    with pytest.raises(ValueError, match="hold 10 images, the official release 50000") as err:
+        data.load_cifar("cifar10", root=tmp_path, download=False)
+    assert str(folder) in str(err.value) and "delete it" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "words"),
+    [
+        ("data", cifar_rows(2, 1).astype(np.int64) + 45, "pixel values must lie in 0..255"),
+        ("data", cifar_rows(2, 1).astype(np.float32), "'data' must hold integers"),
+        ("data", cifar_rows(2, 1)[:, :1024], "expected data [N, 3072]"),
+        ("labels", [0.5, 1.0], "'labels' must hold integers, got dtype float64"),
+        ("labels", [3, 10], "labels must lie in 0..9, found 3..10"),
+        ("labels", [1, 2, 3], "expected data [N, 3072] and N labels"),
+        ("labels", "cat", "'labels' must hold integers"),
+    ],
+)
+def test_cifar_batches_are_checked_not_cast(entry, value, words, tmp_path):
+    folder = tmp_path / data.CIFAR_SPECS["cifar10"].folder
+    write_cifar_folder(folder, "cifar10")
+    path = folder / "data_batch_2"
+    write_pickle(path, {"data": cifar_rows(2, 1), "labels": [1, 2], entry: value})
+    with pytest.raises(ValueError) as err:
+        data.load_cifar("cifar10", root=tmp_path, download=False)
+    assert str(path) in str(err.value) and words in str(err.value)
+
+
+def test_a_truncated_pickle_names_its_file(tmp_path):
+    folder = tmp_path / data.CIFAR_SPECS["cifar10"].folder
+    write_cifar_folder(folder, "cifar10")
+    path = folder / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated or corrupt") as err:
+        data.load_cifar("cifar10", root=tmp_path, download=False)
+    assert str(path) in str(err.value)
+
+
+def test_meta_with_the_wrong_number_of_classes_is_rejected(tmp_path):
+    folder = tmp_path / data.CIFAR_SPECS["cifar10"].folder
+    write_cifar_folder(folder, "cifar10")
+    write_pickle(folder / "batches.meta", {"label_names": ["a", "b"]})
+    with pytest.raises(ValueError, match="expected 10 class names") as err:
+        data.load_cifar("cifar10", root=tmp_path, download=False)
+    assert str(folder / "batches.meta") in str(err.value)
+
+
+def test_failed_downloads_leave_no_empty_folder(tmp_path, monkeypatch):
+    missing = (tmp_path / "no-such-file").as_uri()
+    spec = dataclasses.replace(data.CIFAR_SPECS["cifar10"], url=missing)
+    monkeypatch.setitem(data.CIFAR_SPECS, "cifar10", spec)
+    with pytest.raises(FileNotFoundError, match="Downloading failed"):
+        data.load_cifar("cifar10", root=tmp_path / "data" / "cifar")
+    monkeypatch.setattr(data, "FASHION_MNIST_URL", missing + "/")
+    monkeypatch.setattr(data, "FASHION_MNIST_DEBIAN_DIR", tmp_path / "no-debian")
+    with pytest.raises(FileNotFoundError, match="Downloading train-images"):
+        data.load_fashion_mnist(root=tmp_path / "data" / "fashion")
+    assert not (tmp_path / "data").exists()
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_extraction_is_cleaned_up_by_the_next_load(tmp_path, cifar_source):
+    archive, content = cifar_source("cifar10")
+    root = archive.parent
+    stale = root / f".cifar-10-batches-py.{dead_pid()}.tmp"
+    (stale / "cifar-10-batches-py").mkdir(parents=True)
+    alive = root / f".cifar-10-batches-py.{os.getppid()}.tmp"  # another writer, still running
+    alive.mkdir()
+    check_cifar(data.load_cifar("cifar10", root=root, download=False), "cifar10", content)
+    assert not stale.exists() and alive.is_dir()
 
 
 # ----------------------------------------------------------------------------- idx files

@@ -193,8 +193,18 @@ def test_low_precision_inputs(dtype):
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
-        (lambda: DiffStride2d(stride=0.5), ValueError, "stride must be >= 1, got 0.5"),
-        (lambda: DiffStride2d(smoothness=-1.0), ValueError, "smoothness must be >= 0, got -1.0"),
+        (lambda: DiffStride2d(stride=0.5), ValueError, "stride must be finite and >= 1, got 0.5"),
+        (
+            lambda: DiffStride2d(smoothness=-1.0),
+            ValueError,
+            "smoothness must be a finite number >= 0, got -1.0",
+        ),
+        (lambda: DiffStride2d(stride="22"), TypeError, "stride must be a number or a pair"),
+        (lambda: DiffStride2d(upper_limit=0), ValueError, "upper_limit must be finite and >= 1"),
+        (lambda: DiffStride2d(upper_limit=0.5), ValueError, "upper_limit must be finite"),
+        (lambda: DiffStride2d(lower_limit=float("nan")), ValueError, "lower_limit must be"),
+        (lambda: DiffStride2d(cropping=1), TypeError, "cropping must be True or False"),
+        (lambda: DiffStride2d(method="dense"), ValueError, "method must be one of"),
         (lambda: DiffStride2d(stride=(1, 2), shared_stride=True), ValueError, "shared_stride"),
         (lambda: DiffStride2d()(torch.zeros(8, 8)), ValueError, "4 dimensions"),
         (lambda: DiffStride2d()(torch.zeros(1, 1, 8, 8, dtype=torch.int32)), TypeError, "int32"),

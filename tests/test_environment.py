@@ -68,4 +68,46 @@ def test_makefile_and_ci_install_from_the_same_files():
     makefile = (REPO / "Makefile").read_text()
     assert '-c constraints.txt -e ".[book,dev]"' in makefile
     ci = (REPO / ".ci" / "run").read_text()
-    assert "make test" in ci and "dataset-fashion-mnist" in ci and "chromium" in ci
+    assert "make test" in ci and "make book" in ci and "chromium" in ci
+    # The data set comes from `make setup` (as root, with apt-get), not from the CI script.
+    assert "dataset-fashion-mnist" in makefile
+
+
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+INSTALLERS = [
+    "Makefile",
+    "environment.yml",
+    "binder/environment.yml",
+    "binder/postBuild",
+    ".ci/run",
+    *(f".github/workflows/{p.name}" for p in (REPO / ".github" / "workflows").glob("*.yml")),
+]
+
+
+def test_torch_version_is_written_only_in_constraints():
+    pinned = re.compile(r"torch\s*(==|~=|<=|>=|<|>)\s*\d")
+    for name in [*INSTALLERS, "README.md", "CONTRIBUTING.md"]:
+        text = (REPO / name).read_text()
+        assert not pinned.search(text), f"{name} names a torch version: read constraints.txt"
+
+
+def test_the_cpu_build_is_the_default_everywhere():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^TORCH \?= cpu$", makefile, re.M)
+    assert "https://download.pytorch.org/whl/$(TORCH)" in makefile
+    assert "--extra-index-url" in makefile
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert f"--extra-index-url {CPU_INDEX}" in pip_section
+    post_build = (REPO / "binder" / "postBuild").read_text()
+    assert f"--extra-index-url {CPU_INDEX}" in post_build and "-c constraints.txt" in post_build
+    readme = (REPO / "README.md").read_text()
+    assert "TORCH=cu" in readme  # the one documented switch to a CUDA build
+
+
+def test_binder_uses_the_python_of_environment_yml():
+    def python(path: Path) -> str:
+        deps = yaml.safe_load(path.read_text())["dependencies"]
+        return next(d for d in deps if isinstance(d, str) and d.startswith("python="))
+
+    assert python(REPO / "binder" / "environment.yml") == python(REPO / "environment.yml")

@@ -6,6 +6,7 @@ execute one start a real kernel (about a second each).
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -169,7 +170,7 @@ def test_execution_hides_the_injected_cell_and_runs_in_the_repo(tmp_path):
     assert "hide-cell" in pipeline.parameters_cell(nb).metadata["tags"]
     printed = nb.cells[-1].outputs[0]["text"]
     assert printed.split() == ["smoke", "smoke", str(tmp_path)]
-    assert sorted(p.name for p in out.iterdir()) == ["01_ok.ipynb"]
+    assert sorted(p.name for p in out.iterdir()) == [".01_ok.stamp.json", "01_ok.ipynb"]
 
 
 def test_a_failing_notebook_names_itself_and_its_cell_and_leaves_no_chapter(repo, capsys):
@@ -190,7 +191,7 @@ def test_a_failing_notebook_names_itself_and_its_cell_and_leaves_no_chapter(repo
     assert "raise ValueError(f'broken on purpose {sum(values)}')" in err
     assert "ValueError: broken on purpose 3" in err
     chapters = sorted(p.name for p in (repo / "book" / "chapters").iterdir())
-    assert chapters == ["01_ok.ipynb", "02_broken.failed.ipynb"]
+    assert chapters == [".01_ok.stamp.json", "01_ok.ipynb", "02_broken.failed.ipynb"]
 
 
 def test_inline_scripts_that_sphinx_adds_twice_are_written_once():
@@ -230,3 +231,115 @@ def test_the_repository_toc_lists_every_chapter_notebook():
     stems = {c.stem for c in pipeline.discover()}
     listed = {Path(doc).name for doc in pipeline.toc_documents(pipeline.REPO_ROOT)}
     assert stems <= listed, f"chapters missing from _toc.yml: {sorted(stems - listed)}"
+
+
+# --- unfinished chapters, timeouts, interruptions, forced sweeps ------------------------
+
+
+def test_a_chapter_that_exits_early_fails_and_names_the_first_cell_that_did_not_run(tmp_path):
+    path = write_notebook(
+        tmp_path / "notebooks",
+        "01_exits",
+        'profile = "cpu"',
+        "import sys\nsys.exit(0)",
+        "print('the rest of the chapter')",
+    )
+    out = tmp_path / "out"
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all([Chapter(path)], "smoke", output_dir=out, cwd=tmp_path)
+    message = str(err.value)
+    assert "01_exits.py did not run to the end after SystemExit: 0" in message
+    assert "never ran:\n    print('the rest of the chapter')" in message
+    assert not (out / "01_exits.ipynb").exists() and (out / "01_exits.failed.ipynb").exists()
+
+
+def test_a_cell_running_past_the_timeout_fails_its_chapter_and_is_named(tmp_path):
+    cells = ("x = 1", "import time\ntime.sleep(60)")
+    path = write_notebook(tmp_path / "notebooks", "01_hangs", 'profile = "cpu"', *cells)
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all(
+            [Chapter(path)], "smoke", output_dir=tmp_path / "out", cwd=tmp_path, cell_timeout=1
+        )
+    message = str(err.value)
+    assert "01_hangs.py: a cell ran longer than the cell timeout (1 s)" in message
+    assert "time.sleep(60)" in message and "--cell-timeout" in message
+
+
+def test_the_cell_timeout_comes_from_the_flag_or_the_profile(repo, monkeypatch, capsys):
+    from hybridlib.configs import PROFILES
+
+    for name, settings in PROFILES.items():
+        timeout = settings["cell_timeout"]
+        assert timeout is None or timeout > 0, name
+    write_notebook(repo / "notebooks", "01_a", 'profile = "cpu"')
+    seen = []
+    monkeypatch.setattr(
+        pipeline, "execute_all", lambda *a, **k: seen.append(k["cell_timeout"]) or {}
+    )
+    assert pipeline.main(["--profile", "smoke", "--no-build"]) == 0
+    assert pipeline.main(["--profile", "smoke", "--no-build", "--cell-timeout", "7.5"]) == 0
+    assert pipeline.main(["--profile", "smoke", "--no-build", "--cell-timeout", "0"]) == 0
+    assert seen == [PROFILES["smoke"]["cell_timeout"], 7.5, None]
+    for bad in ("nan", "-1", "inf", "ten"):
+        with pytest.raises(SystemExit):
+            pipeline.main(["--cell-timeout", bad])
+        assert f"argument --cell-timeout: must be a finite number >= 0, got '{bad}'" in (
+            capsys.readouterr().err
+        )
+
+
+def test_ctrl_c_ends_the_pipeline_with_one_line(repo, monkeypatch, capsys):
+    write_notebook(repo / "notebooks", "01_a", 'profile = "cpu"')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "execute_all", interrupted)
+    assert pipeline.main(["--profile", "smoke", "--no-build"]) == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted: ")
+
+
+def test_a_forced_sweep_spans_the_command_and_ends_only_when_it_succeeds(tmp_path, monkeypatch):
+    from hybridlib.train import FORCED_SINCE_ENV
+
+    monkeypatch.delenv(FORCED_SINCE_ENV, raising=False)
+    marker = tmp_path / "smoke" / ".forced-since"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with pipeline.forced_sweep_environment(True, "smoke", tmp_path):
+            first = os.environ[FORCED_SINCE_ENV]  # what every kernel inherits
+            raise RuntimeError("interrupted")
+    assert FORCED_SINCE_ENV not in os.environ and float(marker.read_text()) == float(first)
+    with pipeline.forced_sweep_environment(True, "smoke", tmp_path):
+        assert os.environ[FORCED_SINCE_ENV] == first  # the same sweep continues
+    assert not marker.exists()
+    with pipeline.forced_sweep_environment(False, "smoke", tmp_path):
+        assert FORCED_SINCE_ENV not in os.environ and not marker.exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_forced_pipeline_continues_the_same_sweep(repo, capsys):
+    from hybridlib.train import FORCED_SINCE_ENV
+
+    notebooks = repo / "notebooks"
+    write_notebook(
+        notebooks, "01_train", 'profile = "cpu"\nforce = False',
+        f"import os\nprint(os.environ[{FORCED_SINCE_ENV!r}])",
+    )  # fmt: skip
+    write_notebook(
+        notebooks, "02_later", 'profile = "cpu"',
+        "import pathlib\nif pathlib.Path('stop').exists():\n    raise RuntimeError('stopped')",
+    )  # fmt: skip
+    marker = repo / "runs" / "smoke" / ".forced-since"
+
+    def sweep_start() -> str:
+        nb = nbformat.read(repo / "book" / "chapters" / "01_train.ipynb", as_version=4)
+        return nb.cells[-1].outputs[0]["text"].strip()
+
+    (repo / "stop").touch()
+    assert pipeline.main(["--profile", "smoke", "--force", "--no-build"]) == 1
+    first = sweep_start()
+    assert marker.read_text().strip() == first  # the sweep is not finished
+    (repo / "stop").unlink()
+    assert pipeline.main(["--profile", "smoke", "--force", "--no-build"]) == 0
+    assert sweep_start() == first and not marker.exists()

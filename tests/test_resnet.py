@@ -148,3 +148,26 @@ def test_configurations_and_profiles_are_plain_described_data():
         assert set(profile["configs"]) <= set(CONFIGS), name
     assert set(PROFILES["cpu"]["configs"]) >= {"strided", "spectral", "diffstride", "hybrid"}
     assert len(PROFILES["cpu"]["seeds"]) >= 2 and len(PROFILES["paper"]["seeds"]) == 3
+
+
+def test_spectral_pooling_before_global_average_pooling_is_a_constant_scale():
+    # The DC coefficient survives the crop: GAP(pool(z)) = GAP(z) * HW / (hw), which the
+    # linear layer absorbs. hybrid_at_gap is the DiffStride network with a rescaled head.
+    torch.manual_seed(0)
+    at_gap = resnet18(config_spec("hybrid_at_gap"), num_classes=10, in_channels=1, width=4)
+    torch.manual_seed(0)
+    plain = resnet18(config_spec("diffstride"), num_classes=10, in_channels=1, width=4)
+    x = torch.randn(3, 1, 32, 32)
+    at_gap.eval(), plain.eval()
+    maps = at_gap.features(x)
+    (h, w), (hh, ww) = maps["head"].shape[-2:], maps["gap"].shape[-2:]
+    assert (hh, ww) == (h // 2 - (h // 2) % 2, w // 2)
+    with torch.no_grad():
+        plain.fc.weight.mul_(h * w / (hh * ww))
+    torch.testing.assert_close(at_gap(x), plain(x), atol=1e-5, rtol=1e-4)
+
+
+def test_hybrid_stem_learns_the_stem_stride_only():
+    model = resnet18(config_spec("hybrid_stem"), num_classes=10, in_channels=1, width=4)
+    assert set(model.learned_strides()) == {"stem"}
+    assert describe(model, (1, 32, 32))["sizes"]["stage4"] == [4, 4]

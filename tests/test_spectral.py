@@ -119,6 +119,16 @@ def test_module_reports_its_output_size_and_state():
             "output_size",
         ),
         (lambda: SpectralPool2d(stride=0), ValueError, "stride"),
+        (lambda: SpectralPool2d(stride="22"), TypeError, "stride must be a number or a pair"),
+        (lambda: SpectralPool2d(stride=float("nan")), ValueError, "stride must be finite"),
+        (lambda: SpectralPool2d(output_size=2.7), ValueError, "output_size must be whole"),
+        (
+            lambda: spectral_pool2d(torch.zeros(1, 1, 8, 8), output_size=(2.7, 3)),
+            ValueError,
+            "got (2.7, 3)",
+        ),
+        (lambda: SpectralPool2d(rescale="yes"), TypeError, "rescale must be True or False"),
+        (lambda: SpectralPool2d(method="dense"), ValueError, "method must be one of"),
         (lambda: SpectralPool2d(stride=(1, 2, 3)), TypeError, "stride"),
         (
             lambda: spectral_pool2d(torch.zeros(1, 1, 8, 8), stride=2, output_size=4),

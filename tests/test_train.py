@@ -14,6 +14,7 @@ from hybridlib.configs import CONFIGS
 from hybridlib.resnet import resnet18
 
 REPO = Path(__file__).resolve().parent.parent
+TRAIN_EPOCH = train._train_epoch  # the real one, for tests that wrap it
 
 
 def quick_run(config="strided", seed=0, **overrides):
@@ -150,7 +151,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not list((tmp_path / "killed/results").rglob("seed3.json"))
     (checkpoint,) = checkpoints.rglob("seed3.pt")
-    assert len(torch.load(checkpoint, weights_only=False)["history"]) >= 1
+    assert len(torch.load(checkpoint, weights_only=True)["history"]) >= 1
 
     subprocess.run(cli(tmp_path, "killed"), check=True, env=env, cwd=REPO)
     (resumed,) = (tmp_path / "killed/results").rglob("seed3.json")
@@ -165,10 +166,337 @@ def test_cli_help_and_bad_values():
     bad = subprocess.run(
         [sys.executable, "-m", "hybridlib.train", "--epochs", "0"], capture_output=True, text=True
     )
-    assert bad.returncode != 0 and "--epochs must be >= 1, got 0" in bad.stderr
+    assert bad.returncode == 2
+    assert "argument --epochs: must be an integer >= 1, got '0'" in bad.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "hybridlib.train", "--strides", "2,2"],
         capture_output=True,
         text=True,
     )
     assert bad.returncode != 0 and "3,1,3" in bad.stderr
+
+
+# --- checkpoints are data, never code ---------------------------------------------------
+
+
+def paths(run: dict, tmp_path: Path) -> tuple[Path, Path]:
+    """The record and the checkpoint of ``run`` under ``tmp_path/r`` and ``tmp_path/c``."""
+    record = train.record_path(run, tmp_path / "r")
+    return record, train._checkpoint_path(record, tmp_path / "r", tmp_path / "c")
+
+
+def fit(run: dict, tmp_path: Path, **kwargs) -> dict:
+    return train.fit(run, tmp_path / "r", tmp_path / "c", progress=False, **kwargs)
+
+
+class Payload:
+    """Pickles into a call of ``os.mkdir(path)``: code that runs when the file is loaded."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_a_planted_checkpoint_cannot_run_code(tmp_path, capsys):
+    run = quick_run(epochs=1, train_subset=128)
+    _, checkpoint = paths(run, tmp_path)
+    checkpoint.parent.mkdir(parents=True)
+    ran = tmp_path / "the-payload-ran"
+    torch.save({"model": Payload(ran), "config_hash": train.config_hash(run)}, checkpoint)
+    record = fit(run, tmp_path)
+    assert not ran.exists()
+    assert record["complete"] and len(record["epochs"]) == 1  # trained from scratch instead
+    err = capsys.readouterr().err
+    assert f"{checkpoint} is not a usable checkpoint" in err and "could run code" in err
+
+
+# --- divergence -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", ["strided", "diffstride"])
+def test_a_diverging_run_stops_with_its_name_and_writes_nothing(config, tmp_path):
+    run = quick_run(config, epochs=1, train_subset=128, lr=float("nan"))
+    with pytest.raises(train.TrainingDiverged) as err:
+        fit(run, tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"training diverged: {config} seed 0 on synthetic (profile smoke)")
+    assert "at epoch 1, step " in message and "nothing was written" in message
+    assert "\n" not in message
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "what"),
+    [("strided", "the loss is nan at epoch 2, step 2 of 2"),
+     ("diffstride", "a DiffStride stride became NaN or infinite at epoch 2, step 1 of 2")],
+)  # fmt: skip
+def test_divergence_keeps_the_last_good_checkpoint(config, what, tmp_path, monkeypatch):
+    run = quick_run(config, epochs=2, train_subset=128)
+    steps = 2  # 128 images in batches of 64
+    schedule = train.learning_rate
+    # From the first step of epoch 2 on, the learning rate is NaN: the weights follow.
+    monkeypatch.setattr(
+        train, "learning_rate", lambda s, n, r: float("nan") if s >= steps else schedule(s, n, r)
+    )
+    with pytest.raises(train.TrainingDiverged) as err:
+        fit(run, tmp_path)
+    assert what in str(err.value) and "the checkpoint of epoch 1 is kept" in str(err.value)
+    record, checkpoint = paths(run, tmp_path)
+    assert not record.exists()
+    assert len(torch.load(checkpoint, weights_only=True)["history"]) == 1
+
+
+def test_non_finite_parameters_at_the_end_of_an_epoch_are_caught():
+    model = resnet18(CONFIGS["strided"], width=4)
+    train._check_parameters(model, quick_run(), 0, 10)
+    name, buffer = next((n, b) for n, b in model.named_buffers() if n.endswith("running_mean"))
+    buffer[0] = float("nan")  # batch norm's statistics count too
+    with pytest.raises(train.TrainingDiverged) as err:
+        train._check_parameters(model, quick_run(), 0, 10)
+    assert f"{name} became NaN or infinite at epoch 1, step 10 of 10" in str(err.value)
+
+
+def test_the_cli_reports_divergence_in_one_line(tmp_path, capsys):
+    argv = [
+        "--profile", "smoke", "--config", "strided", "--epochs", "1", "--width", "4",
+        "--train-subset", "128", "--lr", "1e6", "--no-progress",
+        "--results-dir", str(tmp_path / "r"), "--runs-dir", str(tmp_path / "c"),
+    ]  # fmt: skip
+    assert train.main(argv) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("error: training diverged: strided seed 0 on synthetic")
+    assert not (tmp_path / "r").exists()
+
+
+def test_records_are_strict_json(tmp_path):
+    path = tmp_path / "seed0.json"
+    with pytest.raises(ValueError, match=f"{path} not written.*strict JSON"):
+        train.write_json(path, {"final_test_loss": float("nan")})
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+# --- forced sweeps ----------------------------------------------------------------------
+
+
+def count_epochs(monkeypatch, stop_at: tuple[str, int] | None = None) -> list:
+    """Record (config, epoch) of every trained epoch; raise KeyboardInterrupt at ``stop_at``."""
+    trained = []
+
+    def counting(model, optimizer, data, run, epoch, *args):
+        if (run["config"], epoch) == stop_at:
+            raise KeyboardInterrupt
+        trained.append((run["config"], epoch))
+        return TRAIN_EPOCH(model, optimizer, data, run, epoch, *args)
+
+    monkeypatch.setattr(train, "_train_epoch", counting)
+    return trained
+
+
+def age(folder: Path, seconds: float = 100) -> None:
+    """Make every file under ``folder`` look ``seconds`` old."""
+    then = time.time() - seconds
+    for path in folder.rglob("*"):
+        os.utime(path, (then, then))
+
+
+def test_force_retrains_only_what_predates_it(tmp_path, monkeypatch):
+    run = quick_run(epochs=1, train_subset=128)
+    fit(run, tmp_path)
+    age(tmp_path)
+    since = time.time() - 50
+    trained = count_epochs(monkeypatch)
+    fit(run, tmp_path, force=since)
+    assert trained == [("strided", 0)]  # older than the threshold: retrained
+    fit(run, tmp_path, force=since)
+    assert trained == [("strided", 0)]  # written since: reused
+
+
+@pytest.mark.slow
+def test_an_interrupted_forced_sweep_resumes_where_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.delenv(train.FORCED_SINCE_ENV, raising=False)
+    settings = {"epochs": 2, "width": 4, "batch_size": 64, "train_subset": 128, "test_subset": 64}
+    kwargs = dict(
+        configs=["strided", "spectral"], datasets_=["synthetic"], overrides=settings,
+        results_dir=tmp_path / "r", runs_dir=tmp_path / "c", progress=False,
+    )  # fmt: skip
+    train.train_profile("smoke", **kwargs)
+    age(tmp_path)  # records and checkpoints of an earlier sweep
+    trained = count_epochs(monkeypatch, stop_at=("spectral", 1))
+    with pytest.raises(KeyboardInterrupt):
+        train.train_profile("smoke", force=True, **kwargs)
+    assert trained == [("strided", 0), ("strided", 1), ("spectral", 0)]
+    marker = tmp_path / "c" / "smoke" / ".forced-since"
+    assert marker.exists()
+
+    trained = count_epochs(monkeypatch)
+    records = train.train_profile("smoke", force=True, **kwargs)
+    assert trained == [("spectral", 1)]  # strided kept, spectral resumed at its epoch 2
+    # The sweep is finished: the next forced command starts a new one.
+    assert [len(r["epochs"]) for r in records] == [2, 2] and not marker.exists()
+
+
+def test_a_forced_sweep_inherits_its_start_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(train.FORCED_SINCE_ENV, "1234.5")
+    with train.forced_sweep(tmp_path, "smoke") as since:
+        assert since == 1234.5
+    assert not (tmp_path / "smoke").exists()  # the enclosing command owns the sweep
+    monkeypatch.setenv(train.FORCED_SINCE_ENV, "soon")
+    with pytest.raises(ValueError, match="HYBRIDLIB_FORCED_SINCE must be a UNIX time"):
+        with train.forced_sweep(tmp_path, "smoke"):
+            pass
+
+
+# --- damaged checkpoints and records -----------------------------------------------------
+
+
+def truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:300])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        truncated,
+        lambda p: p.write_bytes(b"garbage"),
+        lambda p: torch.save([1, 2, 3], p),
+        lambda p: torch.save({"model": {}, "optimizer": {}, "history": "x"}, p),
+    ],
+    ids=["truncated", "garbage", "a list", "wrong entries"],
+)
+def test_a_damaged_checkpoint_is_named_and_the_run_starts_afresh(damage, tmp_path, capsys):
+    run = quick_run(epochs=1, train_subset=128)
+    good = fit(run, tmp_path)
+    record, checkpoint = paths(run, tmp_path)
+    damage(checkpoint)
+    assert fit(run, tmp_path) == good  # the good record is not lost to a bad checkpoint
+    record.unlink()
+    again = fit(run, tmp_path)
+    assert again["complete"] and len(again["epochs"]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {checkpoint} is not a usable checkpoint: " in err
+    assert "Training the run from scratch" in err
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        truncated,
+        lambda p: p.write_bytes(b"\xff\xfe not text"),
+        lambda p: p.write_text("[]"),
+        lambda p: p.write_text(p.read_text().replace('"final_test_acc": ', '"x": NaN, "y": ')),
+    ],
+    ids=["truncated", "not text", "a list", "NaN"],
+)
+def test_a_damaged_record_is_named_and_the_run_resumes_from_its_checkpoint(
+    damage, tmp_path, monkeypatch, capsys
+):
+    run = quick_run(epochs=1, train_subset=128)
+    good = fit(run, tmp_path)
+    record, _ = paths(run, tmp_path)
+    damage(record)
+    trained = count_epochs(monkeypatch)
+    again = fit(run, tmp_path)
+    assert trained == []  # the checkpoint holds every epoch: nothing to train
+    assert metrics(again) == metrics(good) and json.loads(record.read_text()) == again
+    err = capsys.readouterr().err
+    assert f"warning: {record} is not a valid run record: " in err
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+def test_threads_is_recorded_but_changes_neither_hash_nor_path(tmp_path):
+    assert train.build_run("cpu", "hybrid", 0)["threads"] == 2
+    assert train.build_run("smoke", "hybrid", 0)["threads"] is None
+    run = quick_run()
+    one = quick_run(threads=1)
+    assert one["threads"] == 1 and "threads" not in one["overrides"]
+    assert train.config_hash(one) == train.config_hash(run)
+    assert train.record_path(one, tmp_path) == train.record_path(run, tmp_path)
+    # Records made before the setting existed keep their hash.
+    without = {k: v for k, v in run.items() if k != "threads"}
+    assert train.config_hash(without) == train.config_hash(run)
+
+
+def test_fit_uses_the_run_thread_count_and_a_resumed_run_the_recorded_one(
+    tmp_path, monkeypatch, capsys
+):
+    before = torch.get_num_threads()
+    seen = []
+
+    def watching(model, optimizer, data, run, epoch, *args):
+        seen.append(torch.get_num_threads())
+        if len(seen) == 2 and epoch == 1:
+            raise KeyboardInterrupt
+        return TRAIN_EPOCH(model, optimizer, data, run, epoch, *args)
+
+    monkeypatch.setattr(train, "_train_epoch", watching)
+    run = quick_run(epochs=2, train_subset=128, threads=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(run, tmp_path)
+    assert seen == [1, 1] and torch.get_num_threads() == before
+    _, checkpoint = paths(run, tmp_path)
+    assert torch.load(checkpoint, weights_only=True)["threads"] == 1
+    record = fit(quick_run(epochs=2, train_subset=128, threads=2), tmp_path)
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+    assert record["provenance"]["threads"] == 1
+    assert "resuming with 1 threads" in capsys.readouterr().err
+
+
+# --- litter -----------------------------------------------------------------------------
+
+
+def test_temporary_files_of_dead_writers_are_removed_by_the_next_write(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    dead = tmp_path / f".seed0.json.{proc.pid}.tmp"
+    alive = tmp_path / f".seed1.json.{os.getppid()}.tmp"  # a writer still at work
+    unrelated = tmp_path / ".notes.tmp"
+    for path in (dead, alive, unrelated):
+        path.write_text("{")
+    train.write_json(tmp_path / "seed2.json", {"complete": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive.name, unrelated.name, "seed2.json"]
+    )
+
+
+# --- command-line values ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--mixup", "nan", "must be a finite number >= 0, got 'nan'"),
+        ("--mixup", "-1", "must be a finite number >= 0, got '-1'"),
+        ("--complexity-weight", "nan", "must be a finite number >= 0"),
+        ("--complexity-weight", "-1", "must be a finite number >= 0"),
+        ("--lr", "nan", "must be a finite number > 0, got 'nan'"),
+        ("--lr", "inf", "must be a finite number > 0"),
+        ("--lr", "0", "must be a finite number > 0"),
+        ("--lr", "-0.1", "must be a finite number > 0"),
+        ("--epochs", "0", "must be an integer >= 1, got '0'"),
+        ("--batch-size", "1.5", "must be an integer >= 1"),
+        ("--train-subset", "-3", "must be an integer >= 1"),
+        ("--width", "nan", "must be an integer >= 1"),
+        ("--threads", "0", "must be an integer >= 1"),
+        ("--seed", "-1", "must be an integer in 0..4294967295"),
+        ("--seed", str(2**64), "must be an integer in 0..4294967295"),
+        ("--device", "gpu0", "must be auto, cpu, cuda, cuda:<index> or mps, got 'gpu0'"),
+    ],
+)
+def test_bad_numbers_on_the_command_line_are_refused_naming_the_flag(flag, value, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train._parser().parse_args([flag, value])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: {words}" in capsys.readouterr().err
+
+
+def test_good_numbers_on_the_command_line_are_kept():
+    args = train._parser().parse_args(
+        ["--mixup", "0", "--complexity-weight", "0.5", "--lr", "1e6", "--seed", "0",
+         "--threads", "2", "--device", "cuda:1", "--epochs", "3"]
+    )  # fmt: skip
+    assert (args.mixup, args.complexity_weight, args.lr, args.seed) == (0.0, 0.5, 1e6, [0])
+    assert (args.threads, args.device, args.epochs) == (2, "cuda:1", 3)

@@ -1,0 +1,62 @@
+"""The benchmarks run and report ratios with their spread (tiny sizes: no timing is asserted)."""
+
+import json
+
+from hybridlib import bench
+
+
+def test_time_interleaved_times_every_candidate_every_round():
+    calls = []
+    times = bench.time_interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1
+    )
+    assert calls == ["a", "b"] + ["a", "b"] * 3
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+
+
+def test_summary_reports_medians_quartiles_and_per_round_ratios():
+    summary = bench.summarise({"a": [1.0, 2.0, 3.0], "b": [2.0, 2.0, 2.0]}, {"a / b": ("a", "b")})
+    assert summary["ms"]["a"]["median"] == 2000.0
+    assert summary["ratios"]["a / b"] == {"median": 1.0, "q1": 0.5, "q3": 1.5}
+
+
+def test_layers_bench_compares_both_paths_with_the_floor():
+    record = bench.bench_layers(shape=(2, 2, 16, 16), repeats=2)
+    for layer in ("SpectralPool2d", "DiffStride2d"):
+        assert set(record["layers"][layer]["ratios"]) == {
+            "matrix / floor",
+            "fft / floor",
+            "matrix / fft",
+        }
+
+
+def test_network_bench_times_previous_and_current_implementations():
+    record = bench.bench_network(configs=["diffstride"], width=2, batch_size=4, repeats=1)
+    rates = record["configs"]["diffstride"]["images_per_s"]
+    assert set(rates) == {"previous", "current", "current_bf16"}
+    assert all(v > 0 for v in rates.values())
+
+
+def test_the_previous_network_is_the_same_function_as_the_current_one():
+    import torch
+
+    from hybridlib.configs import config_spec
+    from hybridlib.resnet import resnet18
+
+    torch.manual_seed(0)
+    current = resnet18(config_spec("hybrid"), num_classes=10, in_channels=1, width=4).double()
+    previous = bench._previous(resnet18(config_spec("hybrid"), 10, 1, 4).double())
+    previous.load_state_dict(current.state_dict())
+    x = torch.randn(3, 1, 32, 32, dtype=torch.float64)
+    torch.testing.assert_close(previous(x), current(x))
+
+
+def test_cli_writes_into_the_folder_it_is_given_and_prints_the_ratios(
+    tmp_path, capsys, monkeypatch
+):
+    tiny = bench.bench_layers
+    monkeypatch.setattr(bench, "bench_layers", lambda **kw: tiny((2, 2, 16, 16), **kw))
+    assert bench.main(["layers", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "layers.json").read_text())
+    assert record["environment"]["threads"] >= 1
+    assert "matrix / floor" in capsys.readouterr().out
