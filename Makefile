@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(TORCH)
 INSTALL_DATA ?= yes
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data test test-fast book smoke reproduce student bench lint clean
+.PHONY: setup data mathjax test test-fast book smoke reproduce student bench lint clean
 
 setup: $(STAMP) data
 
@@ -51,8 +51,19 @@ data:
 	fi
 
 ## Unit tests, the smoke profile end to end and the browser check of the built book.
-test: setup
+test: setup mathjax
 	$(PY) -m pytest
+
+# MathJax for the browser check, served locally (the book itself loads it from a CDN).
+MATHJAX := $(HOME)/.cache/hybridlib/mathjax
+mathjax:
+	@if [ ! -d $(MATHJAX)/node_modules/mathjax/es5 ]; then \
+	  if command -v npm >/dev/null; then \
+	    npm install --silent --no-audit --no-fund --prefix $(MATHJAX) mathjax@3; \
+	  else \
+	    echo "note: the browser check needs MathJax: install npm, then make test again"; \
+	  fi; \
+	fi
 
 ## Unit tests only (a few minutes).
 test-fast: setup

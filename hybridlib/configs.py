@@ -3,7 +3,9 @@
 ``CONFIGS[name]`` is the spec ``hybridlib.resnet.resnet18`` takes: a ``description`` and
 ``(kind, initial_stride)`` for each downsampling position. ``config_spec(name, strides)``
 re-targets a configuration to one of the DiffStride paper's initial-stride rows.
-``PROFILES[name]`` holds a profile's settings; every run record stores both.
+``RECIPES`` holds the official repository's training recipes. ``PROFILES[name]`` holds a
+profile's settings, every run record stores both, and ``profile_runs(name)`` lists the
+runs a profile declares.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ __all__ = [
     "HYBRID_READINGS",
     "MAIN_CONFIGS",
     "PROFILES",
+    "RECIPES",
+    "ROW_CONFIGS",
     "STRIDE_ROWS",
     "config_spec",
+    "profile_runs",
     "profile_settings",
 ]
 
@@ -103,6 +108,43 @@ ABLATION = (
     "diffstride_late",
     "reversed_hybrid",
 )
+# The configurations the paper profile trains at every initial-stride row of STRIDE_ROWS:
+# the DiffStride paper's three kinds and the Hybrid paper's model in each of its readings.
+ROW_CONFIGS = ("strided", "spectral", "diffstride") + HYBRID_READINGS
+
+# The official DiffStride repository's training recipes, named for where they come from.
+# Keras adds lambda * ||w||^2 to the loss, whose gradient is 2 * lambda * w: its L2 of
+# lambda on the kernels is torch's SGD weight_decay of 2 * lambda.
+RECIPES: dict[str, dict] = {
+    "official": {
+        "description": (
+            "the repository's current configuration: batch 128, 400 epochs, step schedule by "
+            "steps (0.01 warm-up, 0.1, then / 10 at steps 18000 and 32000), label smoothing "
+            "0.2, mixup 0.2, Keras L2 5e-4 (weight decay 1e-3)"
+        ),
+        "schedule": "official",
+        "epochs": 400,
+        "batch_size": 128,
+        "lr": 0.1,  # the peak value; the schedule's values are fixed
+        "weight_decay": 1e-3,
+        "label_smoothing": 0.2,
+        "mixup": 0.2,
+    },
+    "first_commit": {
+        "description": (
+            "the repository's first commit: batch 256, 400 epochs, learning rate 0.1 divided "
+            "by 10 at epochs 200 and 300, no label smoothing, no mixup, Keras L2 5e-3 "
+            "(weight decay 1e-2)"
+        ),
+        "schedule": "first_commit",
+        "epochs": 400,
+        "batch_size": 256,
+        "lr": 0.1,
+        "weight_decay": 1e-2,
+        "label_smoothing": 0.0,
+        "mixup": 0.0,
+    },
+}
 
 
 def config_spec(name: str, strides: tuple[int, int, int] | None = None) -> dict:
@@ -162,24 +204,56 @@ PROFILES: dict[str, dict] = {
     },
     "paper": {
         "description": (
-            "the paper-scale reproduction: CIFAR-10 and CIFAR-100, width-64 ResNet-18, "
-            "the official recipe, 3 seeds, a CUDA GPU"
+            "the paper-scale reproduction: CIFAR-10 and CIFAR-100, width-64 ResNet-18, the "
+            "official repository's current recipe, the DiffStride paper's six initial-stride "
+            "rows for strided, spectral, DiffStride and the three hybrid readings, the other "
+            "baselines and the position ablation at (2, 2, 2), 3 seeds, CUDA GPUs"
         ),
         "datasets": ("cifar10", "cifar100"),
-        "configs": MAIN_CONFIGS + ("max", "avg") + ABLATION,
+        "configs": MAIN_CONFIGS + HYBRID_READINGS[1:] + ("max", "avg") + ABLATION,
+        "stride_rows": STRIDE_ROWS,  # trained for the configurations of "row_configs"
+        "row_configs": ROW_CONFIGS,
         "seeds": (0, 1, 2),
         "width": 64,
-        "epochs": 400,
-        "batch_size": 128,
+        # The recipe whose numbers have been published with the code that runs here (the
+        # official README's, for the same pre-activation network with mixup); the first
+        # commit's recipe, perhaps the paper's own, is `--recipe first_commit` of the sweep.
+        "recipe": "official",
+        **{k: RECIPES["official"][k] for k in ("epochs", "batch_size", "lr", "schedule")},
         "train_subset": None,
         "test_subset": None,
-        "schedule": "official",
-        "lr": 0.1,
         "device": "auto",
         "threads": None,
         "cell_timeout": None,  # the training cell runs for days: no limit
     },
 }
+
+
+def profile_runs(
+    name: str,
+    datasets=None,
+    configs=None,
+    seeds=None,
+    rows: bool = True,
+) -> list[tuple[str, str, tuple[int, int, int] | None, int]]:
+    """Every run profile ``name`` declares, as ``(dataset, config, strides, seed)``, seed-major.
+
+    ``strides`` is None for a configuration's own initial strides, else a row of the
+    profile's ``stride_rows`` (for its ``row_configs`` only). ``datasets``, ``configs`` and
+    ``seeds`` narrow the list; ``rows=False`` leaves the other stride rows out.
+    """
+    settings = profile_settings(name)
+    runs = []
+    for seed in settings["seeds"] if seeds is None else seeds:
+        for dataset in datasets or settings["datasets"]:
+            for config in configs or settings["configs"]:
+                extra = settings.get("stride_rows", ()) if rows else ()
+                if config not in settings.get("row_configs", ()):
+                    extra = ()
+                own = tuple(CONFIGS[config][p][1] for p in ("stage2", "stage3", "stage4"))
+                runs.append((dataset, config, None, seed))
+                runs += [(dataset, config, tuple(r), seed) for r in extra if tuple(r) != own]
+    return runs
 
 
 def profile_settings(name: str) -> dict:

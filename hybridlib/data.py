@@ -170,6 +170,16 @@ class ImageDataset:
             test_labels=self.test_labels.to(device),
         )
 
+    def hold_out(
+        self, n: int, seed: int = 0
+    ) -> tuple[ImageDataset, tuple[torch.Tensor, torch.Tensor]]:
+        """Split ``n`` training images off as a validation set (class-balanced, by ``seed``).
+
+        Returns the data set without them and ``(images [n, C, H, W], labels [n])``;
+        ``mean`` and ``std`` stay those of the full training set.
+        """
+        return _hold_out(self, n, seed)
+
     def subset(
         self, train: int | None = None, test: int | None = None, seed: int = 0
     ) -> ImageDataset:
@@ -192,6 +202,19 @@ class ImageDataset:
             test_images=pick(self.test_images, test_idx),
             test_labels=pick(self.test_labels, test_idx),
         )
+
+
+def _hold_out(data: ImageDataset, n: int, seed: int):
+    """``data`` without a class-balanced sample of ``n`` training images, and that sample."""
+    held = _stratified_indices(data.train_labels, n, seed, "validation")
+    keep = torch.ones(len(data.train_labels), dtype=torch.bool)
+    keep[held] = False
+    keep = keep.to(data.train_labels.device)
+    held = held.to(data.train_labels.device)
+    rest = dataclasses.replace(
+        data, train_images=data.train_images[keep], train_labels=data.train_labels[keep]
+    )
+    return rest, (data.train_images[held], data.train_labels[held])
 
 
 def _stratified_indices(

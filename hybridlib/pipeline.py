@@ -585,6 +585,49 @@ def build(root: Path = REPO_ROOT) -> Path:
     return index.resolve()
 
 
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")  # what a book folder holds besides chapters
+
+
+def stage(book_dir: Path, root: Path = REPO_ROOT) -> Path:
+    """Copy the book's hand-written sources into ``book_dir``; return its chapter folder.
+
+    A book built in ``book_dir`` (``--book-dir``) leaves the repository's ``book/chapters/``
+    and ``_build/`` alone: the tests build there, so that they never replace the published
+    book with the smoke profile's. The executed chapters go to ``book_dir/book/chapters``.
+    """
+    book_dir, root = Path(book_dir).resolve(), Path(root).resolve()
+    if book_dir == root:
+        return root / "book" / "chapters"
+    book_dir.mkdir(parents=True, exist_ok=True)
+    for name in BOOK_SOURCES:
+        source, target = root / name, book_dir / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("chapters")
+            )
+        else:
+            shutil.copy2(source, target)
+    return book_dir / "book" / "chapters"
+
+
+def check_published(html_dir: Path) -> None:
+    """Fail unless the book in ``html_dir`` was built, every page of it, with the published
+    profile (see :mod:`hybridlib.sphinx_profile`).
+
+    Raises:
+        PipelineError: listing what is wrong.
+    """
+    from hybridlib.sphinx_profile import PUBLISHED_PROFILE, check_html
+
+    problems = check_html(html_dir, PUBLISHED_PROFILE)
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise PipelineError(
+            f"{html_dir} is not the {PUBLISHED_PROFILE} book:\n  {shown}{more}"
+        )
+
+
 # --- command line ----------------------------------------------------------------------
 
 EXAMPLES = """\
@@ -601,7 +644,13 @@ examples:
   the paper-scale reproduction (CUDA GPU, days):
     python -m hybridlib.pipeline --profile paper
 
-The book ends up in _build/html/index.html.
+  build somewhere else, leaving book/chapters/ and _build/ of the repository alone:
+    python -m hybridlib.pipeline --profile smoke --book-dir /tmp/smoke-book
+  check that the book in _build/html is the published (cpu) one, every page of it:
+    python -m hybridlib.pipeline --check-published
+
+The book ends up in _build/html/index.html (or BOOK_DIR/_build/html/index.html). A book
+built with a profile other than cpu says so in a banner on every page.
 """
 
 
@@ -689,6 +738,19 @@ def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-output", action="store_true", help="stream the cells' outputs while executing"
     )
+    parser.add_argument(
+        "--book-dir",
+        type=Path,
+        metavar="DIR",
+        help="execute the chapters into DIR/book/chapters and build the book in "
+        "DIR/_build/html (default: the repository itself)",
+    )
+    parser.add_argument(
+        "--check-published",
+        action="store_true",
+        help="only check that the built book (BOOK_DIR/_build/html) was built with the "
+        "published profile on every page; exit 1 if not",
+    )
     return parser
 
 
@@ -702,16 +764,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
     index = None
+    book_dir = Path(args.book_dir).resolve() if args.book_dir else REPO_ROOT
     try:
+        if args.check_published:
+            check_published(book_dir / "_build" / "html")
+            print(f"{book_dir / '_build' / 'html'}: the published book, every page")
+            return 0
         chapters = select(discover(NOTEBOOK_DIR), args.only)
         if not chapters:
             raise PipelineError(f"no chapter notebooks (NN_name.py) in {NOTEBOOK_DIR}")
+        output_dir = OUTPUT_DIR if book_dir == REPO_ROOT else stage(book_dir, REPO_ROOT)
         with forced_sweep_environment(args.force, args.profile, REPO_ROOT / "runs"):
             timings = execute_all(
                 chapters,
                 args.profile,
                 force=args.force,
-                output_dir=OUTPUT_DIR,
+                output_dir=output_dir,
                 cwd=REPO_ROOT,
                 progress_bar=sys.stderr.isatty(),
                 log_output=args.log_output,
@@ -719,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if not args.no_build:
             build_start = time.perf_counter()
-            index = build(REPO_ROOT)
+            index = build(book_dir)
             timings["(book build)"] = time.perf_counter() - build_start
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)

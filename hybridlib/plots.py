@@ -10,6 +10,12 @@ dimensions are squeezed away) and draws with Matplotlib, which the book extras i
   log-magnitude DFT of an image, with the frequency index ``k`` on the axes.
 * :func:`plot_mean_std` draws a curve with a shaded ``mean +- std`` band.
 
+One figure style serves the whole book (:data:`BOOK_STYLE`, applied on import and by
+:func:`use_book_style`): figures at most :data:`MAX_WIDTH` inches wide, drawn at
+:data:`DPI` dots per inch, no text below 9 pt, so that a figure scaled down to the text
+column still shows its smallest label at about 9 pixels or more. The chapters give
+figures their captions and numbers in the book (myst-nb's ``figure`` cell metadata).
+
 Example::
 
     from hybridlib.plots import show_images, plot_log_spectrum
@@ -24,7 +30,64 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["log_magnitude", "plot_log_spectrum", "plot_mean_std", "show_images", "to_image"]
+__all__ = [
+    "BOOK_STYLE",
+    "DPI",
+    "MAX_WIDTH",
+    "MIN_FONT_PT",
+    "log_magnitude",
+    "plot_log_spectrum",
+    "plot_mean_std",
+    "show_images",
+    "to_image",
+    "use_book_style",
+]
+
+MAX_WIDTH = 9.0  # inches: the widest figure the book's text column shows near full size
+DPI = 100  # the inline figures' resolution, which the browser check relies on
+MIN_FONT_PT = 9  # no text smaller than this in any figure
+BOOK_STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "figure.figsize": (6.4, 3.6),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "image.interpolation": "nearest",
+    "lines.markersize": 5,
+}
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to Matplotlib and the book's number format to pandas tables.
+
+    Done once when this module is imported. A DataFrame or a Styler without a format of
+    its own then prints its numbers as :func:`hybridlib.formatting.num` writes them
+    (``0.25``, ``0.0022``, never ``0.250000``); book/_static/hybrid.css styles the cells.
+    """
+    plt.rcParams.update(BOOK_STYLE)
+    try:
+        import pandas as pd
+    except ImportError:  # pandas comes with the book extras; the figures do not need it
+        return
+    from hybridlib.formatting import num
+
+    pd.set_option("display.float_format", num)
+    pd.set_option("styler.format.formatter", lambda v: num(v) if isinstance(v, float) else v)
+
+
+use_book_style()
 
 
 def to_image(x) -> np.ndarray:
@@ -74,8 +137,9 @@ def show_images(
         raise ValueError(f"{len(titles)} titles for {len(images)} images")
     ncols = len(images) if ncols is None else max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
+    size = min(size, MAX_WIDTH / ncols)  # the whole grid fits the text column
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0) + 0.25),
         squeeze=False, constrained_layout=True,
     )
     vmin, vmax = (images[0].min(), images[0].max()) if same_range else (None, None)
@@ -85,7 +149,7 @@ def show_images(
             continue
         ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+            ax.set_title(titles[i], fontsize=MIN_FONT_PT)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -122,7 +186,7 @@ def plot_log_spectrum(
     ax.set_xlabel("column frequency $k_w$")
     ax.set_ylabel("row frequency $k_h$")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     if colorbar:
         ax.figure.colorbar(art, ax=ax, label=r"$\log_{10}(1 + |X|)$", shrink=0.85)
     return art

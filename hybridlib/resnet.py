@@ -162,7 +162,7 @@ class PreActResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Feature maps after each position: ``{"stem": ..., "stage1": ..., "head": ..., "gap": ...}``.
+        """Feature maps after each position: ``{"stem": ..., "stage1": ..., ..., "gap": ...}``.
 
         ``gap`` is the map global average pooling receives (after the final BN-ReLU).
         """

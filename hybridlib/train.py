@@ -16,6 +16,7 @@ A run whose loss or parameters become NaN or infinite stops with
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import hashlib
 import json
@@ -37,7 +38,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hybridlib import data as datasets
-from hybridlib.configs import CONFIGS, PROFILES, config_spec, profile_settings
+from hybridlib.codehash import code_hash
+from hybridlib.configs import (
+    CONFIGS,
+    PROFILES,
+    RECIPES,
+    config_spec,
+    profile_runs,
+    profile_settings,
+)
 from hybridlib.resnet import PreActResNet, describe, resnet18
 from hybridlib.tempfiles import remove_dead_writers, temporary_path
 
@@ -69,11 +78,14 @@ RUN_DEFAULTS = {
     # Autocast of the convolutions and linear layers: "bf16", "fp32" (none), or "auto":
     # bf16 on CUDA, fp32 elsewhere. The spectral layers compute in float32 under any.
     "precision": "auto",
+    # Training images held out as a class-balanced validation split (drawn with seed 0,
+    # the same for every run of a profile), measured after every epoch; None: no split.
+    "validation": None,
 }
 PRECISIONS = ("auto", "fp32", "bf16")
 # Values that settings added later take in the runs made before they existed: left out
 # of the hash at these values, so those runs' records stay valid.
-HASH_NEUTRAL = {"precision": "auto"}
+HASH_NEUTRAL = {"precision": "auto", "validation": None}
 # How a run is computed rather than what it computes: recorded, but outside the hash and
 # the record's path. ``threads`` is torch's intra-op thread count (None: torch's default);
 # sums are split differently per thread count, so it changes results at the 1e-7 level.
@@ -82,10 +94,14 @@ EXECUTION_SETTINGS = ("device", "threads")
 # UNIX time before which records and checkpoints are not reused.
 FORCED_SINCE_ENV = "HYBRIDLIB_FORCED_SINCE"
 FORCED_MARKER = ".forced-since"  # in runs/<profile>/ while a forced sweep is unfinished
-PAPER_RECIPE = {"weight_decay": 1e-3, "label_smoothing": 0.2, "mixup": 0.2}
+# A schedule named after a recipe of hybridlib.configs.RECIPES brings that recipe's
+# regularisation (weight decay, label smoothing, mixup) as the run's defaults.
+RECIPE_SETTINGS = ("weight_decay", "label_smoothing", "mixup")
 # The official step schedule: warm-up at 0.01, then 0.1, divided by 10 twice.
 OFFICIAL_BOUNDARIES = (400, 18000, 32000)
 OFFICIAL_VALUES = (0.01, 0.1, 0.01, 0.001)
+# The first commit's schedule: the rate is divided by 10 at the start of these epochs.
+FIRST_COMMIT_EPOCHS = (200, 300)
 # Fields that change the numbers a run produces, and so its hash and path.
 OVERRIDABLE = (
     "epochs",
@@ -119,20 +135,32 @@ def build_run(
     if unknown:
         valid = (*OVERRIDABLE, *EXECUTION_SETTINGS)
         raise ValueError(f"unknown run settings {sorted(unknown)}; valid: {valid}")
-    run = {**RUN_DEFAULTS, **(PAPER_RECIPE if settings["schedule"] == "official" else {})}
+    recipe = RECIPES.get(overrides.get("schedule", settings["schedule"]), {})
+    run = {**RUN_DEFAULTS, **{k: recipe[k] for k in RECIPE_SETTINGS if k in recipe}}
     run.update({k: settings[k] for k in ("epochs", "batch_size", "train_subset", "test_subset")})
     run.update({k: settings[k] for k in ("lr", "width", "schedule", "device")})
     run["threads"] = settings.get("threads")
     run.update(overrides)
     if run["strides"] is not None:
         run["strides"] = [int(s) for s in run["strides"]]
+    # A stride row the profile declares is part of the profile, not an override; the
+    # configuration's own row is the configuration's run.
+    rows = [[int(s) for s in row] for row in settings.get("stride_rows", ())]
+    profile_row = run["strides"] in rows
+    own = [CONFIGS[config][p][1] for p in ("stage2", "stage3", "stage4")]
+    if profile_row and run["strides"] == own:
+        run["strides"] = None
     run.update(
         profile=profile,
         dataset=dataset,
         config=config,
         seed=int(seed),
         spec=config_spec(config, run["strides"]),
-        overrides=sorted(k for k in overrides if k not in EXECUTION_SETTINGS),
+        overrides=sorted(
+            k
+            for k in overrides
+            if k not in EXECUTION_SETTINGS and not (k == "strides" and profile_row)
+        ),
     )
     return json.loads(json.dumps(run))  # tuples -> lists, as they are stored
 
@@ -189,7 +217,11 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
 
     ``onecycle``: linear warm-up to ``lr`` over the first 15 % of the steps, then linear
     decay to zero. ``official``: the official repository's piecewise-constant schedule.
+    ``first_commit``: ``lr`` divided by 10 at the start of epochs 200 and 300.
     """
+    if run["schedule"] == "first_commit":
+        epoch = step * run["epochs"] // total_steps
+        return run["lr"] * 0.1 ** sum(epoch >= b for b in FIRST_COMMIT_EPOCHS)
     if run["schedule"] == "official":
         index = sum(step >= b for b in OFFICIAL_BOUNDARIES)
         return OFFICIAL_VALUES[index]
@@ -198,7 +230,8 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
         if step < warmup:
             return run["lr"] * (step + 1) / warmup
         return run["lr"] * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-    raise ValueError(f"unknown schedule {run['schedule']!r}; valid: onecycle, official")
+    valid = "onecycle, official, first_commit"
+    raise ValueError(f"unknown schedule {run['schedule']!r}; valid: {valid}")
 
 
 def make_optimizer(model: PreActResNet, run: dict) -> torch.optim.SGD:
@@ -264,12 +297,41 @@ def _code_version() -> dict:
 # Taken at import: a long sweep keeps running the code it started with, whatever is
 # committed while it runs.
 CODE_VERSION = _code_version()
+# The fingerprint of the code that computes a run (see hybridlib.codehash), also taken at
+# import for the same reason.
+CODE_HASH = code_hash()
+
+
+def encode_predictions(predictions: torch.Tensor) -> str:
+    """Predicted classes ``[N]`` as compact text: base64 of one byte per image."""
+    values = predictions.to(torch.int64).cpu().numpy()
+    if len(values) and not (0 <= values.min() and values.max() < 256):
+        raise ValueError(
+            f"predictions must be classes 0..255, got {values.min()}..{values.max()}"
+        )
+    return base64.b64encode(values.astype(np.uint8).tobytes()).decode("ascii")
+
+
+def decode_predictions(text: str) -> np.ndarray:
+    """The predicted classes ``[N]`` (int64) that :func:`encode_predictions` wrote."""
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).astype(np.int64)
+
+
+def encode_correct(correct: torch.Tensor) -> str:
+    """Whether each test image ``[N]`` was classified correctly, as base64 of packed bits."""
+    return base64.b64encode(np.packbits(correct.cpu().numpy().astype(bool)).tobytes()).decode()
+
+
+def decode_correct(text: str, n: int) -> np.ndarray:
+    """The boolean ``[n]`` that :func:`encode_correct` wrote."""
+    return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
 
 
 def provenance(device: torch.device) -> dict:
     """Where and with what a record was made."""
     return {
         **CODE_VERSION,
+        "code_hash": CODE_HASH,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
@@ -282,9 +344,16 @@ def provenance(device: torch.device) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(dataset: str, train_subset: int | None, test_subset: int | None):
-    # Every configuration and seed of a profile sees the same subset (drawn with seed 0).
-    return datasets.load_dataset(dataset).subset(train=train_subset, test=test_subset, seed=0)
+def _load(dataset: str, train_subset: int | None, test_subset: int | None, validation=None):
+    """The run's data and its validation split ``(images, labels)`` (None without one).
+
+    Every configuration and seed of a profile sees the same split and subsets (drawn with
+    seed 0); the training subset is drawn from what the validation split leaves.
+    """
+    data, held_out = datasets.load_dataset(dataset), None
+    if validation is not None:
+        data, held_out = data.hold_out(validation, seed=0)
+    return data.subset(train=train_subset, test=test_subset, seed=0), held_out
 
 
 # ---------------------------------------------------------------------- training
@@ -341,16 +410,18 @@ def evaluate(
     batch_size: int = 512,
     precision: str = "auto",
 ) -> dict:
-    """Loss and accuracy of ``model`` on uint8 ``images`` ``[N, C, H, W]``."""
+    """Loss, accuracy and predicted classes ``[N]`` of ``model`` on ``images [N, C, H, W]``."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, predicted = 0.0, 0, []
     for x, y in datasets.iterate_batches(images, labels, batch_size, mean=mean, std=std):
         with _autocast(x.device, precision):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
+        predicted.append(logits.argmax(1))
+        correct += (predicted[-1] == y).sum().item()
     n = len(labels)
-    return {"loss": loss_sum / n, "acc": correct / n}
+    predictions = torch.cat(predicted).cpu() if predicted else torch.zeros(0, dtype=torch.int64)
+    return {"loss": loss_sum / n, "acc": correct / n, "predictions": predictions}
 
 
 def _autocast(device: torch.device, precision: str):
@@ -576,6 +647,7 @@ def fit(
     runs_dir: str | Path = "runs",
     force: bool | float = False,
     progress: bool = True,
+    accept_code: bool = False,
 ) -> dict:
     """Train (or load, or resume) the run described by ``run`` and return its record.
 
@@ -588,6 +660,9 @@ def fit(
             forced sweep's start, see :func:`forced_sweep`); ``True`` means the time of
             this call, so the run is trained from scratch.
         progress: show a progress bar per epoch.
+        accept_code: reuse a record (or resume a checkpoint) made by other code than
+            this (another :data:`CODE_HASH`); by default such a run is trained again,
+            with a note saying why.
 
     Raises:
         TrainingDiverged: if the loss or the parameters become NaN or infinite; no record
@@ -599,14 +674,27 @@ def fit(
     path = record_path(run, results_dir)
     ckpt_path = _checkpoint_path(path, results_dir, runs_dir)
     record = _reusable_record(path, digest, not_before)
-    if record is not None:
+    if record is not None and _same_code(record.get("code_hash"), path, accept_code):
         return record
     device = resolve_device(run["device"])
     state = _read_checkpoint(ckpt_path, device, digest, not_before)
+    if state is not None and not _same_code(state.get("code_hash"), ckpt_path, accept_code):
+        state = None
     with _thread_count(run, state, ckpt_path):
         record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress)
     write_json(path, record)
     return record
+
+
+def _same_code(made_by: str | None, path: Path, accept: bool) -> bool:
+    """Whether a file made by code ``made_by`` may be used; says so when it may not."""
+    if made_by == CODE_HASH or accept:
+        return True
+    _warn(
+        f"{path} was made by other code (code hash {made_by}, now {CODE_HASH}): training "
+        "the run again; to use it as it is, pass --accept-code-change (accept_code=True)"
+    )
+    return False
 
 
 def _new_model(run: dict, data, device: torch.device):
@@ -630,21 +718,25 @@ def _train(
     progress: bool,
 ) -> dict:
     """Train from ``state`` (a checkpoint, or None) to the last epoch; return the record."""
-    data = _load(run["dataset"], run["train_subset"], run["test_subset"]).to(device)
+    subsets = (run["train_subset"], run["test_subset"], run["validation"])
+    data, held_out = _load(run["dataset"], *subsets)
+    data = data.to(device)
+    held_out = None if held_out is None else tuple(t.to(device) for t in held_out)
     model, optimizer = _new_model(run, data, device)
     input_size = (data.in_channels, *data.image_size)
     initial = describe(model, input_size)
-    history, elapsed = [], 0.0
+    history, elapsed, predictions, correct = [], 0.0, None, None
     if state is not None:
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             history, elapsed = state["history"], float(state["elapsed"])
+            predictions, correct = state.get("test_predictions"), state.get("test_correct")
         except (RuntimeError, KeyError, ValueError, TypeError) as err:
             lines = str(err).strip().splitlines() or [""]
             _warn(f"{ckpt_path} does not fit this network ({lines[0]}). {_FROM_SCRATCH}")
             model, optimizer = _new_model(run, data, device)  # a load may stop half-way
-            history, elapsed = [], 0.0
+            history, elapsed, predictions, correct = [], 0.0, None, None
     step_model = torch.compile(model) if run["compile"] and device.type == "cuda" else model
     steps_per_epoch = datasets.num_batches(len(data.train_labels), run["batch_size"], True)
     if steps_per_epoch == 0:
@@ -668,6 +760,12 @@ def _train(
         if not math.isfinite(test["loss"]):
             what = f"the test loss is {test['loss']}"
             raise _diverged(run, epoch, steps_per_epoch - 1, steps_per_epoch, what)
+        predictions = encode_predictions(test["predictions"])
+        correct = encode_correct(test["predictions"] == data.test_labels.cpu())
+        validation = {}
+        if held_out is not None:
+            val = evaluate(step_model, *held_out, data.mean, data.std, precision=run["precision"])
+            validation = {"val_loss": val["loss"], "val_acc": val["acc"]}
         shape = describe(model, input_size)
         elapsed += time.perf_counter() - start
         history.append(
@@ -676,6 +774,7 @@ def _train(
                 **stats,
                 "test_loss": test["loss"],
                 "test_acc": test["acc"],
+                **validation,
                 "learned_strides": model.learned_strides(),
                 "feature_sizes": shape["sizes"],
                 "flops": shape["flops"],
@@ -688,6 +787,9 @@ def _train(
             "elapsed": elapsed,
             "config_hash": digest,
             "threads": torch.get_num_threads(),
+            "code_hash": CODE_HASH,
+            "test_predictions": predictions,
+            "test_correct": correct,
         }
         atomic_write(ckpt_path, lambda p, s=checkpoint: torch.save(s, p))
         tqdm.write(
@@ -701,10 +803,17 @@ def _train(
     return {
         "config": run,
         "config_hash": digest,
+        "code_hash": CODE_HASH,
         "complete": True,
         "description": run["spec"]["description"],
         "final_test_acc": final["test_acc"],
         "final_test_loss": final["test_loss"],
+        "final_val_acc": final.get("val_acc"),
+        # Predicted class of every test image, in the test set's order, and whether it is
+        # right (base64; decode_predictions and decode_correct read them): the per-image
+        # paired tests need no data set.
+        "test_predictions": predictions,
+        "test_correct": correct,
         "learned_strides": final["learned_strides"],
         "feature_sizes": final["feature_sizes"],
         "initial_feature_sizes": initial["sizes"],
@@ -779,8 +888,9 @@ def train_profile(
     results_dir: str | Path = "results",
     runs_dir: str | Path = "runs",
     progress: bool = True,
+    accept_code: bool = False,
 ) -> list[dict]:
-    """Load-or-train every (dataset, configuration, seed) of a profile, seed-major.
+    """Load-or-train every run of a profile (``hybridlib.configs.profile_runs``), seed-major.
 
     ``force=True`` retrains the runs made before this forced sweep started (see
     :func:`forced_sweep`); a UNIX time is passed to :func:`fit` as it is.
@@ -797,14 +907,15 @@ def train_profile(
                 results_dir=results_dir,
                 runs_dir=runs_dir,
                 progress=progress,
+                accept_code=accept_code,
             )
-    settings = profile_settings(profile)
+    overrides = dict(overrides or {})
+    rows = overrides.get("strides") is None  # the profile's stride rows, unless one is chosen
     records = []
-    for seed in seeds if seeds is not None else settings["seeds"]:
-        for dataset in datasets_ or settings["datasets"]:
-            for config in configs or settings["configs"]:
-                run = build_run(profile, config, seed, dataset, overrides)
-                records.append(fit(run, results_dir, runs_dir, force=force, progress=progress))
+    for dataset, config, strides, seed in profile_runs(profile, datasets_, configs, seeds, rows):
+        row = {"strides": strides} if strides is not None else {}
+        run = build_run(profile, config, seed, dataset, {**overrides, **row})
+        records.append(fit(run, results_dir, runs_dir, force, progress, accept_code=accept_code))
     return records
 
 
@@ -915,6 +1026,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--batch-size", type=_integer(1), help="override the batch size")
     add("--train-subset", type=_integer(1), help="train on this many images (class-balanced)")
     add("--test-subset", type=_integer(1), help="test on this many images")
+    add(
+        "--validation",
+        type=_integer(1),
+        help="hold this many training images out as a validation split (class-balanced)",
+    )
     add("--lr", type=_number(0, False), help="peak learning rate (onecycle schedule), > 0")
     add("--width", type=_integer(1), help="channels of the stem (64 in the papers)")
     add("--strides", type=_parse_strides, help="initial strides of stages 2-4, e.g. 3,1,3")
@@ -940,6 +1056,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--results-dir", default="results", help="where run records go (default: results)")
     add("--runs-dir", default="runs", help="where checkpoints go (default: runs)")
     add("--no-progress", action="store_true", help="no progress bars")
+    add(
+        "--accept-code-change",
+        action="store_true",
+        help="reuse records and checkpoints made by other library code (default: retrain them)",
+    )
     return parser
 
 
@@ -958,6 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results_dir=args.results_dir,
             runs_dir=args.runs_dir,
             progress=not args.no_progress,
+            accept_code=args.accept_code_change,
         )
     except KeyboardInterrupt:
         print(

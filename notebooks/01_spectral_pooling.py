@@ -30,6 +30,22 @@
 #
 # Every number quoted in the text is computed by the cells above it.
 
+# %% [markdown]
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * write the 2-D DFT of a real image and say which of its bins must be real;
+# * explain why cropping the centred spectrum is low-pass resampling, and test a spectral
+#   pooling layer with the decimation identity {eq}`eq-decimation`;
+# * name the corner cases (the Nyquist bins of even sizes, the amplitude factor, odd
+#   sizes) and how the official DiffStride code treats them;
+# * compare spectral, max, average and strided pooling by eye and by reconstruction error.
+#
+# **Prerequisites:** the discrete Fourier transform in one dimension, complex numbers,
+# NumPy and a first look at PyTorch tensors `[B, C, H, W]`.
+# ```
+
 # %% tags=["parameters"]
 profile = "cpu"
 
@@ -43,9 +59,10 @@ import scipy.fft
 import scipy.signal
 import torch
 import torch.nn.functional as F
-from IPython.display import Markdown, display
+from IPython.display import display
 from skimage import color, data, transform
 
+from hybridlib.formatting import md, num, pm, table
 from hybridlib.plots import plot_log_spectrum, plot_mean_std, show_images
 from hybridlib.selfcheck import check_fourier_resample, check_spectral_crop
 from hybridlib.spectral import spectral_pool2d
@@ -94,9 +111,12 @@ def rel_err(a, b):
 #
 # Half of the spectrum therefore determines the other half, which is why `rfft2` stores
 # only the columns $l = 0, \dots, \lfloor W/2 \rfloor$. A bin that is its own mirror,
-# $(k, l) \equiv (-k, -l)$, must hold a real number: DC, and for even sizes the
-# *Nyquist* bins at $k = H/2$ or $l = W/2$. Let us check both facts on the classic
-# camera-man photograph.
+# $(k, l) \equiv (-k, -l)$, must hold a real number. Besides DC, that happens only where
+# both $k \in \{0, H/2\}$ and $l \in \{0, W/2\}$: for an even-by-even image the three
+# corner bins $(H/2, 0)$, $(0, W/2)$ and $(H/2, W/2)$. The rest of the Nyquist row
+# $k = H/2$ is *not* real: $X[H/2, l]$ and $X[H/2, -l]$ are conjugate partners of each
+# other. Let us check both facts on the classic camera-man photograph
+# ({numref}`fig-camera-spectrum`).
 
 # %%
 cam = grey("camera")
@@ -110,7 +130,7 @@ print(f"image {H}x{W}; max |X[k,l] - conj X[-k,-l]| / max |X| = {symmetry_error:
 print(f"largest imaginary part on the 4 self-conjugate bins / max |X| = {imag_error:.1e}")
 print(f"fft2 stores {X.size} complex numbers, rfft2 {np.fft.rfft2(cam).size}")
 
-# %%
+# %% mystnb={"figure": {"caption": "The camera-man photograph and its centred log-magnitude spectrum: most of the energy sits at low frequencies, around DC in the middle.", "name": "fig-camera-spectrum"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.9), constrained_layout=True)
 axes[0].imshow(cam, cmap="gray")
 axes[0].set_title(f"camera, {H}x{W}")
@@ -148,13 +168,14 @@ for s in (2, 4, 8, 16):
                         "energy kept without DC": (power[inside].sum() - power[0, 0])
                         / (power.sum() - power[0, 0])})
 energy_table = pd.DataFrame(energy_rows).set_index("stride s")
-display(Markdown(
-    f"A centred window with 1/16 of the coefficients holds "
-    f"{100 * energy_table.loc[4, 'energy kept']:.2f} % of the camera image's energy "
-    f"({100 * energy_table.loc[4, 'energy kept without DC']:.1f} % once the mean, the DC "
-    f"bin, is left out); with 1/256 of them it still holds "
-    f"{100 * energy_table.loc[16, 'energy kept without DC']:.1f} % of the non-DC energy."))
-energy_table.style.format({"energy kept": "{:.4f}", "energy kept without DC": "{:.3f}"})
+table(energy_table, digits=4)
+
+# %% tags=["remove-input"]
+md(f"A centred window with 1/16 of the coefficients holds "
+   f"{100 * energy_table.loc[4, 'energy kept']:.2f} % of the camera image's energy "
+   f"({100 * energy_table.loc[4, 'energy kept without DC']:.1f} % once the mean, the DC "
+   f"bin, is left out); with 1/256 of them it still holds "
+   f"{100 * energy_table.loc[16, 'energy kept without DC']:.1f} % of the non-DC energy.")
 
 # %% [markdown]
 # ## Cropping the centred window is low-pass resampling
@@ -177,7 +198,7 @@ energy_table.style.format({"energy kept": "{:.4f}", "energy kept without DC": "{
 # $(HW)/(hw) \cdot y$, so
 #
 # $$ \frac{hw}{HW}\,\mathrm{SpectralPool}(x) = x[::s_h, ::s_w]
-#    \quad \text{for band-limited } x . $$
+#    \quad \text{for band-limited } x . $$ (eq-decimation)
 #
 # That is the `rescale=True` option of `hybridlib.spectral.spectral_pool2d`, and the
 # cleanest correctness test of a spectral pooling layer. For an image that is *not*
@@ -214,8 +235,8 @@ for s in (2, 4, 8):
                               "scipy.signal.resample": rel_err(fourier_resample(img, (m, m)),
                                                                 target)})
 resample_table = pd.DataFrame(resample_rows).set_index(["input", "stride", "output"])
-resample_table.style.format("{:.1e}").set_caption(
-    "relative difference ||y - x[::s, ::s]|| / ||x[::s, ::s]||")
+table(resample_table, digits=2,
+      caption="relative difference ‖y − x[::s, ::s]‖ / ‖x[::s, ::s]‖")
 
 # %% [markdown]
 # Three things to read in the table:
@@ -227,13 +248,12 @@ resample_table.style.format("{:.1e}").set_caption(
 # * with energy exactly *at* the new Nyquist frequency $|k| = m/2$ the library and SciPy
 #   part ways. That bin needs its own section.
 
-# %%
+# %% tags=["remove-input"]
 for label in resample_table.index.get_level_values("input").unique():
     col = resample_table.loc[label]
-    display(Markdown(
-        f"*{label}*: spectral pooling off decimation by {col.iloc[:, 0].min():.1e} to "
-        f"{col.iloc[:, 0].max():.1e}, SciPy by {col.iloc[:, 1].min():.1e} to "
-        f"{col.iloc[:, 1].max():.1e}."))
+    md(f"*{label}*: spectral pooling off decimation by {num(col.iloc[:, 0].min(), 2)} to "
+       f"{num(col.iloc[:, 0].max(), 2)}, SciPy by {num(col.iloc[:, 1].min(), 2)} to "
+       f"{num(col.iloc[:, 1].max(), 2)}.")
 
 # %% [markdown]
 # ## Corner cases: Nyquist bins, the official rule, odd sizes
@@ -315,10 +335,11 @@ lib = pool(nyquist_wave, output_size=(16, 8), rescale=True)
 sci = fourier_resample(nyquist_wave, (16, 8))
 nyquist_ratio_lib = np.abs(lib).max() / np.abs(target).max()
 nyquist_ratio_sci = np.abs(sci).max() / np.abs(target).max()
-display(Markdown(
-    f"A cosine of 8 cycles over 32 rows, pooled to 16 rows: spectral pooling returns "
-    f"**{nyquist_ratio_lib:.3f}** times the decimated amplitude, SciPy's folded resampler "
-    f"**{nyquist_ratio_sci:.3f}** times. Exercise 1.3 implements the fold."))
+
+# %% tags=["remove-input"]
+md(f"A cosine of 8 cycles over 32 rows, pooled to 16 rows: spectral pooling returns "
+   f"**{nyquist_ratio_lib:.3f}** times the decimated amplitude, SciPy's folded resampler "
+   f"**{nyquist_ratio_sci:.3f}** times. Exercise 1.3 implements the fold.")
 
 # %% [markdown]
 # Which one is right depends on the job. Decimation-consistency (the fold) is what makes
@@ -336,7 +357,7 @@ display(Markdown(
 # not $+7$. `hybridlib` makes both axes odd for odd inputs (31×31 → 15×15). To see what
 # each rule actually passes, we feed both layers every real cosine
 # $\cos\big(2\pi(k n/31 + l m/31)\big)$ and measure the gain, the RMS of the output over
-# the RMS of the input, after undoing the amplitude factor.
+# the RMS of the input, after undoing the amplitude factor ({numref}`fig-odd-gain`).
 
 # %%
 size_rows = []
@@ -364,6 +385,7 @@ def gain(out):
     return (rms_out / waves_t.pow(2).mean(dim=(-2, -1)).sqrt()[:, 0]).reshape(M, M).numpy()
 
 
+# %% mystnb={"figure": {"caption": "Gain of every real cosine wave (k, l) of a 31×31 input pooled with stride 2: the official rule (left) keeps a lopsided window, hybridlib's odd window (right) passes |k|, |l| ≤ 7 in full.", "name": "fig-odd-gain"}}
 out_official = official_fixed_spectral_pool(waves_t, (2, 2))
 out_hybrid = spectral_pool2d(waves_t, stride=2)
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.1), constrained_layout=True)
@@ -375,15 +397,17 @@ for ax, out, name in [(axes[0], out_official, "official rule"), (axes[1], out_hy
     ax.set_ylabel("row frequency $k$")
 fig.colorbar(art, ax=axes, label="gain (output RMS / input RMS)", shrink=0.85)
 plt.show()
+
+# %% tags=["remove-input"]
 official_gain, hybrid_gain = gain(out_official), gain(out_hybrid)
 band = np.abs(freqs) <= 7
 edge = official_gain[freqs == 7][0, band]  # the waves (7, l); (-7, -l) is the same wave
-display(Markdown(
+md(
     f"Inside the square |k|, |l| ≤ 7, `hybridlib` passes every wave with gain 1 (to "
     f"{np.abs(hybrid_gain[np.ix_(band, band)] - 1).max():.0e}). The official rule passes the "
     f"waves with |k| ≤ 6 in full, but of the {edge.size} distinct waves with |k| = 7 "
     f"it passes {(edge > 0.99).sum()}, drops {(edge < 0.01).sum()}, and the wave (7, 0) "
-    f"comes out with gain {official_gain[freqs == 7, freqs == 0][0]:.2f}."))
+    f"comes out with gain {official_gain[freqs == 7, freqs == 0][0]:.2f}.")
 
 # %% [markdown]
 # The official window is lopsided. A real wave $(k, l)$ is the same as $(-k, -l)$, and
@@ -400,8 +424,9 @@ display(Markdown(
 # Time to look at pictures. We shrink four photographs, cropped to a centred square and
 # resized to 256×256, with four operators at strides 2, 4 and 8: spectral pooling
 # (`rescale=True`, so brightness is preserved), max pooling, average pooling and plain
-# subsampling `x[::s, ::s]`. Each panel is drawn at the same size, so a coarser map shows
-# larger pixels.
+# subsampling `x[::s, ::s]` ({numref}`fig-camera-poolings` and
+# {numref}`fig-three-photos`). Each panel is drawn at the same size, so a coarser map
+# shows larger pixels.
 
 # %%
 photo_names = ["camera", "astronaut", "coffee", "brick"]
@@ -427,22 +452,22 @@ def four_poolings(img, s):
             "strided x[::s, ::s]": x[0, 0, ::s, ::s]}
 
 
+# %% mystnb={"figure": {"caption": "The camera-man at strides 2, 4 and 8 (rows), shrunk by spectral, max, average and strided pooling (columns).", "name": "fig-camera-poolings"}}
 panels, titles = [], []
 for s in (2, 4, 8):
     for name, out in four_poolings(photos["camera"], s).items():
         panels.append(out.clamp(0, 1))
-        titles.append(f"{name}, s={s} ({out.shape[-1]}x{out.shape[-1]})")
-show_images(panels, titles, ncols=4, size=2.5,
-            suptitle="camera at strides 2, 4, 8 (rows) with four pooling operators (columns)")
+        titles.append(f"{name}, s = {s} ({out.shape[-1]}×{out.shape[-1]})")
+show_images(panels, titles, ncols=4, size=2.25)
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Three more photographs at stride 8, with the same four operators.", "name": "fig-three-photos"}}
 panels, titles = [], []
 for name in photo_names[1:]:
     for method, out in four_poolings(photos[name], 8).items():
         panels.append(out.clamp(0, 1))
         titles.append(f"{name}: {method}")
-show_images(panels, titles, ncols=4, size=2.5, suptitle="three more photographs at stride 8")
+show_images(panels, titles, ncols=4, size=2.25)
 plt.show()
 
 # %% [markdown]
@@ -462,12 +487,15 @@ plt.show()
 #   it comes back as coarse, wrong structure (the broken tripod, the dark speckled
 #   brick wall).
 #
-# ## How much information survives? Rippel's experiment
+# ## How much information survives? Rippel's experiment, re-created
 #
 # Rippel et al. compared pooling operators by how well the input can be recovered from
 # the pooled map, as a function of the fraction of parameters kept (output pixels over
-# input pixels), and found spectral pooling below max pooling at every fraction. We
-# repeat the experiment on two sets of real images:
+# input pixels). Their figure, on ImageNet validation images, compares spectral pooling
+# with max pooling only, and finds spectral pooling below it at every fraction. What
+# follows is a re-creation of that experiment, not a copy of the figure: on two sets of
+# scikit-image photographs instead of ImageNet, and with average pooling and a DCT crop
+# added to the comparison:
 #
 # * **faces**: the 100 faces of `skimage.data.lfw_subset()`, 25×25 pixels, cropped to
 #   24×24;
@@ -550,31 +578,47 @@ for set_name, images in image_sets.items():
                             "method": method, "mean": err.mean(), "std": err.std()})
 info = pd.DataFrame(records)
 methods = list(info["method"].unique())
-table = info.assign(cell=[f"{m:.3f} ± {d:.3f}" for m, d in zip(info["mean"], info["std"])])
-table = table.pivot_table(index=["images", "stride", "fraction kept"], columns="method",
-                          values="cell", aggfunc="first")[methods]
-table.style.set_caption("normalised reconstruction error, mean ± std over the images")
+cells = info.assign(cell=[pm(m, d, decimals=3) for m, d in zip(info["mean"], info["std"])])
+wide = cells.pivot_table(index=["images", "stride"], columns="method",
+                         values="cell", aggfunc="first")[methods]
+# Six methods do not fit the text column side by side: two tables of three.
+for part in (wide[methods[:3]], wide[methods[3:]]):
+    display(table(part, caption="normalised reconstruction error, mean ± std over the images"))
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True, sharey=True)
+# %% [markdown]
+# {numref}`fig-information` draws the errors of the table. On the left the mean
+# error on the photo tiles; on the right every method's error divided by that of spectral
+# pooling on the same tiles, where lines that sit on top of each other on the left come
+# apart.
+
+# %% mystnb={"figure": {"caption": "Reconstruction error against the fraction of parameters kept, on the photo tiles (left; the band is ± one standard deviation over the images for spectral and max pooling), and every method's error relative to spectral pooling's (right; below 1 is better than spectral pooling). The faces are in the table above.", "name": "fig-information"}}
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), constrained_layout=True)
 styles = {"spectral": dict(color="C0", marker="o", linewidth=2.2),
           "DCT crop": dict(color="C0", marker="", linestyle=":"),
           "average + bilinear": dict(color="C2", marker="s"),
           "average + nearest": dict(color="C2", marker="s", linestyle="--"),
           "max + bilinear": dict(color="C3", marker="^"),
           "max + nearest": dict(color="C3", marker="^", linestyle="--")}
-for ax, (set_name, group) in zip(axes, info.groupby("images", sort=False)):
-    for method in methods:
-        rows = group[group["method"] == method]
-        plot_mean_std(ax, rows["fraction kept"], rows["mean"], rows["std"], label=method,
-                      band_alpha=0.12 if method in ("spectral", "max + nearest") else 0,
-                      **styles[method])
+tiles_info = info[info["images"] == "photo tiles 48x48"]
+for method in methods:
+    rows = tiles_info[tiles_info["method"] == method]
+    plot_mean_std(axes[0], rows["fraction kept"], rows["mean"], rows["std"], label=method,
+                  band_alpha=0.12 if method in ("spectral", "max + nearest") else 0,
+                  **styles[method])
+axes[0].set_title(f"photo tiles 48×48 ({len(image_sets['photo tiles 48x48'])} images)")
+axes[0].set_ylabel(r"error $\|x - \hat{x}\| / \|x\|$")
+relative = info[info["stride"] > 1].set_index(["images", "stride", "method"])["mean"]
+relative = relative / relative.xs("spectral", level="method")
+for method in methods:
+    rows = relative.loc["photo tiles 48x48"].xs(method, level="method")
+    axes[1].plot(1 / rows.index.to_numpy() ** 2, rows.to_numpy(), **styles[method])
+axes[1].set_yscale("log")
+axes[1].set_ylabel("error / error of spectral pooling")
+axes[1].set_title("photo tiles, relative to spectral pooling")
+for ax in axes:
     ax.set_xscale("log")
     ax.set_xlabel("fraction of parameters kept (1/s²)")
-    ax.set_title(f"{set_name} ({len(image_sets[set_name])} images)")
-    ax.grid(alpha=0.3)
-axes[0].set_ylabel(r"$\|x - \hat{x}\| / \|x\|$  (mean, band: ± std)")
-axes[1].legend(fontsize=8)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 plt.show()
 
 # %%
@@ -588,24 +632,32 @@ tile_strides = [s for name, s in pairs if name == tiles_name]
 dct_best = sum(mean[(tiles_name, s, "DCT crop")] == min(mean[(tiles_name, s, m)] for m in methods)
                for s in tile_strides)
 ratio_max = mean[(tiles_name, 4, "max + nearest")] / mean[(tiles_name, 4, "spectral")]
-display(Markdown(
+avg_wins = [s for s in tile_strides
+            if mean[(tiles_name, s, "average + bilinear")] < mean[(tiles_name, s, "spectral")]]
+
+# %% tags=["remove-input"]
+md(
     f"Spectral pooling has a lower error than both max-pooling reconstructions in "
     f"{beats_max} of the {len(pairs)} (image set, stride > 1) pairs. At stride 4 (1/16 of "
     f"the parameters) on the photo tiles, max pooling's error is {ratio_max:.1f} times "
     f"larger ({mean[(tiles_name, 4, 'max + nearest')]:.3f} against "
     f"{mean[(tiles_name, 4, 'spectral')]:.3f}). Average pooling with bilinear upsampling is "
-    f"a much closer competitor: {mean[(tiles_name, 4, 'average + bilinear')]:.3f} at the "
-    f"same stride, and {mean[(tiles_name, 8, 'average + bilinear')]:.3f} against "
-    f"{mean[(tiles_name, 8, 'spectral')]:.3f} for spectral pooling at stride 8; on the faces "
+    f"not behind spectral pooling on the photo tiles: it has the *lower* error at "
+    f"{len(avg_wins)} of the {len(tile_strides)} strides "
+    f"({mean[(tiles_name, 4, 'average + bilinear')]:.3f} against "
+    f"{mean[(tiles_name, 4, 'spectral')]:.3f} at stride 4, "
+    f"{mean[(tiles_name, 8, 'average + bilinear')]:.3f} against "
+    f"{mean[(tiles_name, 8, 'spectral')]:.3f} at stride 8); on the faces "
     f"the two are within {max(abs(mean[(faces_name, s, 'spectral')] - mean[(faces_name, s, 'average + bilinear')]) for n, s in pairs if n == faces_name):.3f} "
     f"of each other at every stride. The DCT crop has the lowest error on the tiles at "
     f"{dct_best} of {len(tile_strides)} strides ({mean[(tiles_name, 4, 'DCT crop')]:.3f} at "
-    f"stride 4)."))
+    f"stride 4).")
 
 # %% [markdown]
-# Rippel's qualitative claim holds: spectral pooling keeps far more of the image than
-# max pooling for the same number of parameters. The comparison with average pooling is
-# closer than that paper's figure suggests, and the DCT line says why. Spectral pooling
+# Rippel's qualitative claim holds on these photographs: spectral pooling keeps far more
+# of the image than max pooling for the same number of parameters. Rippel's figure has
+# no average pooling in it, and on whole photo tiles average pooling with bilinear
+# upsampling matches or beats spectral pooling; the DCT line says why. Spectral pooling
 # plus Fourier upsampling is an *orthogonal projection* onto the kept frequencies (exactly
 # so for odd output sizes; for even ones the Nyquist row of the previous section adds a
 # small correction), so its error is the square root of the share of energy outside the
@@ -626,20 +678,23 @@ outside_energy = np.sqrt((np.abs(spec) ** 2 * ~inside).sum((1, 2)) / (np.abs(spe
 down = spectral_pool2d(torch.from_numpy(tiles)[:, None], output_size=m, rescale=True)
 proj_err = errors(tiles, fourier_resample(down[:, 0].numpy(), (48, 48)))
 border = 6
+inner = slice(border, -border)
 inner_rows = []
 for s in (2, 4, 8):
     recon = reconstructions(tiles, s)
-    inner = slice(border, -border)
     inner_rows.append({"stride": s, **{method: errors(tiles[:, inner, inner],
                                                       recon[method][:, inner, inner]).mean()
                                        for method in ("spectral", "average + bilinear",
                                                       "DCT crop")}})
-display(Markdown(
-    f"Projection identity on the tiles (output 15×15): the largest gap between the "
-    f"spectral reconstruction error and √(energy outside the window) is "
-    f"{np.abs(proj_err - outside_energy).max():.1e}. Errors measured on the central "
-    f"{48 - 2 * border}×{48 - 2 * border} pixels only (a {border}-pixel border left out):"))
-pd.DataFrame(inner_rows).set_index("stride").style.format("{:.3f}")
+table(pd.DataFrame(inner_rows).set_index("stride"),
+      caption=f"error on the central {48 - 2 * border}×{48 - 2 * border} pixels only")
+
+# %% tags=["remove-input"]
+md(f"Projection identity on the tiles (output 15×15): the largest gap between the "
+   f"spectral reconstruction error and √(energy outside the window) is "
+   f"{num(np.abs(proj_err - outside_energy).max(), 2)}. The table above measures the "
+   f"errors on the central {48 - 2 * border}×{48 - 2 * border} pixels only (a "
+   f"{border}-pixel border left out).")
 
 # %% [markdown]
 # Away from the borders spectral pooling is ahead of average pooling again: the ranking
@@ -663,7 +718,7 @@ pd.DataFrame(inner_rows).set_index("stride").style.format("{:.3f}")
 # `rfft2`'s last kept column). The self-check compares with `spectral_pool2d` on even,
 # odd, non-square and batched inputs.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
     """Spectral pooling of x to output_size, no rescaling.
 
@@ -680,7 +735,7 @@ def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor
         "h//2 rows, and the first w//2 + 1 columns; then torch.fft.irfft2(..., s=(h, w))")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 1.1", "code_prompt_hide": "Hide the solution to Exercise 1.1"}
 def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
     """Spectral pooling of x ([B, C, H, W]) to output_size (h, w), no rescaling."""
     h, w = output_size
@@ -706,7 +761,7 @@ print(check_spectral_crop(spectral_crop))
 # half of the decimated value for a 1-D signal?
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 1.2
 # :class: dropdown
 # (a) One axis is enough, the 2-D DFT being a product of two 1-D ones. Let $y[n] = x[sn]$,
 # $n = 0, \dots, h-1$, $H = sh$. Insert $x[sn] = \frac{1}{H}\sum_j X[j] e^{2\pi i j s n/H}$
@@ -744,7 +799,7 @@ print(check_spectral_crop(spectral_crop))
 # measurement below: how much does the fold change the reconstruction error of the
 # previous section?
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Fourier resampling of x to size, as scipy.signal.resample along height then width.
 
@@ -761,7 +816,7 @@ def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tens
         "Nyquist coefficient when min(n, n_new) is even, torch.fft.irfft(n=n_new), scale")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 1.3", "code_prompt_hide": "Hide the solution to Exercise 1.3"}
 def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Fourier resampling of x ([B, C, H, W]) to size (h, w), SciPy's conventions."""
 
@@ -795,14 +850,13 @@ for s in (2, 4, 8):
                       "spectral_pool2d (one-sided Nyquist)": one_sided.mean(),
                       "fourier_resample (folded Nyquist)": folded.mean(),
                       "relative change": folded.mean() / one_sided.mean() - 1})
-display(Markdown(f"The folded version has the smaller (or equal) error on "
-                 f"{100 * min(fold_wins):.0f} % of the tiles at every stride."))
-pd.DataFrame(fold_rows).set_index("stride").style.format(
-    {"spectral_pool2d (one-sided Nyquist)": "{:.4f}", "fourier_resample (folded Nyquist)": "{:.4f}",
-     "relative change": "{:+.1%}"})
+md(f"The folded version has the smaller (or equal) error on "
+   f"{100 * min(fold_wins):.0f} % of the tiles at every stride.")
+table(pd.DataFrame(fold_rows).set_index("stride"), digits=4,
+      formats={"relative change": "{:+.1%}"})
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 1.3
 # :class: dropdown
 # The fold only touches the Nyquist row and column of the small spectrum, a small share
 # of the coefficients and, for photographs, of the energy, so the change in the table is
@@ -816,4 +870,19 @@ pd.DataFrame(fold_rows).set_index("stride").style.format(
 # with `x[::s, ::s]` for a signal band-limited to $|k| \le m/2$ (the last case of the
 # self-check). Inside a classifier the difference is absorbed by the next convolution and
 # batch normalisation; for image resampling the folded version is the one to use.
+# ```
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * The DFT of a real image is conjugate-symmetric; only DC and, for even sizes, the three
+#   corner Nyquist bins must be real.
+# * Cropping the centred spectrum is an ideal low-pass filter followed by decimation; the
+#   identity {eq}`eq-decimation` tests a spectral pooling layer exactly.
+# * The official layer takes the Nyquist row from one side (half of the folded value) and
+#   makes odd inputs lopsided; `hybridlib` follows it for even sizes and keeps odd windows
+#   symmetric.
+# * Spectral pooling preserves far more of a photograph than max pooling, as Rippel et al.
+#   found; average pooling with bilinear upsampling is as good or better on whole tiles,
+#   because the periodic DFT pays for the tile borders.
 # ```

@@ -13,8 +13,11 @@
 # %% [markdown]
 # # Is spectral pooling just a low-pass filter?
 #
-# A question asked on the Signal Processing Q&A site about spectral pooling
-# {cite}`rippel2015spectral` goes like this. Every spectral pooling layer throws away the
+# A question asked on the Signal Processing Stack Exchange,
+# ["Explain the process of spectral pooling and spectral activation in the context of CNN
+# in frequency domain"](https://dsp.stackexchange.com/questions/76875)
+# {cite}`dsp2021spectralpooling`, about spectral pooling {cite}`rippel2015spectral`, goes
+# like this. Every spectral pooling layer throws away the
 # frequencies outside a centred window, and whatever is thrown away can no longer reach
 # the output. So after the last pooling layer, the network has only used the input's
 # frequencies inside the *final*, smallest window. Is the whole network then equivalent
@@ -38,6 +41,23 @@
 # convolutional network on real photographs, and measures each claim. It builds on the
 # [spectral pooling chapter](01_spectral_pooling.ipynb).
 
+# %% [markdown]
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * state precisely when stacked spectral pooling is, and is not, a low-pass filter of
+#   the input;
+# * explain why the order of activation and pooling decides what the first crop discards;
+# * measure how a pointwise non-linearity moves energy between frequencies (the
+#   demodulation that wavelet scattering relies on);
+# * place the book's own ResNet ordering (convolution, pooling, batch normalisation,
+#   ReLU) in that picture.
+#
+# **Prerequisites:** the chapter on spectral pooling (the DFT, the centred crop), and
+# 2-D convolution as a product of DFTs.
+# ```
+
 # %% tags=["parameters"]
 profile = "cpu"
 
@@ -49,11 +69,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from IPython.display import Markdown, display
 from matplotlib.patches import Rectangle
 from skimage import color, data, transform
 
-from hybridlib.plots import plot_log_spectrum, show_images
+from hybridlib.formatting import md, num, table
+from hybridlib.plots import plot_log_spectrum
 from hybridlib.selfcheck import (
     check_commuting_input,
     check_equivalent_filter,
@@ -127,10 +147,15 @@ ratio_table = pd.DataFrame({f"{order}, {name}": ratios[(name, order)]
                             for order in ORDERS for name in SIGNALS},
                            index=pd.Index(toy[("signal 1", "act-pool")][1] - CENTRE,
                                           name="frequency bin (0 = DC)"))
-ratio_table.style.format("{:.3f}").set_caption("equivalent filter: output / input, per bin")
+table(ratio_table, caption="equivalent filter: output / input, per bin")
 
-# %%
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.3), constrained_layout=True)
+# %% [markdown]
+# {numref}`fig-toy` shows the inputs, the filters and the equivalent filters of both
+# orders.
+
+# %% mystnb={"figure": {"caption": "The 1-D toy: the two input spectra, the two filters, and the equivalent filter (output over input, per bin) of each signal in the act-pool and pool-act orders. A fixed filter would give one curve per panel.", "name": "fig-toy"}}
+fig, axes = plt.subplots(2, 2, figsize=(9, 6), constrained_layout=True)
+axes = list(axes.flat)
 bins = np.arange(9) - CENTRE
 for i, (name, s) in enumerate(SIGNALS.items()):
     axes[0].stem(bins + (i - 0.5) * 0.15, s, linefmt=f"C{i}-", markerfmt=f"C{i}{'oD'[i]}",
@@ -146,10 +171,10 @@ for ax, order in zip(axes[2:], ORDERS):
                 label=name, linestyle="-")
     ax.set_title(f"equivalent filter, {order}")
     ax.set_xlim(-4.5, 4.5)
+axes = list(axes)
 for ax in axes:
     ax.set_xlabel("frequency bin")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.legend()
 axes[2].set_ylabel("output / input")
 plt.show()
 
@@ -179,7 +204,7 @@ for order in ORDERS:
         "output(2x) vs output(x), max |diff|": np.abs(out_double - out).max(),
         "output(low-passed x) vs output(x), relative": np.linalg.norm(out_lowpassed - out)
         / np.linalg.norm(out)})
-pd.DataFrame(probe_rows).set_index("order").style.format("{:.3g}")
+table(pd.DataFrame(probe_rows).set_index("order").T)
 
 # %% [markdown]
 # Answer A's claim holds in both orders. But the toy cannot test Answer B's claim about
@@ -239,9 +264,7 @@ images = np.stack([tile for name in tile_names for tile in
                    central_tiles(transform.downscale_local_mean(grey(name), (2, 2)))[:tiles_per_photo]])
 x_img = torch.from_numpy(images)[:, None]
 x_img = (x_img - x_img.mean((2, 3), keepdim=True)) / x_img.std((2, 3), keepdim=True)
-show_images(list(x_img[:: max(1, len(x_img) // 8), 0][:8]), ncols=8, size=1.3,
-            suptitle=f"some of the {len(x_img)} input tiles (64x64, standardised)")
-plt.show()
+print(f"{len(x_img)} input tiles, 64×64, standardised")
 
 # %%
 SIZE = 64
@@ -298,7 +321,8 @@ def rel_diff(a, b):
 
 
 print("DFT convolution vs F.conv2d with circular padding, max |difference|:",
-      f"{(conv(x_img, random_filters(0)[0]) - conv_direct(x_img, random_filters(0)[0])).abs().max():.1e}")
+      num((conv(x_img, random_filters(0)[0]) - conv_direct(x_img, random_filters(0)[0]))
+          .abs().max().item(), 2))
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "ReLU": torch.relu, "modulus |x|": torch.abs,
                "identity (linear control)": lambda z: z}
@@ -318,16 +342,16 @@ for act_name, act in ACTIVATIONS.items():
                      "N(x) vs N(LP31 x) mean": first.mean(), "std ": first.std(),
                      "N(x) vs N(LP15 x) mean": final.mean(), "std": final.std()})
 net_table = pd.DataFrame(rows).set_index(["activation", "order"])
-net_table.style.format("{:.2e}").set_caption(
-    f"relative output difference, {len(x_img)} tiles x {n_seeds} filter draws")
+table(net_table, digits=2,
+      caption=f"relative output difference, {len(x_img)} tiles × {n_seeds} filter draws")
 
-# %%
+# %% tags=["remove-input"]
 t = net_table  # short name for the f-strings below
 nonlinear = [a for a in ACTIVATIONS if a != "identity (linear control)"]
-display(Markdown(
+md(
     f"* **pool-act** (Rippel's order): the output for LP31(x) equals the "
     f"output for x to rounding error (at most "
-    f"{t.xs('pool-act', level='order')['N(x) vs N(LP31 x) mean'].max():.1e}), for every "
+    f"{num(t.xs('pool-act', level='order')['N(x) vs N(LP31 x) mean'].max(), 2)}), for every "
     f"activation.\n"
     f"* **act-pool**: the same comparison gives differences from "
     f"{t.xs('act-pool', level='order').loc[nonlinear, 'N(x) vs N(LP31 x) mean'].min():.3f} "
@@ -339,7 +363,7 @@ display(Markdown(
     f"{t.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].min():.3f} to "
     f"{t.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.3f} on average, in both orders; "
     f"only the linear control is unchanged (at most "
-    f"{t.loc['identity (linear control)', 'N(x) vs N(LP15 x) mean'].max():.1e})."))
+    f"{num(t.loc['identity (linear control)', 'N(x) vs N(LP15 x) mean'].max(), 2)}).")
 
 # %% [markdown]
 # This is Answer B, made precise. With the activation after the pooling, the first layer
@@ -382,7 +406,7 @@ for act_name in ("sigmoid", "ReLU"):
     y_lp = network(lowpass_even(x_img, 32), filters, act, "pool-act", sizes=(32, 16))
     even_rows.append({"activation": act_name, "order": "pool-act, even sizes 64 -> 32 -> 16",
                       "N(x) vs N(LP32 x)": rel_diff(y, y_lp).mean()})
-pd.DataFrame(even_rows).set_index("activation").style.format({"N(x) vs N(LP32 x)": "{:.2e}"})
+table(pd.DataFrame(even_rows).set_index("activation"), digits=2)
 
 # %% [markdown]
 # ### Where the energy goes
@@ -417,8 +441,7 @@ for act_name, act in list(ACTIVATIONS.items())[:3]:
                             "pool-act: before σ": share_outside(u_lp).mean(),
                             "pool-act: after σ": share_outside(act(u_lp)).mean()})
 energy_table = pd.DataFrame(energy_rows).groupby("activation", sort=False).mean().drop(columns="seed")
-energy_table.style.format("{:.3f}").set_caption(
-    "share of the first layer's non-DC energy outside the first window")
+table(energy_table, caption="share of the first layer's non-DC energy outside the first window")
 
 # %% [markdown]
 # The numbers are modest for random filters, and the sigmoid, nearly linear around zero,
@@ -427,7 +450,8 @@ energy_table.style.format("{:.3f}").set_caption(
 # take the modulus, then low-pass. Below, a complex Gabor filter tuned to a frequency
 # beyond the first window's edge responds to the photographs. Its real part lives almost entirely outside the window, so a spectral
 # pooling right after it would erase it; its modulus, the local amplitude of the
-# oscillation, is a slowly varying envelope that lives almost entirely inside the window.
+# oscillation, is a slowly varying envelope that lives almost entirely inside the window
+# ({numref}`fig-gabor`).
 
 # %%
 XI = 0.35  # the Gabor filter's centre frequency, cycles per pixel
@@ -450,10 +474,10 @@ print(f"Gabor centre frequency {XI} cycles/pixel = column frequency {XI * SIZE:.
       f"{SIZE}-pixel grid; the first window ends at 15 ({15 / SIZE:.2f} cycles/pixel)")
 scatter_table = pd.DataFrame({name: {"non-DC energy inside the first window":
                                      1 - share_outside(v).mean()} for name, v in after.items()}).T
-scatter_table.style.format("{:.3f}")
+table(scatter_table)
 
-# %%
-fig, axes = plt.subplots(2, 3, figsize=(12, 7), constrained_layout=True)
+# %% mystnb={"figure": {"caption": "A photograph tile, the real part and the modulus of its response to a complex Gabor filter (top), and their spectra with the first pooling window, 31×31, dashed (bottom). The modulus moves the oscillation's energy into the window.", "name": "fig-gabor"}}
+fig, axes = plt.subplots(2, 3, figsize=(9, 6.2), constrained_layout=True)
 sample = 0
 for ax, img, title in zip(axes[0], [x_img[sample, 0], real[sample, 0], response.abs()[sample, 0]],
                           ["input tile", "Gabor response, real part", "Gabor response, modulus"]):
@@ -465,7 +489,7 @@ for ax, img, title in zip(axes[1], [x_img[sample, 0], real[sample, 0], response.
     plot_log_spectrum(img, ax=ax, title=f"spectrum of the {title}", colorbar=False)
     ax.add_patch(Rectangle((-15.5, -15.5), 31, 31, fill=False, edgecolor="cyan", linestyle="--",
                            label="first pooling window (31x31)"))
-axes[1, 0].legend(loc="lower left", fontsize=8)
+axes[1, 0].legend(loc="lower left")
 plt.show()
 
 # %% [markdown]
@@ -478,7 +502,7 @@ plt.show()
 #
 # ## Verdict
 
-# %%
+# %% tags=["remove-input"]
 pa, ap = t.xs("pool-act", level="order"), t.xs("act-pool", level="order")
 toy_spread = pd.DataFrame(probe_rows).set_index("order")["max |ratio 1 - ratio 2| / max |ratio 1|"]
 verdict = pd.DataFrame([
@@ -500,7 +524,7 @@ verdict = pd.DataFrame([
                           f"{pa['N(x) vs N(LP31 x) mean'].max():.0e}",
      "without activation": "true"},
 ]).set_index("claim")
-verdict.style.set_caption("which claim holds, in which order (numbers from the cells above)")
+table(verdict, caption="which claim holds, in which order (numbers from the cells above)")
 
 # %% [markdown]
 # In words: the question's intuition is right for a linear network and wrong for any
@@ -516,6 +540,16 @@ verdict.style.set_caption("which claim holds, in which order (numbers from the c
 # spectral pooling (the Hybrid paper places it late, just before global average pooling
 # {cite}`hybrid2024`).
 #
+# **The book's own networks.** The ResNet of the [architectures chapter](04_architectures.ipynb)
+# downsamples inside a residual block as convolution → pooling → batch normalisation →
+# ReLU → convolution. At inference batch normalisation is a per-channel affine map, which
+# acts on every frequency alike, so each pooling of that network is in the pool-act
+# position of this chapter: the crop is final for the frequencies of the convolution's
+# output that it drops, and what the next crop drops is the ReLU's re-mapped content.
+# This is an argument from the structure of the block, checked above on random filters;
+# the skip connection, which carries the unpooled input around the block, is not part of
+# it.
+#
 # ## Exercises
 #
 # **Exercise 2.1** (A batched spectral activation). Write the toy's spectral activation
@@ -524,7 +558,7 @@ verdict.style.set_caption("which claim holds, in which order (numbers from the c
 # $N - 1$) and applies $\sigma(\text{slope} \cdot z)$. It must work for any number of
 # leading dimensions.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:
     """Standardise along the last axis, then a sigmoid.
 
@@ -541,7 +575,7 @@ def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tens
         "last axis for broadcasting; torch.sigmoid does the rest")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 2.1", "code_prompt_hide": "Hide the solution to Exercise 2.1"}
 def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:
     """Standardise along the last axis ([..., N]), then a sigmoid."""
     z = (v - v.mean(dim=-1, keepdim=True)) / v.std(dim=-1, keepdim=True)
@@ -560,7 +594,7 @@ print(check_spectral_activation(spectral_activation_torch))
 # explain: is every positive image a solution? Can you find a similar input for the
 # sigmoid?
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def commuting_input(n: int) -> torch.Tensor:
     """A non-constant [1, 1, n, n] image x with relu(pool(x)) == pool(relu(x)), stride 2."""
     raise NotImplementedError(
@@ -568,7 +602,7 @@ def commuting_input(n: int) -> torch.Tensor:
         "stay in that region")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 2.2", "code_prompt_hide": "Hide the solution to Exercise 2.2"}
 def commuting_input(n: int) -> torch.Tensor:
     """A positive image whose spectral pooling is positive too: 2 + a smooth wave."""
     k = torch.arange(n, dtype=torch.float64)
@@ -579,7 +613,7 @@ def commuting_input(n: int) -> torch.Tensor:
 # %%
 print(check_commuting_input(commuting_input))
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 2.2", "code_prompt_hide": "Hide the solution to Exercise 2.2"}
 text = torch.from_numpy(data.text() / 255.0)[None, None]  # a positive image with sharp edges
 pooled = spectral_pool2d(text, stride=2)
 gap = (torch.relu(pooled) - spectral_pool2d(torch.relu(text), stride=2)).norm() / pooled.norm()
@@ -605,7 +639,7 @@ for cycles, amplitude in [(5, 0.01), (5, 0.1), (5, 1.0), (1, 1.0)]:
 
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 2.2
 # :class: dropdown
 # A ReLU is the identity on non-negative numbers, so the orders agree whenever both $x$
 # and $P(x)$ are non-negative: then $\mathrm{ReLU}(P(x)) = P(x) = P(\mathrm{ReLU}(x))$.
@@ -646,7 +680,7 @@ for cycles, amplitude in [(5, 0.01), (5, 0.1), (5, 1.0), (1, 1.0)]:
 # standardise + ReLU and a plain ReLU, and reports how much the equivalent filter varies
 # from one input to the next (0 means a fixed filter exists). Explain the three results.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def equivalent_filter(spectrum, filters, keeps, activation, order):
     """Equivalent filter of the toy pipeline for one input.
 
@@ -665,7 +699,7 @@ def equivalent_filter(spectrum, filters, keeps, activation, order):
         "stages, as toy_network does, then divide by spectrum at the surviving indices")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 2.3", "code_prompt_hide": "Hide the solution to Exercise 2.3"}
 def equivalent_filter(spectrum, filters, keeps, activation, order):
     """Equivalent filter (output / input per bin) of the toy pipeline; 0 off the last window."""
     n = len(spectrum)
@@ -705,7 +739,7 @@ for act_name, act in toy_activations.items():
 pd.DataFrame(spread_rows).set_index(["activation", "order"]).style.format("{:.3f}")
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 2.3
 # :class: dropdown
 # *Plain ReLU.* The toy's spectra and filters are non-negative, so a ReLU never
 # clips anything: it is the identity on every vector it sees. The pipeline is then
@@ -729,4 +763,18 @@ pd.DataFrame(spread_rows).set_index(["activation", "order"]).style.format("{:.3f
 # dependence, including the standardisation's, which is not what a network's ReLU does
 # in space. In a real network the ReLU acts on spatial values of both signs, and the
 # 2-D experiment above shows that it then moves energy between frequencies.
+# ```
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * Without activations, stacked spectral pooling is one low-pass filter of the input;
+#   with any non-linearity it is not, in either order.
+# * With the activation after the pooling (Rippel's order, and the book's ResNet), the
+#   first crop is an exact low-pass of the filtered input: later layers cannot recover
+#   what it removed.
+# * With the activation before the pooling, high input frequencies reach the window
+#   through the non-linearity, within the same layer.
+# * A modulus or a ReLU after an oscillating filter demodulates high frequencies into low
+#   ones, which is how information carried by them can survive later crops.
 # ```

@@ -33,6 +33,21 @@
 # 6. DiffStride next to fixed spectral pooling on a photograph, and the amplitude of
 #    the output.
 
+# %% [markdown]
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * write DiffStride's ramp mask and say at which position each frequency reads it;
+# * compute the output size of a DiffStride layer and compare it with fixed spectral
+#   pooling;
+# * explain the lower clamp on the stride $S$ and the dead zone it avoids;
+# * check the gradient that reaches $S$ and watch a stride learn its value.
+#
+# **Prerequisites:** the chapter on spectral pooling, and automatic differentiation in
+# PyTorch (`backward`, `torch.autograd.gradcheck`).
+# ```
+
 # %% tags=["parameters"]
 profile = "cpu"  # "smoke": shorter experiments, same cells
 seed = 0  # seeds the random inputs of the checks
@@ -44,11 +59,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
 from skimage import color, data, transform
 from torch.func import functional_call
 
 from hybridlib.diffstride import DiffStride2d, ramp_mask
+from hybridlib.formatting import md, table
 from hybridlib.selfcheck.diffstride import (
     check_critical_stride,
     check_output_size,
@@ -76,10 +91,10 @@ R = 4.0  # the default smoothness of the paper and of DiffStride2d
 # axis of length $n$ the layer aims at a continuous output length $n' = \max(n/S, 2)$
 # and puts $T$ at half of it. The smoothness $R$ is fixed (4 by default), not learned.
 # Frequencies on the ramp, $T < p < T + R$, are the only ones whose mask depends on $S$.
-# The figure shows the ramp for several $R$ at the same threshold; $R = 0$ is the hard
+# {numref}`fig-ramp` shows the ramp for several $R$ at the same threshold; $R = 0$ is the hard
 # box of spectral pooling and has no ramp at all.
 
-# %%
+# %% mystnb={"figure": {"caption": "The ramp mask m(T, R, p) at threshold T = 6 for several smoothness values R; the dots are the integer positions at which frequencies read it.", "name": "fig-ramp"}}
 T_demo = 6.0
 p_fine = torch.linspace(0, 14, 701)
 p_int = torch.arange(0, 15.0)
@@ -163,9 +178,9 @@ for s in strides_demo:
 print(f"largest difference between the layer's masks and the official recipe "
       f"(n = {n_axis}, S in {strides_demo}): {max(gaps):.1e}")
 
-# %%
+# %% mystnb={"figure": {"caption": "The masks DiffStride applies along the height (left, frequencies centred) and the width (right, the rfft columns) for several strides S.", "name": "fig-masks"}}
 freq_h = np.fft.fftshift(np.fft.fftfreq(n_axis, 1 / n_axis))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True, sharey=True)
 for s in strides_demo:
     m_h, m_w = official_masks(n_axis, n_axis, s, s)
     axes[0].plot(freq_h, np.fft.fftshift(m_h), "o-", ms=3, label=f"S = {s:g}")
@@ -236,11 +251,11 @@ print("official unit test, 64 x 64 input with S = (2, 4):",
 #
 # Since $2\lceil n/(2S) + R\rceil \ge n/S + 2R$, the ramp makes every output at
 # least $2R$ (8 with the default $R = 4$) longer than $n/S$, until the length reaches
-# the input's: small maps hardly shrink at all. The figure sets the
+# the input's: small maps hardly shrink at all. {numref}`fig-output-length` sets the
 # output length against the stride for a 32-long axis, next to fixed spectral pooling
 # (which keeps $\lfloor n/S \rfloor$, made even).
 
-# %%
+# %% mystnb={"figure": {"caption": "Output length of a 32-long axis against the stride S: DiffStride for three smoothness values R, and fixed spectral pooling.", "name": "fig-output-length"}}
 s_fine = np.linspace(1.0, 7.5, 261)
 fig, ax = plt.subplots(figsize=(6.4, 3.4), constrained_layout=True)
 for r in (0.0, 2.0, 4.0):
@@ -275,12 +290,12 @@ for stage, c, s in zip(stages, channels, init_strides):
 chain = pd.DataFrame(rows).set_index("stage")
 chain["area ratio"] = (chain["DiffStride"] / chain["spectral"]) ** 2
 cost = {k: float((chain["channels"] ** 2 * chain[k] ** 2).sum()) for k in ("DiffStride", "spectral")}
-chain.round(2)
+table(chain)
 
-# %%
+# %% tags=["remove-input"]
 ds_chain = " → ".join(str(v) for v in chain["DiffStride"])
 sp_chain = " → ".join(str(v) for v in chain["spectral"])
-display(Markdown(
+md(
     f"DiffStride at initialisation: {ds_chain}; fixed spectral pooling: {sp_chain}. "
     f"The last stage works on a map {chain['area ratio'].iloc[-1]:.2f} times as large, "
     f"and summed over the five rows the proxy $\\sum C^2 h w$ is "
@@ -288,7 +303,7 @@ display(Markdown(
     "This is how the method works, not a bug: the network starts with generous maps "
     "and may learn larger strides, and the complexity term of the paper (below) is the "
     "handle that pushes it to do so."
-))
+)
 
 # %% [markdown]
 # ### Odd sizes
@@ -374,7 +389,7 @@ def grad_unclamped(s):
 s_scan = np.linspace(1.0, 2.0, 51 if quick else 201)
 grads = np.array([grad_unclamped(s) for s in s_scan])
 
-# %%
+# %% mystnb={"figure": {"caption": "The gradient reaching the stride S without the clamp: zero in the dead zone where every mask value is 1, alive beyond it; the clamp n/(n − R) and the gradient DiffStride2d(1.0) receives there.", "name": "fig-dead-zone"}}
 s_dead, s_min = n_c / (n_c - 2), n_c / (n_c - R)
 layer_at_1 = DiffStride2d(1.0, cropping=False, shared_stride=True).double()
 loss_at_1 = (g_c * layer_at_1(x_c)).sum()
@@ -385,20 +400,18 @@ ax.axvspan(1.0, s_dead, color="0.85", label="dead zone: every mask value is 1")
 ax.axvline(s_min, color="C3", ls="--", label=f"clamp $n/(n-R)$ = {s_min:.3f}")
 ax.plot([s_min], [layer_at_1.stride.grad.item()], "o", color="C3", label="DiffStride2d(1.0): clamped")
 ax.set(xlabel="stride S (shared by both axes)", ylabel="dL/dS", title=f"Gradient reaching the stride, n = {n_c}")
-ax.legend(frameon=False, fontsize=8)
-ax.grid(alpha=0.3)
+ax.legend(frameon=False)
 plt.show()
 
-# %%
+# %% tags=["remove-input"]
 top_mask = float(official_masks(n_c, n_c, s_min, s_min)[0].min())
-display(Markdown(
+md(
     f"Without the clamp the gradient is exactly {np.abs(grads[s_scan <= s_dead - 1e-9]).max():.1f} on "
     f"$1 \\le S \\le n/(n-2) = {s_dead:.4f}$ and comes alive only beyond. A `DiffStride2d` built "
     f"with stride 1 moves its parameter to $n/(n-R) = {layer_at_1.current_stride()[0]:.4f}$ at its "
     f"first call and gets $dL/dS = {layer_at_1.stride.grad.item():.3f}$ there. At the clamp the "
     f"highest frequencies have mask {top_mask:.2f}: on the ramp, so they feel the stride, "
-    f"while the output keeps its full size ({DiffStride2d(1.0).output_size(n_c, n_c)[0]})."
-))
+    f"while the output keeps its full size ({DiffStride2d(1.0).output_size(n_c, n_c)[0]}).")
 
 # %% [markdown]
 # The jumps in the curve are no noise: each one is a stride at which some frequency
@@ -529,26 +542,26 @@ s_crit = n_learn / (h_target - 2)
 # reconstruction (zero) up to the critical stride, then a rise, with the complexity term
 # tilting the flat part towards larger strides.
 
-# %%
+# %% mystnb={"figure": {"caption": "Left: the strides learned by Adam from two starting values, with the critical stride. Right: the loss against a shared stride, its reconstruction and complexity parts.", "name": "fig-learned-stride"}}
 s_land = np.linspace(1.5, 4.0, 26 if quick else 51)  # beyond 4 the output is smaller than the target
 target_learn = spectral_pool2d(x_learn, stride=factor, rescale=True)
 with torch.no_grad():
     rec_land = np.array([reconstruction(DiffStride2d(s), x_learn, target_learn).item() for s in s_land])
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
 for s0, c in zip(starts, ("C0", "C1")):
     axes[0].plot(paths[s0][:, 0], color=c, label=f"start {s0:g}: $S_h$")
     axes[0].plot(paths[s0][:, 1], color=c, ls="--", label=f"start {s0:g}: $S_w$")
 axes[0].axhline(s_crit, color="k", lw=1, label=f"critical stride {s_crit:.2f}")
 axes[0].axhline(factor, color="0.5", lw=1, ls=":", label=f"target factor {factor:g}")
 axes[0].set(xlabel="Adam step", ylabel="learned stride", title=f"Strides learned on {n_learn}×{n_learn} photographs")
-axes[0].legend(frameon=False, fontsize=8, ncol=2, loc="lower right")
+axes[0].legend(frameon=False, ncol=2, loc="lower right")
 axes[1].plot(s_land, rec_land, label="reconstruction")
 axes[1].plot(s_land, lam / s_land**2, label=r"$\lambda / S^2$")
 axes[1].plot(s_land, rec_land + lam / s_land**2, "k", lw=1.5, label="total")
 axes[1].axvline(s_crit, color="k", lw=1, ls=":")
 axes[1].set(xlabel="shared stride S", ylabel="loss", ylim=(0, 4 * lam / 1.5**2),
             title=f"Loss landscape, λ = {lam:g}")
-axes[1].legend(frameon=False, fontsize=8)
+axes[1].legend(frameon=False)
 for ax in axes:
     ax.grid(alpha=0.3)
 plt.show()
@@ -556,9 +569,9 @@ plt.show()
 # %%
 final = pd.DataFrame({f"start {s0:g}": {"S_h": p[-1, 0], "S_w": p[-1, 1]} for s0, p in paths.items()}).T
 final["critical stride"] = s_crit
-final.round(3)
+table(final)
 
-# %%
+# %% tags=["remove-input"]
 spread = max(abs(p[-1] - s_crit).max() for p in paths.values())
 if spread < 0.1:
     outcome = (f"After {steps} Adam steps both starts end within {spread:.2f} of the critical "
@@ -568,7 +581,7 @@ else:
     outcome = (f"After only {steps} Adam steps (profile `{profile}`) the strides are still "
                f"up to {spread:.2f} away from the critical stride {s_crit:.3f}; the `cpu` "
                "profile runs long enough to see them settle just above it.")
-display(Markdown(
+md(
     f"{outcome} Here the target is {h_target}×{h_target} from {n_learn}×{n_learn}, so "
     f"$n/(h-2) = {n_learn}/{h_target - 2}$. The learned stride is not the factor {factor:g} "
     "itself: the mask must stay at 1 on the target's whole band, whose highest position "
@@ -576,12 +589,13 @@ display(Markdown(
     "at position $h/2 - 1$ on the height, and the width's \"+1\" does the same for the "
     "columns). So the flat part must reach $T = h/2 - 1$, which gives $S = n/(h-2)$ rather "
     f"than $n/h = {n_learn / h_target:g}$."
-))
+)
 
 # %% [markdown]
 # ## DiffStride next to fixed spectral pooling
 #
-# Same photograph, same nominal stride 2: `DiffStride2d(2.0)` against `SpectralPool2d(2)`.
+# Same photograph, same nominal stride 2: `DiffStride2d(2.0)` against `SpectralPool2d(2)`
+# ({numref}`fig-diffstride-vs-spectral`).
 # The bottom row shows what each layer keeps of the `rfft2` half-plane (rows: all
 # height frequencies, centred; columns: the non-negative width frequencies). Spectral
 # pooling keeps a hard box, the band that a map of half the size can hold. DiffStride
@@ -601,15 +615,15 @@ k_h = np.fft.fftshift(np.fft.fftfreq(n_cmp, 1 / n_cmp))[:, None]
 mask_sp = ((k_h >= -(h_sp // 2)) & (k_h < (h_sp + 1) // 2)) * (np.arange(n_cmp // 2 + 1) <= w_sp // 2)[None, :]
 spectrum = np.abs(np.fft.fftshift(torch.fft.rfft2(x_cmp)[0, 0].numpy(), axes=0))
 
-# %%
-fig, axes = plt.subplots(2, 3, figsize=(11, 7.6), constrained_layout=True)
+# %% mystnb={"figure": {"caption": "A photograph through DiffStride2d(2.0) and SpectralPool2d(2) (top) and the part of the rfft2 half-plane each keeps (bottom).", "name": "fig-diffstride-vs-spectral"}}
+fig, axes = plt.subplots(2, 3, figsize=(9, 6.6), constrained_layout=True)
 images = (x_cmp, y_ds, y_sp)
 titles = (f"input {n_cmp}×{n_cmp}", f"DiffStride S=2: {y_ds.shape[-2]}×{y_ds.shape[-1]}",
           f"SpectralPool2d(2): {h_sp}×{w_sp}")
 extent = (-0.5, n_cmp // 2 + 0.5, n_cmp // 2 - 0.5, -n_cmp // 2 - 0.5)
 for col, (img, title, mask) in enumerate(zip(images, titles, (1.0, mask_ds, mask_sp))):
     axes[0, col].imshow(img[0, 0].detach(), cmap="gray", interpolation="nearest")
-    axes[0, col].set_title(title, fontsize=10)
+    axes[0, col].set_title(title)
     axes[0, col].set_axis_off()
     art = axes[1, col].imshow(np.log10(1 + spectrum * mask), cmap="magma", extent=extent,
                               vmin=0, vmax=np.log10(1 + spectrum.max()), interpolation="nearest")
@@ -643,17 +657,18 @@ comparison = pd.DataFrame({
     "energy kept": [energy_kept(layer(x0), x0) for layer in (ds, sp)],
 }, index=["DiffStride S=2", "SpectralPool2d(2)"])
 comparison["energy lost"] = 1 - comparison["energy kept"]
-comparison.round(4)
+table(comparison, formats={"area / input area": "{:.0%}", "energy kept": "{:.2%}",
+                          "energy lost": "{:.2%}"})
 
-# %%
+# %% tags=["remove-input"]
 c_ds, c_sp = comparison.iloc[0], comparison.iloc[1]
-display(Markdown(
+md(
     f"DiffStride keeps {c_ds['area / input area']:.0%} of the input's pixels and loses "
     f"{c_ds['energy lost']:.2%} of its energy; spectral pooling keeps {c_sp['area / input area']:.0%} "
     f"and loses {c_sp['energy lost']:.2%}. Most of a photograph's energy lies at low "
     "frequencies, so both lose little; the extra pixels of DiffStride buy its ramp, which "
     "attenuates the band edge instead of cutting it."
-))
+)
 
 # %% [markdown]
 # ### Amplitude
@@ -673,12 +688,12 @@ for n, s in ((32, 2.0), (32, 3.0), (64, 2.0), (16, 2.0)):
         rows.append({"layer": name, "input": n, "S": s, "output": y.shape[-1],
                      "measured gain": y.mean().item(), "(HW)/(hw)": n * n / (y.shape[-2] * y.shape[-1])})
 amp = pd.DataFrame(rows)
-amp.round(3)
+table(amp, hide_index=True)
 
-# %%
+# %% tags=["remove-input"]
 g32 = amp.query("layer == 'DiffStride2d' and input == 32 and S == 2.0").iloc[0]
-display(Markdown(f"A constant 32×32 image through `DiffStride2d(2.0)` becomes {g32.output}×{g32.output} "
-                 f"with every pixel multiplied by {g32['measured gain']:.3f} $= 32^2/{g32.output}^2$."))
+md(f"A constant 32×32 image through `DiffStride2d(2.0)` becomes {g32.output}×{g32.output} "
+                 f"with every pixel multiplied by {g32['measured gain']:.3f} $= 32^2/{g32.output}^2$.")
 
 # %% [markdown]
 # ## Exercises
@@ -688,7 +703,7 @@ display(Markdown(f"A constant 32×32 image through `DiffStride2d(2.0)` becomes {
 # and the hard box $p \le T$ (as 0/1 floats) when $R = 0$. It must be differentiable with
 # respect to the threshold: that is the only way a gradient reaches the stride.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def my_ramp_mask(positions, threshold, smoothness):
     """Ramp mask of DiffStride.
 
@@ -703,7 +718,7 @@ def my_ramp_mask(positions, threshold, smoothness):
     raise NotImplementedError("Exercise 3.1: torch.clamp keeps the graph; treat R = 0 apart")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 3.1", "code_prompt_hide": "Hide the solution to Exercise 3.1"}
 def my_ramp_mask(positions, threshold, smoothness):
     """Ramp mask of DiffStride: [...] positions -> [...] mask values."""
     if smoothness == 0:
@@ -724,7 +739,7 @@ print(check_ramp_mask(my_ramp_mask))
 # $n/S < 2$, and when $R = 0$?
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 3.2
 # :class: dropdown
 # A frequency is kept when its mask is non-zero, i.e. when its position satisfies
 # $p < T + R$ (for $R > 0$). The positions are integers from 0, so the number of kept
@@ -762,7 +777,7 @@ print(check_ramp_mask(my_ramp_mask))
 # `hybridlib` keeps the frequencies $\pm k$ with $k < T + R$ (or $k \le T$ when $R = 0$),
 # $k \le (n-1)/2$, with $T = n'/2$.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def my_output_length(n, stride, smoothness=4.0):
     """Output length of DiffStride2d along one axis.
 
@@ -777,7 +792,7 @@ def my_output_length(n, stride, smoothness=4.0):
     raise NotImplementedError("Exercise 3.3: count the positions with a non-zero mask, then lay them out")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 3.3", "code_prompt_hide": "Hide the solution to Exercise 3.3"}
 def my_output_length(n, stride, smoothness=4.0):
     """Output length of DiffStride2d along one axis of length n."""
     t = max(n / stride, 2) / 2
@@ -803,7 +818,7 @@ print(check_output_size(my_output_length))
 # 3. Without running it: would a ten times larger $\lambda$ move the learned stride
 #    above or below the prediction, and why?
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def critical_stride(n, factor):
     """Largest DiffStride stride whose mask is 1 on the band kept by spectral pooling.
 
@@ -817,7 +832,7 @@ def critical_stride(n, factor):
     raise NotImplementedError("Exercise 3.4: find the highest position in the target's band on each axis")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 3.4", "code_prompt_hide": "Hide the solution to Exercise 3.4"}
 def critical_stride(n, factor):
     """Largest stride whose mask is 1 on the band spectral pooling keeps (even n)."""
     h, w = spectral_output_size(n, n, factor)
@@ -836,7 +851,7 @@ print(f"factor {factor_4:g}: predicted {critical_stride(n_learn, factor_4):.3f},
       f"learned S_h = {path_4[-1, 0]:.3f}, S_w = {path_4[-1, 1]:.3f} after {steps} steps")
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 3.4
 # :class: dropdown
 # 1. Spectral pooling by 4 turns 96×96 into 24×24: rows $-12 \dots 11$ and columns
 #    $0 \dots 12$. On the height the highest position in that band is 11 (row $-12$ sits
@@ -852,4 +867,17 @@ print(f"factor {factor_4:g}: predicted {critical_stride(n_learn, factor_4):.3f},
 #    error grows until its slope balances that pull. The stride then exceeds the
 #    critical stride by more, and the learned stride reflects the images' spectra at the
 #    band edge, not only the geometry of the mask.
+# ```
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * DiffStride multiplies the spectrum by a ramp mask whose threshold follows the stride
+#   $S$; the ramp is what lets a gradient reach $S$.
+# * Its output keeps room for the ramp, so at the same initial stride its maps are
+#   larger, and its cost higher, than those of fixed spectral pooling.
+# * Below $S = n/(n-2)$ every mask value is 1 and the gradient vanishes; the layer clamps
+#   $S$ at $n/(n-R)$ so that a stride initialised at 1 can still learn.
+# * A learned stride settles where the mask just covers the band the task needs, pushed
+#   larger by the complexity term.
 # ```

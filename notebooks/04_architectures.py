@@ -35,6 +35,20 @@
 # Nothing here is trained: sizes, parameters and floating-point operations (FLOPs) are
 # properties of the untrained network, measured with `hybridlib.resnet.describe`.
 
+# %% [markdown]
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * read a downsampling *spec* and draw the network it describes;
+# * explain why the projection shortcut shares its block's pooling module;
+# * compare configurations by feature-map sizes, parameters and FLOPs;
+# * predict the map sizes that the official layers' size rules give.
+#
+# **Prerequisites:** the chapters on spectral pooling and DiffStride, and residual
+# networks (He et al.'s pre-activation ResNet).
+# ```
+
 # %% tags=["parameters"]
 profile = "cpu"
 
@@ -52,6 +66,7 @@ from matplotlib.patches import Patch
 
 from hybridlib.configs import ABLATION, CONFIGS, PROFILES, STRIDE_ROWS, config_spec
 from hybridlib.diffstride import DiffStride2d
+from hybridlib.formatting import table
 from hybridlib.resnet import describe, resnet18
 from hybridlib.results import paper_table
 from hybridlib.selfcheck import check_block_parameters, check_feature_sizes
@@ -232,9 +247,11 @@ for name, spec in CONFIGS.items():
     })
     rows.append(row)
 arch = pd.DataFrame(rows).set_index("configuration")
-arch.style.format({f"params (w={PAPER_WIDTH})": "{:,}", f"GFLOPs (w={PAPER_WIDTH})": "{:.2f}",
-                   "FLOPs / strided": "{:.2f}", f"params (w={width})": "{:,}",
-                   f"MFLOPs (w={width})": "{:.1f}"})
+# Too wide for the text column as one table: the map sizes, the costs, the descriptions.
+display(table(arch[list(POSITIONS)], caption="map size (h×w) after each position"))
+display(table(arch.drop(columns=["description", *POSITIONS]),
+              formats={f"params (w={PAPER_WIDTH})": "{:,}", f"params (w={width})": "{:,}"}))
+table(arch[["description"]])
 
 # %% [markdown]
 # The columns at width $w$ of this profile use its input channels (one for
@@ -273,7 +290,7 @@ display(Markdown(
 # can downsample. A cell's colour is the kind, its text the initial stride and the
 # size of the map going in and coming out at a $32\times32$ input.
 
-# %%
+# %% mystnb={"figure": {"caption": "Every configuration's downsampling at the five positions, with the feature-map sizes of a 32×32 input.", "name": "fig-configurations"}}
 KIND_COLOURS = {
     "strided": "#b0b0b0",
     "max": "#8fbf7f",
@@ -295,7 +312,7 @@ INPUT_OF = {"stem": None, "stage2": "stage1", "stage3": "stage2", "stage4": "sta
             "head": "stage4"}
 
 names = list(CONFIGS)
-fig, ax = plt.subplots(figsize=(10.5, 0.52 * len(names) + 1.6), constrained_layout=True)
+fig, ax = plt.subplots(figsize=(9, 0.52 * len(names) + 1.6), constrained_layout=True)
 for i, name in enumerate(names):
     spec, sizes = CONFIGS[name], costs[name][2]
     for j, position in enumerate(DIAGRAM_POSITIONS):
@@ -472,7 +489,7 @@ display(Markdown(
 # compares with `describe` on twelve networks, including odd, non-square and
 # re-strided ones.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def sizes(spec, input_size):
     """Feature-map size after every position of resnet18(spec) for one input.
 
@@ -490,7 +507,7 @@ def sizes(spec, input_size):
         "stage1 keeps the size, and the head is stage4's size when spec['head'] is None")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 4.1", "code_prompt_hide": "Hide the solution to Exercise 4.1"}
 def sizes(spec, input_size):
     """Feature-map size after every position of resnet18(spec) for an input (H, W)."""
 
@@ -530,7 +547,7 @@ print(check_feature_sizes(sizes))
 # block has a $1\times1$ shortcut, and what a DiffStride layer adds. Then use it to
 # rebuild the parameter count of the whole ResNet-18.
 
-# %% tags=["exercise-stub", "remove-cell"]
+# %% tags=["exercise-stub"]
 def block_parameters(c_in, c_out, kind):
     """Trainable parameters of PreActBlock(c_in, c_out, kind, stride=2).
 
@@ -548,7 +565,7 @@ def block_parameters(c_in, c_out, kind):
         "projection blocks, and DiffStride's stride (one value per axis)")
 
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 4.2", "code_prompt_hide": "Hide the solution to Exercise 4.2"}
 def block_parameters(c_in, c_out, kind):
     """Trainable parameters of PreActBlock(c_in, c_out, kind, stride=2)."""
     batch_norms = 2 * c_in + 2 * c_out  # gamma and beta of BN1 (c_in) and BN2 (c_out)
@@ -595,7 +612,7 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
 # head? (c) Why does the official code refuse a map with $H \le R$ at all?
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 4.3
 # :class: dropdown
 # (a) The height positions of an even axis are $0, 1, \dots, H/2 - 1$ twice (the
 # positive and the negative frequencies). Since $h' \ge 2$, $T_h \ge 1$, and the mask
@@ -638,7 +655,7 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
 # whether the blur or the position is responsible for a difference in accuracy?
 
 # %% [markdown] tags=["solution"]
-# ```{admonition} Solution
+# ```{admonition} Solution to Exercise 4.4
 # :class: dropdown
 # (a) As a baseline, BlurPool replaces the stride of the projection blocks of stages
 # 2-4, exactly where `max`, `avg` and `spectral` sit, with a stride-1 stem: the
@@ -664,4 +681,17 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
 # blur) next to the blurred and the spectral heads: equal accuracies would say the
 # position matters, not the filter. The seed standard deviation of the results chapter
 # tells how large a difference has to be before it means anything.
+# ```
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * Every configuration is the same pre-activation ResNet-18; a spec of five positions
+#   says how it downsamples.
+# * The projection shortcut shares its block's pooling module, so a learned stride acts
+#   on both paths.
+# * Parameters hardly differ between configurations, cost does: DiffStride's larger maps
+#   make its convolutions dearer than those of fixed strides.
+# * The official size rules make the hybrid's last map non-square and keep DiffStride
+#   from the very end of a strided network.
 # ```

@@ -29,11 +29,11 @@ force = False
 import time
 
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from hybridlib.configs import CONFIGS, PROFILES
 from hybridlib.paths import results_root, runs_root
-from hybridlib.train import build_run, record_path, train_profile
+from hybridlib.train import CODE_HASH, build_run, record_path, train_profile
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
@@ -68,33 +68,48 @@ Markdown(
 # The progress bars (one per epoch, with loss, accuracy and images per second) go to the
 # terminal when a run actually trains; the book only shows the summary below. An
 # interrupted run simply resumes from its last completed epoch when this cell runs again.
+# Every record carries a fingerprint of the library code that made it; the book shows the
+# records as they were made (`accept_code`), and says below which were made by other code
+# than the reader's. `force` retrains every run with the current code.
 
 # %% tags=["remove-stderr"]
 start = time.perf_counter()
-records = train_profile(profile, force=force, results_dir=RESULTS, runs_dir=RUNS)
+records = train_profile(
+    profile, force=force, results_dir=RESULTS, runs_dir=RUNS, accept_code=not force
+)
 elapsed = time.perf_counter() - start
 
 # %%
-table = pd.DataFrame(
+runs_made = pd.DataFrame(
     [
         {
-            "dataset": r["config"]["dataset"],
             "configuration": r["config"]["config"],
             "seed": r["config"]["seed"],
             "test accuracy (%)": round(100 * r["final_test_acc"], 2),
             "training time (s)": round(r["wall_seconds"]),
             "images/s": round(r["images_per_s"]),
             "device": r["provenance"]["device"],
-            "commit": (r["provenance"]["git_commit"] or "unknown")[:8],
+            "commit": r["provenance"]["git_commit"] or "unknown",
+            "code hash": r.get("code_hash") or "not recorded",
             "settings hash": r["config_hash"],
         }
         for r in records
     ]
-)
-table
+).set_index(["configuration", "seed"])
+# What each run gave, then what made the runs: a commit and code hash are shared by many.
+display(runs_made.drop(columns=["device", "commit", "code hash"]))
+display(runs_made.groupby(["device", "commit", "code hash"]).size().rename("runs").to_frame())
 
 # %%
-total = table["training time (s)"].sum()
+other_code = [r for r in records if r.get("code_hash") != CODE_HASH]
+Markdown(
+    f"{len(other_code)} of the {len(records)} records were made by library code other than "
+    f"this book's (code hash `{CODE_HASH}`): their numbers are those of the code they record."
+    if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)."
+)
+
+# %%
+total = runs_made["training time (s)"].sum()
 Markdown(
     f"This cell took {elapsed:.1f} s; the {len(records)} runs took {total / 60:.1f} minutes "
     f"of training when they were made (as recorded, on the devices listed above)."
@@ -118,3 +133,44 @@ Markdown(
 pd.DataFrame(
     {"configuration": list(CONFIGS), "description": [s["description"] for s in CONFIGS.values()]}
 ).set_index("configuration")
+
+# %% [markdown]
+# ## The paper profile at scale: one GPU, several, or a cluster
+#
+# The `paper` profile is the DiffStride paper's whole table: CIFAR-10 and CIFAR-100,
+# strided, spectral and DiffStride networks and the three readings of the hybrid at each
+# of the six initial-stride rows, the other baselines and the position ablation at
+# (2, 2, 2), three seeds, with the official repository's current recipe (`--recipe
+# first_commit` runs its first commit's instead). The papers' baselines are means over the
+# six rows, so nothing less reproduces them. The run list is data,
+# `hybridlib.sweep.run_list`; the table below counts it.
+#
+# That is hundreds of GPU-hours, so `hybridlib.sweep` prices the list before anything
+# starts, and hands the missing runs to [submitit](https://github.com/facebookincubator/submitit)
+# (install it with `pip install -e '.[sweep]'`). Every job is load-or-train: submitting the
+# same sweep again skips the finished runs and resumes the interrupted ones from their last
+# epoch, and a job that reaches its time limit is requeued and resumes the same way.
+#
+# ```bash
+# # the bill first: the run list and GPU-hours per run (one calibration step on this device;
+# # on a machine without a GPU an assumed throughput, which --gpu-tflops replaces)
+# python -m hybridlib.sweep --profile paper --dry-run
+# # a laptop or a desktop with one GPU: one run at a time
+# python -m hybridlib.sweep --profile paper --executor local --gpus 1
+# # a workstation with 4 GPUs: one process per GPU, the runs shared by estimated hours
+# python -m hybridlib.sweep --profile paper --executor local --gpus 4
+# # a SLURM cluster: one job array, one GPU per run, at most 32 at once
+# python -m hybridlib.sweep --profile paper --executor slurm --partition gpu --gpus 32
+# # where it stands: done, running, queued, failed (with its last log line), missing
+# python -m hybridlib.sweep status --profile paper
+# ```
+#
+# Records land in `results/paper/<dataset>/<configuration>[_s<row>]/seed<k>.json`, each
+# written atomically, so a shared file system never shows half a record; submitit's logs
+# are in `runs/sweep/`. Once the records are there, the next chapter reads them as it reads
+# this book's own.
+
+# %%
+from hybridlib.sweep import counts_table, run_list
+
+counts_table(run_list("paper"))

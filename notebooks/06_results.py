@@ -45,8 +45,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES
+from hybridlib.evidence import comparison_table, describe_comparisons, format_comparisons
+from hybridlib.formatting import table
 from hybridlib.paths import relative, results_root
-from hybridlib.plots import plot_mean_std
 from hybridlib.results import (
     curves_table,
     hybrid_baseline_check,
@@ -138,7 +139,7 @@ display(Markdown(
 def headline(dataset):
     s = summary[summary.dataset == dataset].set_index("config")
     p = provenance(dataset)
-    table = pd.DataFrame({
+    headline_table = pd.DataFrame({
         "test acc. (%)": s.test_acc,
         "seeds": s.n_seeds,
         "train acc. (%)": s.train_acc_mean.round(2),
@@ -150,12 +151,12 @@ def headline(dataset):
                f"epoch{'' if p['epochs'] == '1' else 's'} on "
                f"{p['train_size']} training images (tested on {p['test_size']}), "
                f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
-    return table, caption, p
+    return headline_table, caption, p
 
 
 for dataset in datasets:
-    table, caption, p = headline(dataset)
-    display(table.style.set_caption(caption).format({"GFLOPs / image": "{:.4f}",
+    headline_table, caption, p = headline(dataset)
+    display(headline_table.style.set_caption(caption).format({"GFLOPs / image": "{:.4f}",
                                                      "images / s": "{:.0f}", "s / run": "{:.0f}",
                                                      "train acc. (%)": "{:.2f}"}))
     display(Markdown(
@@ -324,7 +325,7 @@ display(Markdown(
 # configurations of the papers' comparison are drawn as solid lines, the position
 # ablation as dashed lines.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (left: every seed as a thin line, the mean over seeds marked) and training loss (right, mean over seeds) after every epoch, per configuration; dashed: the position ablation.", "name": "fig-curves"}}
 palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
 config_order = list(summary.config.drop_duplicates())
 COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
@@ -338,16 +339,19 @@ def style(config):
 
 mean_curves = (curves.groupby(["dataset", "config", "epoch"])
                [["test_acc", "train_loss"]].agg(["mean", "std"]).reset_index())
-fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.8 * len(datasets)),
+fig, axes = plt.subplots(len(datasets), 2, figsize=(9, 3.6 * len(datasets) + 0.9),
                          squeeze=False, constrained_layout=True)
 for row, dataset in enumerate(datasets):
     for config in config_order:
         c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
         if c.empty:
             continue
-        plot_mean_std(axes[row, 0], c.epoch, c[("test_acc", "mean")],
-                      c[("test_acc", "std")].fillna(0), label=config, band_alpha=0.08,
-                      **style(config))
+        # Every seed as a thin line, the mean over seeds as the marked one.
+        seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
+        for _, one in seeds.groupby("seed"):
+            axes[row, 0].plot(one.epoch, one.test_acc, color=COLOURS[config], linewidth=0.7,
+                              alpha=0.45)
+        axes[row, 0].plot(c.epoch, c[("test_acc", "mean")], label=config, **style(config))
         axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
     axes[row, 0].set_ylabel("test accuracy (%)")
     axes[row, 1].set_ylabel("training loss (with label smoothing)")
@@ -358,8 +362,8 @@ for row, dataset in enumerate(datasets):
         ax.set_xticks(range(1, n_ep + 1))
         ax.set_xlim(0.7, n_ep + 0.3)
         ax.grid(alpha=0.3)
-axes[0, 1].legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  title="configuration", title_fontsize=8)
+handles, labels = axes[0, 0].get_legend_handles_labels()
+fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
 plt.show()
 
 # %% tags=["hide-input"]
@@ -396,7 +400,7 @@ else:
 # the lower clamp described in the [DiffStride chapter](03_diffstride.ipynb) raises
 # it on the first forward pass.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The learned strides after every epoch (mean over seeds; S_h and S_w in two colours) for each configuration with DiffStride layers, one column per position, on one common scale; dotted: the initial stride.", "name": "fig-strides"}}
 if strides.empty:
     display(Markdown(f"No run of profile {profile} has a DiffStride layer."))
 else:
@@ -407,9 +411,11 @@ else:
     for dataset in datasets:
         d = s_mean[s_mean.dataset == dataset]
         cfgs = [c for c in config_order if c in set(d.config)]
+        # One y-range for every panel: a stride that moved 0.05 looks as small as it is.
         fig, axes = plt.subplots(len(cfgs), len(pos_order),
-                                 figsize=(2.3 * len(pos_order) + 0.8, 1.75 * len(cfgs) + 0.7),
-                                 squeeze=False, sharex=True, constrained_layout=True)
+                                 figsize=(9, 1.3 * len(cfgs) + 0.8),
+                                 squeeze=False, sharex=True, sharey=True,
+                                 constrained_layout=True)
         for i, config in enumerate(cfgs):
             for j, position in enumerate(pos_order):
                 ax = axes[i, j]
@@ -423,12 +429,7 @@ else:
                             label=f"$S_{axis}$")
                 initial = cell.initial.iloc[0]
                 ax.axhline(initial, color="grey", linestyle=":", linewidth=1)
-                # at least +-0.05 around the data: a change of 1e-4 should look like one
-                low = min(cell.stride.min(), initial) - 0.05
-                high = max(cell.stride.max(), initial) + 0.05
-                ax.set_ylim(low, high)
                 ax.ticklabel_format(axis="y", useOffset=False)
-                ax.tick_params(labelsize=7)
                 n_ep = int(cell.epoch.max())
                 ax.set_xticks(range(1, n_ep + 1))
                 ax.set_xlim(0.7, n_ep + 0.3)
@@ -495,10 +496,9 @@ if not strides.empty:
             a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
             row[position] = (f"{a[0]}x{a[1]}" if a == b
                              else f"{a[0]}x{a[1]} → {b[0]}x{b[1]}")
-        row["GFLOPs: first → last epoch"] = (f"{r['epochs'][0]['flops'] / 1e9:.4f} → "
-                                             f"{r['flops'] / 1e9:.4f}")
         size_rows.append(row)
-    display(pd.DataFrame(size_rows).set_index(["dataset", "configuration", "seed"]).style
+    display(pd.DataFrame(size_rows).drop(columns="dataset")
+            .set_index(["configuration", "seed"]).style
             .set_caption("Map size after each position at initialisation → at the end of "
                          "training, for the runs with DiffStride layers"))
 
@@ -511,7 +511,7 @@ if not strides.empty:
 # machine and on whatever else it was doing). Both axes are logarithmic; the bars are
 # the standard deviations over seeds.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean ± standard deviation over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
 def label_points(ax, xs, ys, labels, colours, step=0.045):
     """Write each label to the right of its point, nudged up until it overlaps no other."""
     to_axes = ax.transData + ax.transAxes.inverted()
@@ -532,7 +532,7 @@ def label_points(ax, xs, ys, labels, colours, step=0.045):
 for dataset in datasets:
     s = summary[summary.dataset == dataset].set_index("config")
     scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), sharey=True, constrained_layout=True)
     for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
                                        ("images_per_s", "training images per second"))):
         xs = s[col] * (scale if col == "gflops" else 1.0)
@@ -595,10 +595,10 @@ display(Markdown(" ".join(compute_lines)))
 # The Hybrid paper reports that DiffStride works best early in the network and spectral
 # pooling late. `hybridlib.configs.ABLATION` turns that into configurations that move
 # one kind at a time (see the [architectures chapter](04_architectures.ipynb) for
-# their sizes). Each is compared with the hybrid and with plain DiffStride. A gap only
-# means something if it is larger than the spread between seeds, so the table gives
-# the pooled seed standard deviation of each pair,
-# $\sqrt{(s_a^2 + s_b^2)/2}$, next to the gap.
+# their sizes). Each is compared with the hybrid and with plain DiffStride, run for run
+# with the same seed: the difference of each seed pair, its mean and the 95 % t-interval
+# of that mean. With few seeds the interval is wide (with two it spans 12.7 standard
+# errors); it is the honest width of what the runs can tell.
 
 # %% tags=["hide-input"]
 ablation_present = [c for c in ABLATION if c in set(runs.config)]
@@ -613,35 +613,16 @@ elif not ablation_present:
         f" only, no ablation configuration: run the chapter with the `cpu` profile (or "
         f"`python -m hybridlib.train --profile cpu`) to see this section filled."))
 else:
-    rows = []
-    for dataset in datasets:
-        s = summary[summary.dataset == dataset].set_index("config")
-        for config in [c for c in ("hybrid", "diffstride", *ABLATION) if c in s.index]:
-            row = {"dataset": name_of(dataset), "configuration": config,
-                   "test acc. (%)": s.test_acc[config], "seeds": s.n_seeds[config]}
-            for ref in ("hybrid", "diffstride"):
-                if ref not in s.index or ref == config:
-                    row[f"gap to {ref}"], row[f"seed std ({ref} pair)"] = np.nan, np.nan
-                    continue
-                gap = s.test_acc_mean[config] - s.test_acc_mean[ref]
-                std = math.sqrt((s.test_acc_std[config] ** 2 + s.test_acc_std[ref] ** 2) / 2)
-                row[f"gap to {ref}"] = gap
-                row[f"seed std ({ref} pair)"] = std
-            rows.append(row)
-    ablation = pd.DataFrame(rows).set_index(["dataset", "configuration"])
-    for ref in ("hybrid", "diffstride"):
-        exceeds = ablation[f"gap to {ref}"].abs() > ablation[f"seed std ({ref} pair)"]
-        ablation[f"|gap to {ref}| > std"] = np.where(
-            ablation[f"seed std ({ref} pair)"].isna(), "", np.where(exceeds, "yes", "no"))
-    display(ablation.style.set_caption(
-        "Position ablation: gaps in points of test accuracy (positive: better than the "
-        "reference)").format({c: "{:+.2f}" for c in ablation.columns if c.startswith("gap")}
-                             | {c: "{:.2f}" for c in ablation.columns if c.startswith("seed std")},
-                             na_rep=""))
+    ablation = comparison_table(
+        records, [(c, ref) for ref in ("hybrid", "diffstride") for c in ablation_present]
+    )
+    display(format_comparisons(ablation).style.set_caption(
+        "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
+        "points of test accuracy, with 95 % intervals (Holm-corrected p within each family)"))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed as a dot, the mean ± standard deviation in black; dotted lines: the hybrid and DiffStride means; * marks the configurations outside the ablation.", "name": "fig-ablation"}}
 if ablation_present:
-    fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 0.45 *
+    fig, axes = plt.subplots(1, len(datasets), figsize=(min(9, 7.5 * len(datasets)), 0.45 *
                              runs.config.nunique() + 1.5), squeeze=False,
                              constrained_layout=True)
     for ax, dataset in zip(axes[0], datasets):
@@ -666,30 +647,7 @@ if ablation_present:
 
 # %% tags=["hide-input"]
 if ablation_present:
-    verdicts = []
-    for dataset in datasets:
-        a = ablation.loc[name_of(dataset)]
-        a = a[a.index.isin(ABLATION)]
-        if a.empty or a["gap to hybrid"].isna().all():
-            continue
-        above = a[(a["gap to hybrid"] > 0) & (a["|gap to hybrid| > std"] == "yes")]
-        below = a[(a["gap to hybrid"] < 0) & (a["|gap to hybrid| > std"] == "yes")]
-        best = a["gap to hybrid"].idxmax()
-        verdicts.append(
-            f"On {name_of(dataset)}, {len(above)} of the {len(a)} ablation configurations "
-            f"beat the hybrid by more than the seed spread "
-            f"({listing(f'`{c}`' for c in above.index) if len(above) else 'none'}) and "
-            f"{len(below)} fall below it by more than the spread. The best ablation is "
-            f"`{best}` ({a['gap to hybrid'][best]:+.2f} points against the hybrid). "
-            + (f"`reversed_hybrid`, with the two kinds in the opposite order, is "
-               f"{a['gap to hybrid']['reversed_hybrid']:+.2f} points from the hybrid. "
-               if "reversed_hybrid" in a.index else ""))
-    n_seeds = runs.groupby(["dataset", "config"]).seed.nunique().min()
-    display(Markdown(
-        " ".join(v.strip() for v in verdicts)
-        + f" With {plural(n_seeds, 'seed')} per configuration, 'more than one standard deviation' "
-        f"is a weak criterion: it says where to look with more seeds or longer training, not "
-        f"that a position is better."))
+    display(Markdown(describe_comparisons(ablation, name_of)))
 
 # %% [markdown]
 # ## Is the Hybrid paper's CIFAR-100 baseline the right one?
@@ -729,35 +687,15 @@ display(Markdown(
     f"the same recipe and seeds, which is what our runs do:"))
 
 # %% tags=["hide-input"]
-own = []
-for dataset in datasets:
-    s = summary[summary.dataset == dataset].set_index("config")
-    for ref in ("diffstride", "spectral"):
-        if not {"hybrid", ref} <= set(s.index):
-            continue
-        gap = s.test_acc_mean["hybrid"] - s.test_acc_mean[ref]
-        se = math.sqrt(s.test_acc_std["hybrid"] ** 2 / s.n_seeds["hybrid"]
-                       + s.test_acc_std[ref] ** 2 / s.n_seeds[ref])
-        own.append({"dataset": name_of(dataset), "comparison": f"hybrid − {ref}",
-                    "gap (points)": gap, "std of the gap": se,
-                    "seeds": f"{s.n_seeds['hybrid']} and {s.n_seeds[ref]}",
-                    "gap / std": gap / se if se > 0 else np.nan})
-if own:
-    own = pd.DataFrame(own).set_index(["dataset", "comparison"])
-    display(own.style.set_caption(
-        f"Our runs (profile {profile}): the hybrid against DiffStride and against fixed "
-        f"spectral pooling; std of the gap = sqrt(s_h²/n_h + s_r²/n_r)").format(
-        {"gap (points)": "{:+.2f}", "std of the gap": "{:.2f}", "gap / std": "{:+.1f}"},
-        na_rep="n/a"))
-    lines = []
-    for (dataset, comparison), r in own.iterrows():
-        lines.append(f"{comparison} on {dataset}: {r['gap (points)']:+.2f} points"
-                     + (f" ({abs(r['gap / std']):.1f} standard deviations of the gap)"
-                        if np.isfinite(r["gap / std"]) else " (one seed: no spread to judge by)"))
-    display(Markdown(
-        "; ".join(lines) + ". The gap to DiffStride is the number that measures what the "
-        "spectral pooling head adds; the gap to spectral pooling is the one the Hybrid "
-        "paper's CIFAR-100 baseline actually reports."))
+# Seed-paired differences (same seed: same initialisation and data order) with their
+# t-intervals, and, where the records hold per-image results, a paired bootstrap over
+# the test images; p-values Holm-corrected within each family.
+own = comparison_table(records, [("hybrid", "diffstride"), ("hybrid", "spectral")])
+if len(own):
+    display(format_comparisons(own).style.set_caption(
+        f"Our runs (profile {profile}): hybrid minus DiffStride and minus fixed spectral "
+        "pooling, in points of test accuracy, with 95 % intervals"))
+    display(Markdown(describe_comparisons(own, name_of)))
 else:
     display(Markdown(f"Profile {profile} has no run of both the hybrid and its baselines."))
 
@@ -769,10 +707,17 @@ else:
 # the JSON files under `results/`.
 
 # %% tags=["hide-input"]
-cols = ["dataset", "config", "seed", "test_acc", "train_acc", "gflops", "images_per_s",
-        "wall_seconds", "size_stage2", "size_stage3", "size_stage4", "size_head",
-        "stride_stage2", "stride_stage3", "stride_stage4", "stride_head", "git_commit", "date"]
-all_runs = runs[cols].assign(git_commit=runs.git_commit.str[:10], date=runs.date.str[:10])
-display(all_runs.style.format({"test_acc": "{:.2f}", "train_acc": "{:.2f}", "gflops": "{:.4f}",
-                               "images_per_s": "{:.0f}", "wall_seconds": "{:.0f}"},
-                              na_rep="").hide(axis="index"))
+all_runs = runs.set_index((["dataset"] if len(datasets) > 1 else []) + ["config", "seed"])
+for columns, caption in (
+    ({"test_acc": "test (%)", "train_acc": "train (%)", "gflops": "GFLOPs",
+      "images_per_s": "images/s", "wall_seconds": "seconds"},
+     "Accuracy and cost of every run"),
+    ({f"size_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
+     "Final map size (h×w) after each position"),
+    ({f"stride_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
+     "Learned strides (h, w) at the end of training"),
+):
+    display(table(all_runs[list(columns)].rename(columns=columns), caption=caption))
+origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"))
+display(table(origin.groupby(["git_commit", "date"]).size().rename("runs").to_frame(),
+              caption="Where the runs come from: the commit that made them, and when"))

@@ -7,9 +7,11 @@ a JavaScript error, a console error, a local resource or image that does not loa
 results page must show a figure and a table. Links between pages are checked from the
 HTML files themselves, anchors included.
 
-The book is built once with the smoke profile, unless ``HYBRIDLIB_BOOK=existing`` says
-to check the book already in ``_build/html``. Screenshots of the intro and the results
-page go to ``_build/screenshots/``.
+The book is built once with the smoke profile into a temporary folder
+(``--book-dir``), so the repository's ``book/chapters/`` and ``_build/`` (the published
+cpu book) are never touched; ``HYBRIDLIB_BOOK=existing`` checks the book already in
+``_build/html`` instead. Screenshots of every page go to ``$HYBRIDLIB_SCREENSHOTS``
+(default: a ``screenshots`` folder next to the checked ``html`` folder).
 """
 
 from __future__ import annotations
@@ -61,11 +63,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
-def html_dir() -> Path:
-    """The built HTML book: built now with the smoke profile, or the existing one."""
+def html_dir(tmp_path_factory) -> Path:
+    """The built HTML book: built now with the smoke profile in a temporary folder, or the
+    existing one of the repository (``HYBRIDLIB_BOOK=existing``)."""
     html = REPO_ROOT / "_build" / "html"
     if os.environ.get("HYBRIDLIB_BOOK") != "existing":
-        command = [sys.executable, "-m", "hybridlib.pipeline", "--profile", "smoke"]
+        book_dir = tmp_path_factory.mktemp("smoke-book")
+        html = book_dir / "_build" / "html"
+        command = [sys.executable, "-m", "hybridlib.pipeline", "--profile", "smoke",
+                   "--book-dir", str(book_dir)]
         result = subprocess.run(command, cwd=REPO_ROOT, timeout=BUILD_TIMEOUT_S)
         assert result.returncode == 0, f"{' '.join(command)} failed (exit {result.returncode})"
     if not (html / "index.html").exists():
@@ -245,12 +251,56 @@ class Page:
         reply = self.call("Page.navigate", url=url)
         if reply.get("errorText"):
             return [f"navigation failed: {reply['errorText']}"]
-        self.devtools.wait_for("Page.loadEventFired")
+        if getattr(self, "mathjax", None):
+            self._serve_until_loaded()
+        else:
+            self.devtools.wait_for("Page.loadEventFired")
         # Lazy images load only when scrolled to: make them load now, wait for all, let
         # late scripts settle, then read the events gathered meanwhile.
         broken = self.evaluate(BROKEN_IMAGES_JS)
         problems = [f"image does not load: {src}" for src in broken]
         return problems + page_errors(self.devtools.events, url)
+
+    def _serve_until_loaded(self) -> None:
+        """Wait for the load event, answering MathJax's paused requests from disk."""
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        loaded = False
+        while time.monotonic() < deadline:
+            paused = [e for e in self.devtools.events if e.get("method") == "Fetch.requestPaused"]
+            for event in paused:
+                self.devtools.events.remove(event)
+                self._fulfil(event["params"])
+            if any(e.get("method") == "Page.loadEventFired" for e in self.devtools.events):
+                loaded = True
+            if loaded and not paused:
+                # late component loads (fonts, extensions) after the load event
+                end = time.monotonic() + 1.0
+                while time.monotonic() < end:
+                    try:
+                        event = self.devtools._read(end)
+                    except TimeoutError:
+                        break
+                    if event.get("method") == "Fetch.requestPaused":
+                        self._fulfil(event["params"])
+                    else:
+                        self.devtools.events.append(event)
+                return
+            try:
+                self.devtools.events.append(self.devtools._read(time.monotonic() + 0.5))
+            except TimeoutError:
+                pass
+        raise TimeoutError("the page did not load in time")
+
+    def _fulfil(self, params: dict) -> None:
+        relative = params["request"]["url"].split("?")[0][len(MATHJAX_CDN) :]
+        path = self.mathjax / relative
+        if path.is_file():
+            body = base64.b64encode(path.read_bytes()).decode()
+            headers = [{"name": "Content-Type", "value": "application/javascript"}]
+            self.call("Fetch.fulfillRequest", requestId=params["requestId"], responseCode=200,
+                      responseHeaders=headers, body=body)
+        else:
+            self.call("Fetch.failRequest", requestId=params["requestId"], errorReason="Failed")
 
     def screenshot(self, path: Path) -> None:
         """A full-page PNG."""
@@ -285,6 +335,69 @@ CONTENT_JS = """
   };
 })()
 """
+
+
+# What a reader sees once MathJax has run: tables wider than the text column, figures
+# whose smallest text (9 pt at the book's 100 dpi, 12.5 px) shrinks below 9 px, figures
+# without a caption or number, and TeX left raw.
+LAYOUT_JS = r"""
+(async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  await new Promise(done => setTimeout(done, 300));
+  const main = document.querySelector("main article") || document.querySelector("main")
+    || document.body;
+  const column = main.getBoundingClientRect().width;
+  const problems = [];
+  main.querySelectorAll("table").forEach((table, i) => {
+    const width = table.getBoundingClientRect().width;
+    if (width > column + 1) problems.push(`table ${i + 1} is ${Math.round(width)} px wide, `
+      + `the text column ${Math.round(column)} px`);
+  });
+  main.querySelectorAll(".cell_output img").forEach((img, i) => {
+    const shown = img.getBoundingClientRect().width;
+    if (img.naturalWidth > 0 && shown > 0 && 12.5 * shown / img.naturalWidth < 9)
+      problems.push(`figure ${img.src.split("/").pop()} is shown at `
+        + `${Math.round(100 * shown / img.naturalWidth)} % of its size: its text is below 9 px`);
+    const figure = img.closest("figure");
+    if (!figure || !figure.querySelector("figcaption .caption-number"))
+      problems.push(`figure ${img.src.split("/").pop()} has no numbered caption`);
+  });
+  // Code may hold TeX for matplotlib labels; only prose and outputs must show none.
+  const prose = main.cloneNode(true);
+  prose.querySelectorAll("pre, code, script, style, mjx-container").forEach(n => n.remove());
+  const text = prose.textContent;
+  for (const raw of [/\$[^$\n]*\\[a-zA-Z]+[^$\n]*\$/, /\\\(/, /\\\[/]) {
+    const found = text.match(raw);
+    if (found) problems.push(`raw TeX left visible: ${found[0].slice(0, 60)}`);
+  }
+  const wants = !!document.querySelector('script[src*="mathjax"], script[src*="MathJax"]');
+  return {problems, wants, mathjax: !!(window.MathJax && MathJax.typesetPromise)};
+})()
+"""
+
+
+def mathjax_dir() -> Path | None:
+    """A local MathJax 3 (its ``es5`` folder), to typeset the pages without the network:
+    ``$HYBRIDLIB_MATHJAX``, or npm's ``mathjax`` package under ``~/.cache/hybridlib/mathjax``
+    (``npm install --prefix ~/.cache/hybridlib/mathjax mathjax@3``)."""
+    for candidate in (
+        os.environ.get("HYBRIDLIB_MATHJAX"),
+        Path.home() / ".cache" / "hybridlib" / "mathjax" / "node_modules" / "mathjax" / "es5",
+    ):
+        if candidate and (Path(candidate) / "tex-mml-chtml.js").exists():
+            return Path(candidate)
+    return None
+
+
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+
+
+def serve_mathjax(page: Page, folder: Path) -> None:
+    """Answer the book's requests for MathJax's CDN from ``folder`` (DevTools Fetch)."""
+    page.call("Fetch.enable", patterns=[{"urlPattern": MATHJAX_CDN + "*"}])
+    page.mathjax = folder
 
 
 def is_local(url: str | None) -> bool:
@@ -417,3 +530,40 @@ def test_results_page_shows_a_figure_and_a_table(html_dir: Path, server: str, pa
     content = page.evaluate(CONTENT_JS)
     assert content["figures"] >= 1, "the results page shows no figure"
     assert content["tables"] >= 1, "the results page shows no table"
+
+
+def screenshot_dir(html_dir: Path) -> Path:
+    return Path(os.environ.get("HYBRIDLIB_SCREENSHOTS") or html_dir.parent / "screenshots")
+
+
+def test_every_page_reads_well(html_dir: Path, server: str, page: Page):
+    """Tables fit the column, figure text stays >= 9 px, every figure has a numbered
+    caption, no TeX is left raw after MathJax; a screenshot of every page is kept."""
+    folder = mathjax_dir()
+    if folder is None:
+        message = "no local MathJax (npm install --prefix ~/.cache/hybridlib/mathjax mathjax@3)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    serve_mathjax(page, folder)
+    problems = {}
+    for path in book_pages(html_dir):
+        if parse(path).refresh:
+            continue
+        relative = path.relative_to(html_dir).as_posix()
+        page.open(server + relative)
+        found = page.evaluate(LAYOUT_JS)
+        if found["wants"] and not found["mathjax"]:  # pages without math do not load it
+            found["problems"].append("MathJax did not load")
+        if found["problems"]:
+            problems[relative] = found["problems"]
+        page.screenshot(screenshot_dir(html_dir) / (relative.replace("/", "_") + ".png"))
+    assert not problems, json.dumps(problems, indent=2, ensure_ascii=False)
+
+
+def test_the_banner_names_the_profile_of_an_unpublished_book(html_dir: Path):
+    from hybridlib.sphinx_profile import BANNER_CLASS, MARKER
+
+    record = json.loads((html_dir / MARKER).read_text())
+    intro = (html_dir / INTRO_PAGE).read_text(encoding="utf8")
+    assert (BANNER_CLASS in intro) == (not record["published"])

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch._dynamo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call
@@ -156,10 +157,8 @@ def test_layers_ignore_bf16_autocast_and_compute_in_float32():
 
 
 @pytest.mark.slow
-def test_diffstride_compiles_without_a_graph_break_and_follows_its_stride(monkeypatch):
-    import torch._dynamo
-
-    monkeypatch.setattr(torch._dynamo.config, "capture_scalar_outputs", True)
+@torch._dynamo.config.patch(capture_scalar_outputs=True)
+def test_diffstride_compiles_without_a_graph_break_and_follows_its_stride():
     torch._dynamo.reset()
     layer = DiffStride2d(2)
     x = torch.randn(2, 3, 32, 32)
@@ -173,10 +172,8 @@ def test_diffstride_compiles_without_a_graph_break_and_follows_its_stride(monkey
 
 
 @pytest.mark.slow
-def test_a_diffstride_network_is_captured_whole_by_torch_compile(monkeypatch):
-    import torch._dynamo
-
-    monkeypatch.setattr(torch._dynamo.config, "capture_scalar_outputs", True)
+@torch._dynamo.config.patch(capture_scalar_outputs=True)
+def test_a_diffstride_network_is_captured_whole_by_torch_compile():
     torch._dynamo.reset()
     model = resnet18(config_spec("hybrid"), num_classes=10, in_channels=1, width=4)
     x = torch.randn(4, 1, 32, 32)

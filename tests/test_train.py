@@ -500,3 +500,64 @@ def test_good_numbers_on_the_command_line_are_kept():
     )  # fmt: skip
     assert (args.mixup, args.complexity_weight, args.lr, args.seed) == (0.0, 0.5, 1e6, [0])
     assert (args.threads, args.device, args.epochs) == (2, "cuda:1", 3)
+
+
+# -------------------------------------------------------------------- evidence in the records
+def test_a_validation_split_is_held_out_and_measured_every_epoch(tmp_path):
+    run = quick_run(validation=32, epochs=2)
+    record = fit(run, tmp_path)
+    assert [("val_acc" in e, "val_loss" in e) for e in record["epochs"]] == [(True, True)] * 2
+    assert record["final_val_acc"] == record["epochs"][-1]["val_acc"]
+    data, (images, labels) = train._load("synthetic", run["train_subset"], None, 32)
+    assert len(labels) == 32 and len(data.train_labels) == record["train_size"] == 256
+    # Class-balanced, and disjoint from the images trained on.
+    assert torch.bincount(labels).tolist() == [8, 8, 8, 8]
+    flat = data.train_images.flatten(1)
+    assert not any((flat == image.flatten()).all(1).any() for image in images)
+
+
+def test_the_record_stores_every_test_prediction(tmp_path):
+    record = fit(quick_run(), tmp_path)
+    predictions = train.decode_predictions(record["test_predictions"])
+    data, _ = train._load("synthetic", None, record["test_size"])
+    assert len(predictions) == record["test_size"]
+    right = torch.from_numpy(predictions) == data.test_labels
+    assert right.double().mean().item() == pytest.approx(record["final_test_acc"])
+    correct = train.decode_correct(record["test_correct"], record["test_size"])
+    assert correct.tolist() == right.tolist()
+
+
+def test_predictions_round_trip_and_refuse_what_one_byte_cannot_hold():
+    predictions = torch.tensor([0, 9, 99, 255, 3])
+    assert train.decode_predictions(train.encode_predictions(predictions)).tolist() == [
+        0, 9, 99, 255, 3
+    ]
+    with pytest.raises(ValueError, match="0..255"):
+        train.encode_predictions(torch.tensor([256]))
+
+
+def test_a_record_made_by_other_code_is_retrained_unless_accepted(tmp_path, capsys):
+    run = quick_run(epochs=1)
+    record_path, _ = paths(run, tmp_path)
+    first = fit(run, tmp_path)
+    assert first["code_hash"] == train.CODE_HASH
+    stale = {**first, "code_hash": "0123456789abcdef"}
+    record_path.write_text(json.dumps(stale))
+    assert fit(run, tmp_path, accept_code=True)["code_hash"] == "0123456789abcdef"
+    retrained = fit(run, tmp_path)
+    assert retrained["code_hash"] == train.CODE_HASH
+    assert "made by other code (code hash 0123456789abcdef" in capsys.readouterr().err
+
+
+def test_a_checkpoint_made_by_other_code_is_not_resumed(tmp_path, monkeypatch, capsys):
+    run = quick_run(epochs=2)
+    record_path, ckpt_path = paths(run, tmp_path)
+    fit(run, tmp_path)
+    record_path.unlink()
+    state = torch.load(ckpt_path, weights_only=True)
+    state["code_hash"], state["history"] = "feedfacefeedface", state["history"][:1]
+    torch.save(state, ckpt_path)
+    trained = count_epochs(monkeypatch)
+    fit(run, tmp_path)
+    assert trained == [("strided", 0), ("strided", 1)]  # from scratch, not from epoch 2
+    assert "made by other code" in capsys.readouterr().err

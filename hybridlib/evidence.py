@@ -1,0 +1,241 @@
+"""Run records -> what the evidence supports: intervals, paired comparisons, plateaus.
+
+The tables chapter 6 reports, built on ``hybridlib.stats``:
+
+* :func:`interval_table`: per data set and configuration, the mean test accuracy over
+  seeds with its 95 % t-interval (never a gap divided by a standard deviation);
+* :func:`comparison_table`: for pairs of configurations, the seed-paired difference with
+  its t-interval and paired-t p, and a paired bootstrap over test images (from the
+  per-image correctness every record stores), each family Holm-corrected;
+* :func:`plateau_table`: whether each run's validation accuracy had settled, the change
+  over its last 20 % of epochs.
+
+Records made before the per-image results or the validation split existed give NaN in
+the columns that need them, and the tables say how many runs they rest on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from hybridlib import stats
+from hybridlib.train import decode_correct
+
+__all__ = [
+    "HYBRID_COMPARISONS",
+    "comparison_table",
+    "describe_comparisons",
+    "format_comparisons",
+    "interval_table",
+    "plateau_table",
+]
+
+# The comparisons the experiment is designed for: (a, b) reads "a minus b".
+HYBRID_COMPARISONS = (
+    ("hybrid", "diffstride"),
+    ("hybrid_at_gap", "diffstride"),
+    ("hybrid_stem", "diffstride"),
+    ("hybrid", "spectral"),
+    ("spectral", "strided"),
+    ("diffstride", "strided"),
+)
+
+
+def _by_config(records: Sequence[dict]) -> dict[tuple[str, str], dict[int, dict]]:
+    """``{(dataset, config): {seed: record}}``."""
+    out: dict[tuple[str, str], dict[int, dict]] = {}
+    for r in records:
+        c = r["config"]
+        out.setdefault((c["dataset"], c["config"]), {})[c["seed"]] = r
+    return out
+
+
+def interval_table(records: Sequence[dict], level: float = 0.95) -> pd.DataFrame:
+    """Mean test accuracy (%) over seeds with its t-interval, per data set and configuration.
+
+    Columns: dataset, config, seeds, mean, low, high, half_width (NaN with one seed).
+    """
+    rows = []
+    for (dataset, config), runs in _by_config(records).items():
+        accs = [100 * r["final_test_acc"] for r in runs.values()]
+        row = {"dataset": dataset, "config": config, "seeds": len(accs), "mean": np.mean(accs)}
+        if len(accs) > 1:
+            interval = stats.mean_interval(accs, level)
+            row.update(low=interval.low, high=interval.high, half_width=interval.half_width)
+        rows.append(row)
+    columns = ["dataset", "config", "seeds", "mean", "low", "high", "half_width"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _correct(record: dict) -> np.ndarray | None:
+    text = record.get("test_correct")
+    return None if text is None else decode_correct(text, record["test_size"])
+
+
+def comparison_table(
+    records: Sequence[dict],
+    pairs: Sequence[tuple[str, str]] = HYBRID_COMPARISONS,
+    level: float = 0.95,
+    resamples: int = 10_000,
+) -> pd.DataFrame:
+    """Paired comparisons ``a - b`` of test accuracy (points), by seed and by test image.
+
+    For each data set and each pair present: the seeds both have, the mean seed-paired
+    difference with its t-interval and paired-t p (``seed_*``), and the paired bootstrap
+    over test images of the seed-averaged correctness (``image_*``). ``*_p_holm`` are
+    Holm-adjusted across the pairs of one data set, each family on its own.
+    """
+    by_config = _by_config(records)
+    rows = []
+    for dataset in dict.fromkeys(d for d, _ in by_config):
+        family = []
+        for a, b in pairs:
+            runs_a, runs_b = by_config.get((dataset, a)), by_config.get((dataset, b))
+            if not runs_a or not runs_b:
+                continue
+            seeds = sorted(set(runs_a) & set(runs_b))
+            row = {"dataset": dataset, "a": a, "b": b, "paired_seeds": len(seeds)}
+            if len(seeds) > 1:
+                paired = stats.paired_difference(
+                    [100 * runs_a[s]["final_test_acc"] for s in seeds],
+                    [100 * runs_b[s]["final_test_acc"] for s in seeds],
+                    level,
+                )
+                row.update(
+                    seed_diff=paired.mean, seed_low=paired.low, seed_high=paired.high,
+                    seed_p=paired.p,
+                )
+            correct_a = [c for c in map(_correct, runs_a.values()) if c is not None]
+            correct_b = [c for c in map(_correct, runs_b.values()) if c is not None]
+            if correct_a and correct_b:
+                boot = stats.paired_bootstrap(
+                    np.array(correct_a), np.array(correct_b), level, resamples
+                )
+                row.update(
+                    image_diff=boot.mean, image_low=boot.low, image_high=boot.high,
+                    image_p=boot.p,
+                )
+            family.append(row)
+        for kind in ("seed", "image"):
+            tested = [r for r in family if f"{kind}_p" in r]
+            for r, adjusted in zip(tested, stats.holm([r[f"{kind}_p"] for r in tested])):
+                r[f"{kind}_p_holm"] = adjusted
+        rows.extend(family)
+    columns = [
+        "dataset", "a", "b", "paired_seeds",
+        "seed_diff", "seed_low", "seed_high", "seed_p", "seed_p_holm",
+        "image_diff", "image_low", "image_high", "image_p", "image_p_holm",
+    ]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def plateau_change(values: Sequence[float], share: float = 0.2) -> float:
+    """Largest change (max - min) of ``values`` over the last ``share`` of epochs.
+
+    The span covers the last ``ceil(share * epochs)`` epochs and the epoch before them,
+    so that a run still climbing in its final epochs shows it.
+    """
+    values = list(values)
+    if len(values) < 2:
+        return math.nan
+    span = values[-(math.ceil(share * len(values)) + 1) :]
+    return max(span) - min(span)
+
+
+def plateau_table(
+    records: Sequence[dict], share: float = 0.2, tolerance: float = 0.3
+) -> pd.DataFrame:
+    """Per run: the validation accuracy's change (points) over its last ``share`` of epochs.
+
+    Columns: dataset, config, seed, epochs, change, settled (change < ``tolerance``);
+    NaN and None for a run without a validation split.
+    """
+    rows = []
+    for r in records:
+        c = r["config"]
+        val = [100 * e["val_acc"] for e in r["epochs"] if e.get("val_acc") is not None]
+        change = plateau_change(val, share) if len(val) == len(r["epochs"]) else math.nan
+        rows.append(
+            {
+                "dataset": c["dataset"], "config": c["config"], "seed": c["seed"],
+                "epochs": len(r["epochs"]), "change": change,
+                "settled": None if math.isnan(change) else bool(change < tolerance),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- for the reader
+def _signed(x: float) -> str:
+    """``+1.23`` or ``−1.23`` (a true minus sign)."""
+    return f"{x:+.2f}".replace("-", "\u2212")
+
+
+def _bracket(low: float, high: float) -> str:
+    return f"[{_signed(low)}, {_signed(high)}]"
+
+
+def _interval_text(mean: float, low: float, high: float) -> str:
+    return f"{_signed(mean)} {_bracket(low, high)}"
+
+
+def format_comparisons(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`comparison_table` as a reader's table: one row per pair, intervals as text."""
+    rows = []
+    for _, r in table.iterrows():
+        row = {"data set": r.dataset, "comparison": f"{r.a} − {r.b}", "seeds": r.paired_seeds}
+        row["by seed: mean [95 % CI]"] = (
+            "" if math.isnan(r.seed_diff) else _interval_text(r.seed_diff, r.seed_low, r.seed_high)
+        )
+        row["p (Holm)"] = "" if math.isnan(r.seed_p_holm) else f"{r.seed_p_holm:.2g}"
+        row["by test image: mean [95 % CI]"] = (
+            "not recorded"
+            if math.isnan(r.image_diff)
+            else _interval_text(r.image_diff, r.image_low, r.image_high)
+        )
+        row["p (Holm) "] = "" if math.isnan(r.image_p_holm) else f"{r.image_p_holm:.2g}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["data set", "comparison"])
+
+
+def _verdict(low: float, high: float, p_holm: float, family: int) -> str:
+    """What an interval and its Holm-adjusted p support, in words."""
+    if low <= 0 <= high:
+        return "an interval that includes zero: these runs do not show a difference"
+    if p_holm >= 0.05:
+        return (
+            f"an interval that excludes zero on its own, but not after Holm's correction for "
+            f"the {family} comparisons (adjusted p = {p_holm:.2g}): not shown"
+        )
+    return f"a difference these runs show (Holm-adjusted p = {p_holm:.2g})"
+
+
+def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
+    """One sentence per comparison saying what its intervals support, generated from them.
+
+    A difference is called shown only when its interval excludes zero and its
+    Holm-adjusted p is below 0.05; otherwise the sentence says why it is not.
+    """
+    sentences = []
+    family = table.groupby("dataset").size()
+    for _, r in table.iterrows():
+        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
+        if math.isnan(r.seed_diff):
+            sentences.append(f"{what}: fewer than two paired seeds, no interval.")
+            continue
+        text = (
+            f"{what}: {_signed(r.seed_diff)} points over {r.paired_seeds} paired seeds, 95 % "
+            f"interval {_bracket(r.seed_low, r.seed_high)}, "
+            + _verdict(r.seed_low, r.seed_high, r.seed_p_holm, family[r.dataset])
+        )
+        if not math.isnan(r.image_diff):
+            text += (
+                f"; over test images {_interval_text(r.image_diff, r.image_low, r.image_high)}, "
+                + _verdict(r.image_low, r.image_high, r.image_p_holm, family[r.dataset])
+            )
+        sentences.append(text + ".")
+    return " ".join(sentences)

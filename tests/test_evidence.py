@@ -1,0 +1,112 @@
+"""Evidence tables from run records: intervals, paired comparisons, plateaus."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats as sp
+
+from hybridlib import evidence
+from hybridlib.train import encode_correct
+
+
+def record(config, seed, acc, correct=None, val=None, dataset="fashion_mnist"):
+    epochs = [{"epoch": i + 1} for i in range(len(val) if val else 3)]
+    for e, v in zip(epochs, val or []):
+        e["val_acc"] = v
+    r = {
+        "config": {"config": config, "seed": seed, "dataset": dataset},
+        "final_test_acc": acc,
+        "epochs": epochs,
+        "test_size": 0 if correct is None else len(correct),
+    }
+    if correct is not None:
+        r["test_correct"] = encode_correct(torch.tensor(correct))
+    return r
+
+
+def test_interval_table_gives_t_intervals_and_nothing_for_one_seed():
+    records = [record("hybrid", s, a) for s, a in enumerate([0.80, 0.82, 0.81])]
+    records.append(record("spectral", 0, 0.79))
+    table = evidence.interval_table(records).set_index("config")
+    low, high = sp.t.interval(0.95, 2, loc=81.0, scale=sp.sem([80.0, 82.0, 81.0]))
+    assert table.loc["hybrid", ["low", "high"]].tolist() == pytest.approx([low, high])
+    assert table.loc["spectral", "seeds"] == 1 and math.isnan(table.loc["spectral", "low"])
+
+
+def test_comparison_pairs_by_seed_and_by_image_and_corrects_with_holm():
+    rng = np.random.default_rng(0)
+    truth = rng.random(2000) < 0.8
+    records = []
+    for seed in range(4):
+        better = truth | (rng.random(2000) < 0.15)
+        records.append(record("hybrid", seed, better.mean(), better))
+        records.append(record("diffstride", seed, truth.mean() - 0.001 * seed, truth))
+        records.append(record("strided", seed, 0.7, truth))
+    table = evidence.comparison_table(records, resamples=2000).set_index(["a", "b"])
+    row = table.loc[("hybrid", "diffstride")]
+    assert row.paired_seeds == 4
+    assert row.image_low > 0 and row.image_p < 0.01
+    hybrid = [r["final_test_acc"] * 100 for r in records if r["config"]["config"] == "hybrid"]
+    diff = [r["final_test_acc"] * 100 for r in records if r["config"]["config"] == "diffstride"]
+    assert row.seed_p == pytest.approx(sp.ttest_rel(hybrid, diff).pvalue)
+    assert list(table.index) == [("hybrid", "diffstride"), ("diffstride", "strided")]
+    assert (table.seed_p_holm >= table.seed_p).all()
+
+
+def test_records_without_per_image_results_leave_those_columns_empty():
+    records = [record(c, s, 0.8 + 0.01 * s) for c in ("hybrid", "diffstride") for s in (0, 1)]
+    row = evidence.comparison_table(records).iloc[0]
+    assert row.paired_seeds == 2 and math.isnan(row.image_p)
+
+
+@pytest.mark.parametrize(
+    ("val", "change", "settled"),
+    [
+        # Ten epochs: the last two and the one before them, 0.9000 .. 0.9031.
+        ([0.5, 0.8, 0.85, 0.88, 0.89, 0.895, 0.9, 0.9, 0.902, 0.9031], 0.31, False),
+        ([0.5, 0.8, 0.85, 0.88, 0.89, 0.895, 0.9, 0.902, 0.903, 0.9031], 0.11, True),
+    ],
+)
+def test_the_plateau_criterion_looks_at_the_last_fifth_and_the_epoch_before(val, change, settled):
+    row = evidence.plateau_table([record("strided", 0, 0.9, val=val)]).iloc[0]
+    assert row.change == pytest.approx(change) and bool(row.settled) == settled
+
+
+def test_runs_without_a_validation_split_have_no_plateau_verdict():
+    row = evidence.plateau_table([record("strided", 0, 0.9)]).iloc[0]
+    assert math.isnan(row.change) and row.settled is None
+
+
+def test_the_sentences_follow_the_intervals():
+    rng = np.random.default_rng(2)
+    records = []
+    for seed in range(5):
+        records.append(record("hybrid", seed, 0.80 + 0.02 + 0.001 * rng.random()))
+        records.append(record("diffstride", seed, 0.80 + 0.001 * rng.random()))
+        records.append(record("spectral", seed, 0.80 + 0.01 * rng.standard_normal()))
+    table = evidence.comparison_table(records, [("hybrid", "diffstride"), ("hybrid", "spectral")])
+    text = evidence.describe_comparisons(table)
+    first, second = text.split(". `")
+    assert "a difference these runs show" in first
+    gap = table.iloc[1]
+    assert ("includes zero" in second) == (gap.seed_low <= 0 <= gap.seed_high)
+    shown = evidence.format_comparisons(table)
+    assert shown.iloc[0]["by test image: mean [95 % CI]"] == "not recorded"
+    assert shown.iloc[0]["by seed: mean [95 % CI]"].startswith(f"{table.iloc[0].seed_diff:+.2f} [")
+
+
+def test_an_interval_that_excludes_zero_only_before_holm_is_not_called_shown():
+    table = pd.DataFrame(
+        [
+            {"dataset": "d", "a": "x", "b": "y", "paired_seeds": 2, "seed_diff": -1.9,
+             "seed_low": -2.4, "seed_high": -1.4, "seed_p": 0.03, "seed_p_holm": 0.2,
+             "image_diff": math.nan, "image_low": math.nan, "image_high": math.nan,
+             "image_p": math.nan, "image_p_holm": math.nan},
+        ]
+    )
+    text = evidence.describe_comparisons(table, name=lambda d: "Fashion-MNIST")
+    assert "excludes zero on its own, but not after Holm" in text
+    assert "Fashion-MNIST" in text and "\u22121.90 points" in text
