@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridlib.argtypes import integer
 from hybridlib.configs import config_spec, profile_settings
 from hybridlib.diffstride import DiffStride2d
 from hybridlib.paths import relative, results_root
@@ -300,13 +301,6 @@ def _environment() -> dict:
     }
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _report(what: str, record: dict) -> None:
     """Print the ratios of a record, one line each."""
 
@@ -342,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "what", choices=["layers", "crossover", "network"], help="what to benchmark"
     )
-    parser.add_argument("--repeats", type=_positive, default=None, help="timed rounds")
+    parser.add_argument("--repeats", type=integer(1), default=None, help="timed rounds")
     parser.add_argument(
         "--compile", action="store_true", help="network: also time torch.compile (slow to build)"
     )

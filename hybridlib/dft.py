@@ -45,12 +45,23 @@ __all__ = [
 MATRIX_MAX_SIZE = {"SpectralPool2d": 96, "DiffStride2d": 48}
 
 
-def use_matrix(method: str, height: int, width: int, device: torch.device, layer: str) -> bool:
+def use_matrix(
+    method: str,
+    height: int,
+    width: int,
+    device: torch.device,
+    layer: str,
+    empty: bool = False,
+) -> bool:
     """Whether ``layer`` with ``method`` (``auto``, ``fft`` or ``matrix``) takes the matrix path.
 
     ``auto`` takes it on the CPU for maps up to ``MATRIX_MAX_SIZE[layer]``; on other devices
-    the FFT path stays the default, its speed there not having been measured.
+    the FFT path stays the default, its speed there not having been measured. An ``empty``
+    batch always takes it (the FFT libraries reject zero-sized transforms), and so does
+    code traced by torch.compile, whose code generator has no complex numbers.
     """
+    if empty or torch.compiler.is_compiling():
+        return True
     if method == "auto":
         return device.type == "cpu" and max(height, width) <= MATRIX_MAX_SIZE[layer]
     return method == "matrix"

@@ -362,12 +362,8 @@ class DiffStride2d(nn.Module):
             cols, out_w = width // 2 + 1, width
         mask_h = ramp_mask(ax_h.positions(pos_h, neg_h, t_h), t_h, self.smoothness).to(z.dtype)
         mask_w = ramp_mask(ax_w.positions(cols, 0, t_w), t_w, self.smoothness).to(z.dtype)
-        # An empty batch takes the matrix path: the FFT libraries reject zero-sized
-        # transforms; so does torch.compile, whose code generator has no complex numbers.
-        matrix = (
-            z.numel() == 0
-            or torch.compiler.is_compiling()
-            or dft.use_matrix(self.method, height, width, z.device, "DiffStride2d")
+        matrix = dft.use_matrix(
+            self.method, height, width, z.device, "DiffStride2d", empty=z.numel() == 0
         )
         # The products stay in z's precision under autocast, like the FFTs.
         with torch.autocast(z.device.type, enabled=False):

@@ -34,6 +34,8 @@ from nbclient.exceptions import CellTimeoutError
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
+from hybridlib.argtypes import number
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "book" / "chapters"
@@ -661,17 +663,6 @@ def available_profiles() -> dict:
     return PROFILES
 
 
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds, >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
 def cell_timeout_for(requested: float | None, settings: dict) -> float | None:
     """The cell timeout in seconds: ``requested`` (0: none), else the profile's, else none."""
     value = settings.get("cell_timeout") if requested is None else requested
@@ -727,7 +718,7 @@ def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cell-timeout",
-        type=seconds,
+        type=number(0, True),
         metavar="SECONDS",
         help="fail a chapter whose cell runs longer than this (default: the profile's "
         "cell_timeout; 0: no limit)",

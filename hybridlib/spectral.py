@@ -218,9 +218,8 @@ def spectral_pool2d(
                 f"output_size must lie between 1 and the input size {(height, width)}, "
                 f"got {output_size!r}"
             )
-    # An empty batch takes the matrix path: the FFT libraries reject zero-sized transforms.
-    matrix = z.numel() == 0 or dft.use_matrix(
-        check_method(method), height, width, z.device, "SpectralPool2d"
+    matrix = dft.use_matrix(
+        check_method(method), height, width, z.device, "SpectralPool2d", empty=z.numel() == 0
     )
     # The products stay in z's precision under autocast, like the FFTs.
     with torch.autocast(z.device.type, enabled=False):

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from hybridlib import data as datasets
+from hybridlib.argtypes import integer
 from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
 from hybridlib.resnet import describe, resnet18
@@ -534,19 +535,6 @@ def _counts(table: pd.DataFrame) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------- CLI
-def _integer(low: int):
-    def integer(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
-        return value
-
-    return integer
-
-
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -586,17 +574,17 @@ def _parser() -> argparse.ArgumentParser:
     add("--recipe", choices=list(RECIPES), help="another recipe than the profile's")
     add("--dataset", action="append", choices=list(datasets.DATASETS), help="repeatable")
     add("--config", action="append", help="configuration (repeatable; default: the profile's)")
-    add("--seed", action="append", type=_integer(0), help="seed (repeatable)")
+    add("--seed", action="append", type=integer(0), help="seed (repeatable)")
     add("--executor", default="local", choices=("local", "slurm"),
         help="local: processes on this machine; slurm: job arrays (default: local)")
-    add("--gpus", type=_integer(0), default=1,
+    add("--gpus", type=integer(0), default=1,
         help="GPUs in use at once: local GPUs 0..N-1, one run each (0: the CPU), or the "
         "SLURM array's parallelism (default: 1)")
-    add("--max-parallel", type=_integer(1),
+    add("--max-parallel", type=integer(1),
         help="at most this many runs at once (default: --gpus; 1 on the CPU)")
     add("--partition", help="SLURM partition")
-    add("--cpus-per-task", type=_integer(1), default=8, help="SLURM CPUs per run (default: 8)")
-    add("--timeout-min", type=_integer(1),
+    add("--cpus-per-task", type=integer(1), default=8, help="SLURM CPUs per run (default: 8)")
+    add("--timeout-min", type=integer(1),
         help="a job's time limit in minutes (default: 3x its estimate + 60; it is requeued)")
     add("--dry-run", action="store_true", help="print the run list and its price, submit nothing")
     add("--gpu-tflops", type=_positive,

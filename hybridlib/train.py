@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hybridlib import data as datasets
+from hybridlib.argtypes import integer, number
 from hybridlib.codehash import code_hash
 from hybridlib.configs import (
     CONFIGS,
@@ -923,38 +924,6 @@ def train_profile(
 SEED_MAX = 2**32 - 1  # numpy's and torch's generators all take a 32-bit seed
 
 
-def _integer(low: int, high: int | None = None):
-    """An argparse type: an integer in ``low .. high`` (argparse adds the flag's name)."""
-
-    def integer(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            bound = f">= {low}" if high is None else f"in {low}..{high}"
-            raise argparse.ArgumentTypeError(f"must be an integer {bound}, got {text!r}")
-        return value
-
-    return integer
-
-
-def _number(low: float, inclusive: bool):
-    """An argparse type: a finite float ``>= low`` (``> low`` unless ``inclusive``)."""
-
-    def number(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
-            bound = f"{'>=' if inclusive else '>'} {low:g}"
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
-        return value
-
-    return number
-
-
 def _device(text: str) -> str:
     """An argparse type: ``auto`` or a name ``torch.device`` accepts."""
     if text != "auto":
@@ -1006,7 +975,7 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--seed",
         action="append",
-        type=_integer(0, SEED_MAX),
+        type=integer(0, SEED_MAX),
         help="seed (repeatable; default: the profile's)",
     )
     add(
@@ -1022,24 +991,24 @@ def _parser() -> argparse.ArgumentParser:
         "started; rerunning an interrupted forced command continues the same sweep (the runs "
         "it finished are kept, the one it stopped in resumes)",
     )
-    add("--epochs", type=_integer(1), help="override the profile's number of epochs")
-    add("--batch-size", type=_integer(1), help="override the batch size")
-    add("--train-subset", type=_integer(1), help="train on this many images (class-balanced)")
-    add("--test-subset", type=_integer(1), help="test on this many images")
+    add("--epochs", type=integer(1), help="override the profile's number of epochs")
+    add("--batch-size", type=integer(1), help="override the batch size")
+    add("--train-subset", type=integer(1), help="train on this many images (class-balanced)")
+    add("--test-subset", type=integer(1), help="test on this many images")
     add(
         "--validation",
-        type=_integer(1),
+        type=integer(1),
         help="hold this many training images out as a validation split (class-balanced)",
     )
-    add("--lr", type=_number(0, False), help="peak learning rate (onecycle schedule), > 0")
-    add("--width", type=_integer(1), help="channels of the stem (64 in the papers)")
+    add("--lr", type=number(0, False), help="peak learning rate (onecycle schedule), > 0")
+    add("--width", type=integer(1), help="channels of the stem (64 in the papers)")
     add("--strides", type=_parse_strides, help="initial strides of stages 2-4, e.g. 3,1,3")
     add(
         "--complexity-weight",
-        type=_number(0, True),
+        type=number(0, True),
         help="lambda of the complexity regulariser, >= 0",
     )
-    add("--mixup", type=_number(0, True), help="mixup alpha, >= 0 (0 disables)")
+    add("--mixup", type=number(0, True), help="mixup alpha, >= 0 (0 disables)")
     add("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
     add(
         "--precision",
@@ -1049,7 +1018,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--device", type=_device, help="auto, cpu, cuda, cuda:1 or mps (default: the profile's)")
     add(
         "--threads",
-        type=_integer(1),
+        type=integer(1),
         help="torch's intra-op thread count (default: the profile's, else torch's); a run "
         "resumes with the count its checkpoint was made with",
     )
