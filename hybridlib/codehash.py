@@ -16,8 +16,35 @@ from pathlib import Path
 __all__ = ["MODEL_AND_STEP", "code_hash", "normalised_source"]
 
 PACKAGE = Path(__file__).resolve().parent
-# The modules whose code decides a run's numbers: layers, networks, data, training.
-MODEL_AND_STEP = ("spectral", "dft", "diffstride", "downsample", "resnet", "data", "train")
+# The code that decides a run's numbers: the layers, networks and data modules whole, and
+# of ``train`` (which also holds the bookkeeping of records and the command line) the
+# definitions that compute: schedule, optimiser, data split, epoch, evaluation.
+TRAIN_STEP = (
+    "STEP_DROPS",
+    "OFFICIAL_BOUNDARIES",
+    "OFFICIAL_VALUES",
+    "FIRST_COMMIT_EPOCHS",
+    "learning_rate",
+    "make_optimizer",
+    "_load",
+    "_step_values",
+    "_check_parameters",
+    "_mixup",
+    "evaluate",
+    "_autocast",
+    "_train_epoch",
+    "_new_model",
+    "_train",
+)
+MODEL_AND_STEP = (
+    "spectral",
+    "dft",
+    "diffstride",
+    "downsample",
+    "resnet",
+    "data",
+    ("train", TRAIN_STEP),
+)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -34,16 +61,41 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def normalised_source(source: str) -> str:
-    """The syntax tree of ``source`` without docstrings, as text (comments never enter it)."""
-    return ast.dump(_strip_docstrings(ast.parse(source)))
+def _defines(node: ast.stmt) -> set[str]:
+    """The top-level names a statement defines (functions, classes, assignments)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {t.id for t in targets if isinstance(t, ast.Name)}
+
+
+def normalised_source(source: str, names: tuple[str, ...] | None = None) -> str:
+    """The syntax tree of ``source`` without docstrings, as text (comments never enter it).
+
+    ``names`` keeps only the top-level statements that define one of them; a name that
+    is defined nowhere raises a KeyError, so that a renamed function cannot drop out of
+    the fingerprint unnoticed.
+    """
+    tree = _strip_docstrings(ast.parse(source))
+    if names is not None:
+        kept = [node for node in tree.body if _defines(node) & set(names)]
+        missing = set(names) - set().union(*(_defines(node) for node in kept))
+        if missing:
+            raise KeyError(f"not defined at the top level: {', '.join(sorted(missing))}")
+        tree.body = kept
+    return ast.dump(tree)
 
 
 @functools.lru_cache(maxsize=8)
-def code_hash(modules: tuple[str, ...] = MODEL_AND_STEP) -> str:
-    """SHA-256 (16 hex digits) of the normalised source of each ``hybridlib.<module>``."""
+def code_hash(modules: tuple = MODEL_AND_STEP) -> str:
+    """SHA-256 (16 hex digits) of the normalised source of each ``hybridlib.<module>``.
+
+    An entry is a module name, or ``(module, names)`` for some of its definitions.
+    """
     digest = hashlib.sha256()
-    for name in modules:
+    for entry in modules:
+        name, names = (entry, None) if isinstance(entry, str) else entry
+        source = (PACKAGE / f"{name}.py").read_text("utf8")
         digest.update(name.encode())
-        digest.update(normalised_source((PACKAGE / f"{name}.py").read_text("utf8")).encode())
+        digest.update(normalised_source(source, names).encode())
     return digest.hexdigest()[:16]

@@ -136,13 +136,15 @@ def comparison_table(
 def plateau_change(values: Sequence[float], share: float = 0.2) -> float:
     """Largest change (max - min) of ``values`` over the last ``share`` of epochs.
 
-    The span covers the last ``ceil(share * epochs)`` epochs and the epoch before them,
-    so that a run still climbing in its final epochs shows it.
+    The span covers the last ``share * epochs`` epochs, rounded to the nearest whole
+    number (at least one), and the epoch before them, so that a run still climbing in
+    its final epochs shows it: for 6 epochs and a fifth, epochs 5 and 6.
     """
     values = list(values)
     if len(values) < 2:
         return math.nan
-    span = values[-(math.ceil(share * len(values)) + 1) :]
+    last = max(1, math.floor(share * len(values) + 0.5))
+    span = values[-(last + 1) :]
     return max(span) - min(span)
 
 

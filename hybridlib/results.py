@@ -216,8 +216,10 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
 def curves_table(records: Sequence[dict]) -> pd.DataFrame:
     """Long table, one row per (run, epoch).
 
-    Columns: profile, dataset, config, seed, epoch, train_loss, train_acc (%), test_loss,
-    test_acc (%), lr_last, train_seconds, images_per_s, gflops.
+    Columns: profile, dataset, config, seed, epoch, train_loss, train_acc (%), val_loss,
+    val_acc (%), test_loss, test_acc (%), lr_last, train_seconds, images_per_s, gflops.
+    A score a run did not measure at an epoch is NaN (with a validation split, the test
+    set is scored after the last epoch only).
     """
     rows = []
     for r in records:
@@ -232,6 +234,8 @@ def curves_table(records: Sequence[dict]) -> pd.DataFrame:
                     "epoch": int(e["epoch"]),
                     "train_loss": e.get("train_loss", math.nan),
                     "train_acc": 100.0 * e.get("train_acc", math.nan),
+                    "val_loss": e.get("val_loss", math.nan),
+                    "val_acc": 100.0 * e.get("val_acc", math.nan),
                     "test_loss": e.get("test_loss", math.nan),
                     "test_acc": 100.0 * e.get("test_acc", math.nan),
                     "lr_last": e.get("lr_last", math.nan),

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hybridlib import data as datasets
+from hybridlib.claims import claim
 from hybridlib.argtypes import integer, number
 from hybridlib.codehash import code_hash
 from hybridlib.configs import (
@@ -101,6 +102,8 @@ RECIPE_SETTINGS = ("weight_decay", "label_smoothing", "mixup")
 # The official step schedule: warm-up at 0.01, then 0.1, divided by 10 twice.
 OFFICIAL_BOUNDARIES = (400, 18000, 32000)
 OFFICIAL_VALUES = (0.01, 0.1, 0.01, 0.001)
+# The step schedule: the rate is divided by 10 at these fractions of the steps.
+STEP_DROPS = (1 / 2, 2 / 3)
 # The first commit's schedule: the rate is divided by 10 at the start of these epochs.
 FIRST_COMMIT_EPOCHS = (200, 300)
 # Fields that change the numbers a run produces, and so its hash and path.
@@ -139,7 +142,12 @@ def build_run(
     recipe = RECIPES.get(overrides.get("schedule", settings["schedule"]), {})
     run = {**RUN_DEFAULTS, **{k: recipe[k] for k in RECIPE_SETTINGS if k in recipe}}
     run.update({k: settings[k] for k in ("epochs", "batch_size", "train_subset", "test_subset")})
-    run.update({k: settings[k] for k in ("lr", "width", "schedule", "device")})
+    run.update({k: settings[k] for k in ("width", "schedule", "device")})
+    # A profile may tune the learning rate per configuration ({config: lr}).
+    lr = settings["lr"]
+    run["lr"] = lr[config] if isinstance(lr, dict) else lr
+    # ... and set any other run setting for all of its runs (validation, precision).
+    run.update({k: settings[k] for k in RUN_DEFAULTS if k in settings})
     run["threads"] = settings.get("threads")
     run.update(overrides)
     if run["strides"] is not None:
@@ -219,6 +227,10 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
     ``onecycle``: linear warm-up to ``lr`` over the first 15 % of the steps, then linear
     decay to zero. ``official``: the official repository's piecewise-constant schedule.
     ``first_commit``: ``lr`` divided by 10 at the start of epochs 200 and 300.
+    ``step``: linear warm-up over the first 10 % of the steps, then ``lr``, divided by 10
+    from half of the steps and by 100 from two thirds (the official schedule's shape,
+    scaled to any length): the last third runs at a rate small enough that its epochs
+    show whether training has reached a plateau.
     """
     if run["schedule"] == "first_commit":
         epoch = step * run["epochs"] // total_steps
@@ -231,7 +243,12 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
         if step < warmup:
             return run["lr"] * (step + 1) / warmup
         return run["lr"] * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-    valid = "onecycle, official, first_commit"
+    if run["schedule"] == "step":
+        warmup = max(1, int(0.1 * total_steps))
+        if step < warmup:
+            return run["lr"] * (step + 1) / warmup
+        return run["lr"] * 0.1 ** sum(step >= f * total_steps for f in STEP_DROPS)
+    valid = "onecycle, step, official, first_commit"
     raise ValueError(f"unknown schedule {run['schedule']!r}; valid: {valid}")
 
 
@@ -750,32 +767,35 @@ def _train(
         start = time.perf_counter()
         stats = _train_epoch(step_model, optimizer, data, run, epoch, steps_per_epoch, progress)
         _check_parameters(model, run, epoch, steps_per_epoch)
-        test = evaluate(
-            step_model,
-            data.test_images,
-            data.test_labels,
-            data.mean,
-            data.std,
-            precision=run["precision"],
-        )
-        if not math.isfinite(test["loss"]):
-            what = f"the test loss is {test['loss']}"
-            raise _diverged(run, epoch, steps_per_epoch - 1, steps_per_epoch, what)
-        predictions = encode_predictions(test["predictions"])
-        correct = encode_correct(test["predictions"] == data.test_labels.cpu())
-        validation = {}
+        # With a validation split the test set is read once, after the last epoch: what
+        # is chosen while training (learning rate, epochs) sees the validation split only.
+        scores = {}
         if held_out is not None:
             val = evaluate(step_model, *held_out, data.mean, data.std, precision=run["precision"])
-            validation = {"val_loss": val["loss"], "val_acc": val["acc"]}
+            scores.update(val_loss=val["loss"], val_acc=val["acc"])
+        if held_out is None or epoch == run["epochs"] - 1:
+            test = evaluate(
+                step_model,
+                data.test_images,
+                data.test_labels,
+                data.mean,
+                data.std,
+                precision=run["precision"],
+            )
+            scores.update(test_loss=test["loss"], test_acc=test["acc"])
+            predictions = encode_predictions(test["predictions"])
+            correct = encode_correct(test["predictions"] == data.test_labels.cpu())
+        for split in ("val", "test"):
+            if not math.isfinite(scores.get(f"{split}_loss", 0.0)):
+                what = f"the {split} loss is {scores[f'{split}_loss']}"
+                raise _diverged(run, epoch, steps_per_epoch - 1, steps_per_epoch, what)
         shape = describe(model, input_size)
         elapsed += time.perf_counter() - start
         history.append(
             {
                 "epoch": epoch + 1,
                 **stats,
-                "test_loss": test["loss"],
-                "test_acc": test["acc"],
-                **validation,
+                **scores,
                 "learned_strides": model.learned_strides(),
                 "feature_sizes": shape["sizes"],
                 "flops": shape["flops"],
@@ -793,10 +813,11 @@ def _train(
             "test_correct": correct,
         }
         atomic_write(ckpt_path, lambda p, s=checkpoint: torch.save(s, p))
+        accuracies = "".join(f"{k.replace('_', ' ')} {v:.4f}, " for k, v in scores.items()
+                             if k.endswith("acc"))
         tqdm.write(
-            f"{label} seed {run['seed']} epoch {epoch + 1}: "
-            f"train acc {stats['train_acc']:.4f}, test acc {test['acc']:.4f}, "
-            f"{stats['images_per_s']:.0f} img/s",
+            f"{label} seed {run['seed']} epoch {epoch + 1}: train acc {stats['train_acc']:.4f}, "
+            f"{accuracies}{stats['images_per_s']:.0f} img/s",
             file=sys.stderr,
         )
 
@@ -890,11 +911,15 @@ def train_profile(
     runs_dir: str | Path = "runs",
     progress: bool = True,
     accept_code: bool = False,
+    share: bool = False,
 ) -> list[dict]:
     """Load-or-train every run of a profile (``hybridlib.configs.profile_runs``), seed-major.
 
     ``force=True`` retrains the runs made before this forced sweep started (see
-    :func:`forced_sweep`); a UNIX time is passed to :func:`fit` as it is.
+    :func:`forced_sweep`); a UNIX time is passed to :func:`fit` as it is. ``share=True``
+    lets several processes work through the same sweep: each run is claimed first
+    (:mod:`hybridlib.claims`), and a run another live process holds is skipped (left out
+    of the returned records, with a note).
     """
     if force is True:
         with forced_sweep(runs_dir, profile) as since:
@@ -909,6 +934,7 @@ def train_profile(
                 runs_dir=runs_dir,
                 progress=progress,
                 accept_code=accept_code,
+                share=share,
             )
     overrides = dict(overrides or {})
     rows = overrides.get("strides") is None  # the profile's stride rows, unless one is chosen
@@ -916,8 +942,23 @@ def train_profile(
     for dataset, config, strides, seed in profile_runs(profile, datasets_, configs, seeds, rows):
         row = {"strides": strides} if strides is not None else {}
         run = build_run(profile, config, seed, dataset, {**overrides, **row})
-        records.append(fit(run, results_dir, runs_dir, force, progress, accept_code=accept_code))
+        record = fit_shared if share else fit
+        done = record(run, results_dir, runs_dir, force, progress, accept_code=accept_code)
+        if done is not None:
+            records.append(done)
     return records
+
+
+def fit_shared(run: dict, results_dir="results", runs_dir="runs", *args, **kwargs) -> dict | None:
+    """:func:`fit` under the run's claim; None (and a note) when another process holds it."""
+    record = record_path(run, results_dir)
+    ckpt = _checkpoint_path(record, Path(results_dir), Path(runs_dir))
+    with claim(ckpt.with_suffix(".claim")) as other:
+        if other is not None:
+            _warn(f"{record}: process {other['pid']} on {other['host']} is training this run; "
+                  "skipped")
+            return None
+        return fit(run, results_dir, runs_dir, *args, **kwargs)
 
 
 # ---------------------------------------------------------------------- CLI
@@ -958,6 +999,8 @@ def _parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  python -m hybridlib.train --profile cpu --config hybrid --seed 0\n"
             "  python -m hybridlib.train --profile cpu            # the whole cpu sweep\n"
+            "  python -m hybridlib.train --profile cpu & python -m hybridlib.train --profile cpu\n"
+            "      # two processes share the sweep: each run is claimed by one of them\n"
             "  python -m hybridlib.train --profile paper --dataset cifar100 "
             "--config diffstride --strides 3,1,3\n"
             "  python -m hybridlib.train --profile smoke --config strided --epochs 2 --force\n"
@@ -1049,6 +1092,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs_dir=args.runs_dir,
             progress=not args.no_progress,
             accept_code=args.accept_code_change,
+            share=True,
         )
     except KeyboardInterrupt:
         print(

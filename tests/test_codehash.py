@@ -1,5 +1,7 @@
 """The code fingerprint ignores docstrings, comments and layout, and nothing else."""
 
+import pytest
+
 from hybridlib import codehash
 
 SOURCE = '''
@@ -26,6 +28,38 @@ def test_a_function_that_is_only_a_docstring_stays_valid():
 
 
 def test_the_fingerprint_covers_the_modules_that_compute_a_run():
-    assert {"diffstride", "dft", "resnet", "data", "train"} <= set(codehash.MODEL_AND_STEP)
+    modules = {m if isinstance(m, str) else m[0] for m in codehash.MODEL_AND_STEP}
+    assert {"diffstride", "dft", "resnet", "data", "train"} <= modules
     assert len(codehash.code_hash()) == 16
     assert codehash.code_hash(("spectral",)) != codehash.code_hash(("diffstride",))
+
+
+SELECTED = """
+RATE = 0.1
+def step(x):
+    return x * RATE
+def command_line():
+    print("usage")
+"""
+
+
+def test_a_selection_of_definitions_ignores_the_rest_of_the_module():
+    chosen = ("RATE", "step")
+    base = codehash.normalised_source(SELECTED, chosen)
+    reworded_cli = SELECTED.replace('"usage"', '"usage: step X"')
+    assert codehash.normalised_source(reworded_cli, chosen) == base
+    assert codehash.normalised_source(SELECTED.replace("0.1", "0.2"), chosen) != base
+    assert codehash.normalised_source(SELECTED.replace("x * RATE", "x + RATE"), chosen) != base
+
+
+def test_a_selected_name_that_is_not_defined_is_an_error():
+    with pytest.raises(KeyError, match="renamed"):
+        codehash.normalised_source(SELECTED, ("step", "renamed"))
+
+
+def test_every_selected_definition_of_train_exists():
+    for entry in codehash.MODEL_AND_STEP:
+        if not isinstance(entry, str):
+            module, names = entry
+            source = (codehash.PACKAGE / f"{module}.py").read_text("utf8")
+            codehash.normalised_source(source, names)  # raises on a missing name

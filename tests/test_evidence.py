@@ -68,6 +68,9 @@ def test_records_without_per_image_results_leave_those_columns_empty():
         # Ten epochs: the last two and the one before them, 0.9000 .. 0.9031.
         ([0.5, 0.8, 0.85, 0.88, 0.89, 0.895, 0.9, 0.9, 0.902, 0.9031], 0.31, False),
         ([0.5, 0.8, 0.85, 0.88, 0.89, 0.895, 0.9, 0.902, 0.903, 0.9031], 0.11, True),
+        # Six epochs: a fifth is 1.2 epochs, so the last one and the one before it.
+        ([0.5, 0.8, 0.85, 0.88, 0.9, 0.902], 0.2, True),
+        ([0.5, 0.8, 0.85, 0.88, 0.896, 0.902], 0.6, False),
     ],
 )
 def test_the_plateau_criterion_looks_at_the_last_fifth_and_the_epoch_before(val, change, settled):

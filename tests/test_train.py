@@ -408,7 +408,7 @@ def test_a_damaged_record_is_named_and_the_run_resumes_from_its_checkpoint(
 
 
 def test_threads_is_recorded_but_changes_neither_hash_nor_path(tmp_path):
-    assert train.build_run("cpu", "hybrid", 0)["threads"] == 2
+    assert train.build_run("cpu", "hybrid", 0)["threads"] == 1
     assert train.build_run("smoke", "hybrid", 0)["threads"] is None
     run = quick_run()
     one = quick_run(threads=1)
@@ -508,6 +508,9 @@ def test_a_validation_split_is_held_out_and_measured_every_epoch(tmp_path):
     record = fit(run, tmp_path)
     assert [("val_acc" in e, "val_loss" in e) for e in record["epochs"]] == [(True, True)] * 2
     assert record["final_val_acc"] == record["epochs"][-1]["val_acc"]
+    # The test set is scored once, after the last epoch.
+    assert ["test_acc" in e for e in record["epochs"]] == [False, True]
+    assert record["final_test_acc"] == record["epochs"][-1]["test_acc"]
     data, (images, labels) = train._load("synthetic", run["train_subset"], None, 32)
     assert len(labels) == 32 and len(data.train_labels) == record["train_size"] == 256
     # Class-balanced, and disjoint from the images trained on.

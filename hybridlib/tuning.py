@@ -1,0 +1,142 @@
+"""Learning rates chosen per configuration on the validation split.
+
+A profile may declare ``lr_grid = {"values": (...), "epochs": n, "train_subset": m}``.
+Its grid trains every configuration of the profile once (seed :data:`GRID_SEED`) per
+value, for ``n`` epochs on ``m`` training images, with everything else as in the
+profile (the validation split included). The value with the best final validation
+accuracy is the configuration's rate; the test set plays no part. The profile stores the
+chosen rates (its ``lr`` is ``{config: rate}``), so that a run's settings never depend
+on other records; :func:`disagreements` says whether they still match the grid's records.
+
+Grid runs are overrides of the profile, so their records sit in folders of their own
+(``results/<profile>-<hash>/``, one per value) and never replace a profile run's.
+
+Examples::
+
+    python -m hybridlib.tuning --profile cpu              # train the grid, show the choice
+    python -m hybridlib.tuning --profile cpu --status     # what is recorded, train nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from hybridlib.configs import PROFILES, profile_settings
+from hybridlib.paths import results_root, runs_root
+from hybridlib.train import build_run, fit_shared, record_path
+
+__all__ = ["GRID_SEED", "chosen_rates", "disagreements", "grid_runs", "grid_table", "main"]
+
+GRID_SEED = 0
+
+
+def grid_runs(profile: str, configs: Sequence[str] | None = None) -> list[dict]:
+    """The settings of every grid run of ``profile`` (empty if it declares no grid)."""
+    settings = profile_settings(profile)
+    grid = settings.get("lr_grid")
+    if grid is None:
+        return []
+    shorter = {k: grid[k] for k in ("epochs", "train_subset") if k in grid}
+    return [
+        build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
+        for config in configs or settings["configs"]
+        for lr in grid["values"]
+    ]
+
+
+def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
+    """One row per grid run: config, lr, val_acc (%, final epoch; NaN until recorded)."""
+    results_dir = results_root(results_dir)
+    rows = []
+    for run in grid_runs(profile):
+        path = record_path(run, results_dir)
+        try:
+            record = json.loads(path.read_text(encoding="utf8"))
+            acc = 100.0 * record["final_val_acc"] if record.get("complete") else math.nan
+        except (OSError, ValueError, KeyError, TypeError):
+            acc = math.nan
+        rows.append({"config": run["config"], "lr": run["lr"], "val_acc": acc})
+    return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
+
+
+def chosen_rates(table: pd.DataFrame) -> dict[str, float]:
+    """The rate with the best validation accuracy, per configuration whose grid is complete.
+
+    A tie goes to the smaller rate (the first in ascending order).
+    """
+    chosen = {}
+    for config, part in table.groupby("config", sort=False):
+        if part.val_acc.notna().all():
+            ordered = part.sort_values("lr")
+            chosen[config] = float(ordered.lr.iloc[int(np.argmax(ordered.val_acc))])
+    return chosen
+
+
+def disagreements(profile: str, results_dir=None) -> dict[str, tuple[float, float]]:
+    """``{config: (profile's rate, grid's choice)}`` where the two differ (complete grids)."""
+    rates = profile_settings(profile)["lr"]
+    chosen = chosen_rates(grid_table(profile, results_dir))
+    if not isinstance(rates, dict):
+        return {c: (rates, lr) for c, lr in chosen.items() if lr != rates}
+    return {c: (rates.get(c), lr) for c, lr in chosen.items() if rates.get(c) != lr}
+
+
+def _parser() -> argparse.ArgumentParser:
+    with_grid = [name for name, p in PROFILES.items() if "lr_grid" in p]
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.tuning",
+        description=(
+            "Train a profile's learning-rate grid (one seed per configuration and value, "
+            "scored on the validation split) and show the rate each configuration gets. "
+            "Load-or-train: finished runs are reused, interrupted ones resume; several "
+            "processes started with the same command share the work."
+        ),
+    )
+    add = parser.add_argument
+    add("--profile", default="cpu", choices=with_grid, help="run profile (default: cpu)")
+    add("--config", action="append", help="configuration (repeatable; default: the profile's)")
+    add("--status", action="store_true", help="show the recorded grid; train nothing")
+    add("--results-dir", help="where run records go (default: the repository's results/)")
+    add("--runs-dir", help="where checkpoints go (default: runs/)")
+    add("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    results_dir, runs_dir = results_root(args.results_dir), runs_root(args.runs_dir)
+    try:
+        runs = grid_runs(args.profile, args.config)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not args.status:
+        try:
+            for run in runs:
+                fit_shared(run, results_dir, runs_dir, progress=not args.no_progress)
+        except KeyboardInterrupt:
+            print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
+            return 130
+    table = grid_table(args.profile, results_dir)
+    if args.config:
+        table = table[table.config.isin(args.config)]
+    wide = table.pivot(index="config", columns="lr", values="val_acc")
+    print("final validation accuracy (%) by learning rate:")
+    print(wide.to_string(float_format=lambda v: f"{v:.2f}", na_rep="-"))
+    chosen = chosen_rates(table)
+    print("chosen:", ", ".join(f"{c} {lr:g}" for c, lr in chosen.items()) or "none yet")
+    differ = disagreements(args.profile, results_dir)
+    for config, (stored, best) in differ.items():
+        print(f"note: the profile's rate for {config} is {stored}, the grid chooses {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
