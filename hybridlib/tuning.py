@@ -8,8 +8,9 @@ accuracy is the configuration's rate; the test set plays no part. The profile st
 chosen rates (its ``lr`` is ``{config: rate}``), so that a run's settings never depend
 on other records; :func:`disagreements` says whether they still match the grid's records.
 
-Grid runs are overrides of the profile, so their records sit in folders of their own
-(``results/<profile>-<hash>/``, one per value) and never replace a profile run's.
+Grid runs are overrides of the profile; their records sit under ``results/lr_grid/``
+(``lr_grid/<profile>-<hash>/...``, one folder per value), their checkpoints under
+``runs/lr_grid/``, apart from the profile's own runs and from other experiments.
 
 Examples::
 
@@ -32,9 +33,10 @@ from hybridlib.configs import PROFILES, profile_settings
 from hybridlib.paths import results_root, runs_root
 from hybridlib.train import build_run, fit_shared, record_path
 
-__all__ = ["GRID_SEED", "chosen_rates", "disagreements", "grid_runs", "grid_table", "main"]
+__all__ = ["GRID_DIR", "GRID_SEED", "chosen_rates", "disagreements", "grid_runs", "grid_table", "main"]
 
 GRID_SEED = 0
+GRID_DIR = "lr_grid"  # below the results and runs roots
 
 
 def grid_runs(profile: str, configs: Sequence[str] | None = None) -> list[dict]:
@@ -53,7 +55,7 @@ def grid_runs(profile: str, configs: Sequence[str] | None = None) -> list[dict]:
 
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
     """One row per grid run: config, lr, val_acc (%, final epoch; NaN until recorded)."""
-    results_dir = results_root(results_dir)
+    results_dir = results_root(results_dir) / GRID_DIR
     rows = []
     for run in grid_runs(profile):
         path = record_path(run, results_dir)
@@ -103,8 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--profile", default="cpu", choices=with_grid, help="run profile (default: cpu)")
     add("--config", action="append", help="configuration (repeatable; default: the profile's)")
     add("--status", action="store_true", help="show the recorded grid; train nothing")
-    add("--results-dir", help="where run records go (default: the repository's results/)")
-    add("--runs-dir", help="where checkpoints go (default: runs/)")
+    add("--results-dir", help="root of the run records (default: the repository's results/); "
+        f"the grid's go to {GRID_DIR}/ below it")
+    add("--runs-dir", help=f"root of the checkpoints (default: runs/; the grid's in {GRID_DIR}/)")
     add("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -120,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.status:
         try:
             for run in runs:
-                fit_shared(run, results_dir, runs_dir, progress=not args.no_progress)
+                fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR,
+                           progress=not args.no_progress)
         except KeyboardInterrupt:
             print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
             return 130
