@@ -180,6 +180,9 @@ PROFILES: dict[str, dict] = {
         "schedule": "onecycle",
         "lr": 0.05,
         "device": "cpu",
+        # The training chapter trains this profile's missing runs (seconds); the book of
+        # any other profile reads the records that python -m hybridlib.train wrote.
+        "book_trains": True,
         "threads": None,  # torch's intra-op thread count; None leaves torch's default
         "cell_timeout": 900,  # seconds a chapter's cell may run before the pipeline fails
     },

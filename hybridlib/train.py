@@ -912,6 +912,7 @@ def train_profile(
     progress: bool = True,
     accept_code: bool = False,
     share: bool = False,
+    train: bool = True,
 ) -> list[dict]:
     """Load-or-train every run of a profile (``hybridlib.configs.profile_runs``), seed-major.
 
@@ -919,7 +920,8 @@ def train_profile(
     :func:`forced_sweep`); a UNIX time is passed to :func:`fit` as it is. ``share=True``
     lets several processes work through the same sweep: each run is claimed first
     (:mod:`hybridlib.claims`), and a run another live process holds is skipped (left out
-    of the returned records, with a note).
+    of the returned records, with a note). ``train=False`` only reads the complete
+    records (:func:`recorded`): a run without one is left out, and a note counts them.
     """
     if force is True:
         with forced_sweep(runs_dir, profile) as since:
@@ -935,18 +937,35 @@ def train_profile(
                 progress=progress,
                 accept_code=accept_code,
                 share=share,
+                train=train,
             )
     overrides = dict(overrides or {})
     rows = overrides.get("strides") is None  # the profile's stride rows, unless one is chosen
-    records = []
+    records, unrecorded = [], 0
     for dataset, config, strides, seed in profile_runs(profile, datasets_, configs, seeds, rows):
         row = {"strides": strides} if strides is not None else {}
         run = build_run(profile, config, seed, dataset, {**overrides, **row})
-        record = fit_shared if share else fit
-        done = record(run, results_dir, runs_dir, force, progress, accept_code=accept_code)
+        if train:
+            record = fit_shared if share else fit
+            done = record(run, results_dir, runs_dir, force, progress, accept_code=accept_code)
+        else:
+            done = recorded(run, results_dir, accept_code)
+            unrecorded += done is None
         if done is not None:
             records.append(done)
+    if unrecorded:
+        _warn(f"{unrecorded} runs of profile {profile} have no complete record yet (not trained "
+              f"here: python -m hybridlib.train --profile {profile} trains them)")
     return records
+
+
+def recorded(run: dict, results_dir: str | Path = "results", accept_code: bool = False):
+    """The complete record of ``run`` (same settings; same code unless ``accept_code``), or
+    None: what :func:`fit` would reuse, without training anything."""
+    record = _reusable_record(record_path(run, results_dir), config_hash(run), None)
+    if record is None or not (accept_code or record.get("code_hash") == CODE_HASH):
+        return None
+    return record
 
 
 def fit_shared(run: dict, results_dir="results", runs_dir="runs", *args, **kwargs) -> dict | None:

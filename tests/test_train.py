@@ -564,3 +564,18 @@ def test_a_checkpoint_made_by_other_code_is_not_resumed(tmp_path, monkeypatch, c
     fit(run, tmp_path)
     assert trained == [("strided", 0), ("strided", 1)]  # from scratch, not from epoch 2
     assert "made by other code" in capsys.readouterr().err
+
+
+def test_reading_a_profile_without_training_leaves_unrecorded_runs_out(tmp_path, capsys):
+    settings = {"epochs": 1, "width": 4, "batch_size": 64}
+    done = train.train_profile("smoke", configs=["strided"], overrides=settings,
+                               results_dir=tmp_path, runs_dir=tmp_path / "c", progress=False)
+    read = train.train_profile("smoke", configs=["strided", "spectral"], overrides=settings,
+                               results_dir=tmp_path, runs_dir=tmp_path / "c", train=False)
+    assert [r["config"]["config"] for r in read] == ["strided"] and read == done
+    assert "1 runs of profile smoke have no complete record" in capsys.readouterr().err
+    assert not list((tmp_path / "c").rglob("*spectral*"))  # nothing was trained
+    path = train.record_path(done[0]["config"], tmp_path)
+    path.write_text(json.dumps({**done[0], "code_hash": "0123456789abcdef"}))
+    assert train.recorded(done[0]["config"], tmp_path) is None
+    assert train.recorded(done[0]["config"], tmp_path, accept_code=True) is not None
