@@ -31,9 +31,18 @@ import pandas as pd
 
 from hybridlib.configs import PROFILES, profile_settings
 from hybridlib.paths import results_root, runs_root
-from hybridlib.train import build_run, fit_shared, record_path
+from hybridlib.train import build_run, config_hash, fit_shared, record_path
 
-__all__ = ["GRID_DIR", "GRID_SEED", "chosen_rates", "disagreements", "grid_runs", "grid_table", "main"]
+__all__ = [
+    "GRID_DIR",
+    "GRID_SEED",
+    "chosen_rates",
+    "disagreements",
+    "grid_records",
+    "grid_runs",
+    "grid_table",
+    "main",
+]
 
 GRID_SEED = 0
 GRID_DIR = "lr_grid"  # below the results and runs roots
@@ -53,18 +62,30 @@ def grid_runs(profile: str, configs: Sequence[str] | None = None) -> list[dict]:
     ]
 
 
+def grid_records(profile: str, results_dir=None) -> list[dict | None]:
+    """The record of each grid run, in :func:`grid_runs` order (None where incomplete)."""
+    results_dir = results_root(results_dir) / GRID_DIR
+    records = []
+    for run in grid_runs(profile):
+        try:
+            record = json.loads(record_path(run, results_dir).read_text(encoding="utf8"))
+        except (OSError, ValueError):
+            record = None
+        ok = isinstance(record, dict) and record.get("complete")
+        records.append(record if ok and record.get("config_hash") == config_hash(run) else None)
+    return records
+
+
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
     """One row per grid run: config, lr, val_acc (%, final epoch; NaN until recorded)."""
-    results_dir = results_root(results_dir) / GRID_DIR
-    rows = []
-    for run in grid_runs(profile):
-        path = record_path(run, results_dir)
-        try:
-            record = json.loads(path.read_text(encoding="utf8"))
-            acc = 100.0 * record["final_val_acc"] if record.get("complete") else math.nan
-        except (OSError, ValueError, KeyError, TypeError):
-            acc = math.nan
-        rows.append({"config": run["config"], "lr": run["lr"], "val_acc": acc})
+    rows = [
+        {
+            "config": run["config"],
+            "lr": run["lr"],
+            "val_acc": math.nan if record is None else 100.0 * record["final_val_acc"],
+        }
+        for run, record in zip(grid_runs(profile), grid_records(profile, results_dir))
+    ]
     return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
 
 

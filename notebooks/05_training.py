@@ -17,103 +17,198 @@
 # each one *has been* trained: `hybridlib.train` is load-or-train. A run whose complete
 # record already exists, with the same settings hash, is read back from
 # `results/<profile>/<dataset>/<configuration>/seed<k>.json` in milliseconds; a missing
-# run is trained, checkpointed after every epoch under `runs/`, and recorded. The
-# published book of the `cpu` profile is therefore built from committed records in
-# minutes, and setting `force = True` (or `make reproduce`) retrains everything.
+# run is trained, checkpointed after every epoch under `runs/`, and recorded. The book of
+# the published `cpu` profile is built from committed records in minutes and never trains:
+# its runs are made by `python -m hybridlib.train` (below), and `force = True` (or
+# `make reproduce`) retrains everything.
+#
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * state the `cpu` profile's protocol (data split, schedule, precision, seeds) and say
+#   why each choice was made;
+# * read a run record: its settings, hashes, per-epoch scores and provenance;
+# * explain how the learning rate of each configuration was chosen on the validation
+#   split, never on the test set;
+# * rerun one run, the whole sweep, or the paper-scale sweep on GPUs.
+#
+# **Prerequisites:** the [architectures chapter](04_architectures.ipynb); SGD with momentum,
+# learning-rate schedules and the idea of a validation split.
+# ```
 
 # %% tags=["parameters"]
 profile = "cpu"
 force = False
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
-from hybridlib.configs import CONFIGS, PROFILES
+from hybridlib.configs import CONFIGS, PROFILES, profile_runs
+from hybridlib.formatting import md, num, table
 from hybridlib.paths import results_root, runs_root
-from hybridlib.train import CODE_HASH, build_run, record_path, train_profile
+from hybridlib.recipe import recipe_table
+from hybridlib.train import CODE_HASH, build_run, train_profile
+from hybridlib.tuning import chosen_rates, disagreements, grid_records, grid_table
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
 RESULTS, RUNS = results_root(), runs_root()
 
 # %% [markdown]
-# ## What the profile asks for
+# ## The protocol
 #
 # A profile is plain data in `hybridlib.configs`: the data sets, the configurations, the
-# seeds and the training recipe. Every field ends up in each run record, together with
-# the settings' hash, so a record always says how it was made.
+# seeds and the training recipe. For the published `cpu` profile the choices are these.
+#
+# * **Data.** Fashion-MNIST {cite}`xiao2017fashion`, zero-padded from 28×28 to 32×32, so
+#   that the CIFAR network applies unchanged and the DiffStride sizes of the [DiffStride
+#   chapter](03_diffstride.ipynb) are the ones trained here (32 → 24 at $S = 2$, $R = 4$;
+#   an odd size would follow the odd-size rule of that chapter). 5,000 training images,
+#   500 per class, are held out as a validation split, the same for every run; the runs
+#   train on 50,000 of the remaining 55,000 (what the time budget below allows), and the
+#   10,000 test images are scored once, after the last epoch.
+# * **Schedule.** Six epochs of SGD with momentum, a linear warm-up over the first 10 % of
+#   the steps, then the peak rate, divided by 10 after three epochs and by 100 after four.
+#   The last two epochs run at a hundredth of the peak rate: if the validation accuracy
+#   still moves between them, the run had not settled, and the [results
+#   chapter](06_results.ipynb) says so run by run.
+# * **No augmentation.** The images are centred and upright, and every shoe points the
+#   same way: random crops and flips would teach invariances the test set never asks for.
+# * **Precision.** Convolutions and linear layers run under bfloat16 autocast; the
+#   spectral layers compute in float32 whatever the autocast (the [architectures
+#   chapter](04_architectures.ipynb) shows why the FFT needs it).
+# * **Learning rate per configuration,** chosen on the validation split (next section): a
+#   spectral network need not train best at the strided network's rate.
+# * **Seeds.** Five seeds for the papers' comparison and the three readings of the hybrid,
+#   three for the position ablation. The seed fixes the initialisation and the order of
+#   the batches, so runs with the same seed are paired.
+#
+# The table lists every setting a run record stores, for the hybrid with seed 0; the
+# other runs differ in configuration, seed and learning rate only.
 
-# %%
-recipe = build_run(profile, settings["configs"][0], settings["seeds"][0])
-shown = ["epochs", "batch_size", "train_subset", "test_subset", "width", "schedule", "lr",
-         "momentum", "weight_decay", "label_smoothing", "mixup", "augment", "device"]
-pd.DataFrame({"setting": shown, "value": [str(recipe[k]) for k in shown]}).set_index("setting")
+# %% tags=["hide-input"]
+example = build_run(profile, "hybrid", settings["seeds"][0])
+table(recipe_table(example), caption=f"The settings of a run of profile {profile}, as its "
+      "record stores them")
 
-# %%
-runs = [(d, c, s) for s in settings["seeds"] for d in settings["datasets"] for c in settings["configs"]]
-existing = sum(record_path(build_run(profile, c, s, d), RESULTS).exists() for d, c, s in runs)
-Markdown(
-    f"Profile **{profile}**: {settings['description']}. It has {len(runs)} runs "
-    f"({len(settings['configs'])} configurations × {len(settings['datasets'])} data set(s) × "
-    f"{len(settings['seeds'])} seed(s)); {existing} of them have a record on disk"
-    + (", but `force` retrains them all." if force else ".")
-)
+# %% [markdown]
+# ## Learning rates, chosen on the validation split
+#
+# `hybridlib.tuning` trains each configuration once (seed 0) at every rate of the profile's
+# grid, for a shorter run (fewer epochs, fewer images, the same schedule shape), and keeps
+# the rate with the best final validation accuracy; a tie goes to the smaller rate. The
+# chosen rates are written into the profile, so that a run's settings never depend on
+# other files; the cell below checks that they still agree with the recorded grid.
+
+# %% tags=["hide-input"]
+grid = grid_table(profile)
+if grid.empty:
+    md(f"Profile {profile} has no learning-rate grid: every run uses the rate "
+       f"{num(settings['lr'])}.")
+else:
+    spec = settings["lr_grid"]
+    wide = grid.pivot(index="config", columns="lr", values="val_acc")
+    wide.columns = [f"lr {num(lr)}" for lr in wide.columns]
+    wide["chosen"] = [settings["lr"].get(c) for c in wide.index]
+    display(table(wide.reindex([c for c in settings["configs"] if c in wide.index]),
+                  caption=f"Final validation accuracy (%) of the grid: seed 0, "
+                  f"{spec['epochs']} epochs on {spec['train_subset']} images; "
+                  "empty: not recorded yet", formats={"chosen": num}))
+    chosen, differ = chosen_rates(grid), disagreements(profile)
+    assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
+    edge = [c for c, lr in chosen.items() if lr in (min(spec["values"]), max(spec["values"]))]
+    n_configs = grid.config.nunique()
+    if not chosen:
+        md(f"No configuration's grid is complete yet; until it is, the profile's rates "
+           f"({', '.join(sorted({num(v) for v in settings['lr'].values()}))}) are provisional.")
+    else:
+        md(f"The grid is complete for {len(chosen)} of {n_configs} configurations, and the "
+           "profile uses the rate it chooses for each of them. "
+           + (f"For {', '.join(f'`{c}`' for c in edge)} the best rate lies at an end of "
+              "the grid, so a rate beyond it might be better still." if edge else
+              "Every chosen rate lies inside the grid."))
 
 # %% [markdown]
 # ## Load or train
 #
-# The progress bars (one per epoch, with loss, accuracy and images per second) go to the
-# terminal when a run actually trains; the book only shows the summary below. An
-# interrupted run simply resumes from its last completed epoch when this cell runs again.
-# Every record carries a fingerprint of the library code that made it; the book shows the
-# records as they were made (`accept_code`), and says below which were made by other code
-# than the reader's. `force` retrains every run with the current code.
+# When a run trains, its progress bars (one per epoch, with loss, accuracy and images per
+# second) go to the terminal, and an interrupted run resumes from its last completed
+# epoch. The book of a profile other than `smoke` only reads the records; a run without
+# one is counted below and left to the command line. Every record carries a fingerprint of
+# the library code that made it; the book shows the records as they were made
+# (`accept_code`) and says which were made by other code than the reader's.
 
 # %% tags=["remove-stderr"]
 start = time.perf_counter()
-records = train_profile(
-    profile, force=force, results_dir=RESULTS, runs_dir=RUNS, accept_code=not force
-)
+records = train_profile(profile, force=force, results_dir=RESULTS, runs_dir=RUNS,
+                        accept_code=not force, train=force or settings.get("book_trains", False))
 elapsed = time.perf_counter() - start
 
-# %%
-runs_made = pd.DataFrame(
-    [
-        {
-            "configuration": r["config"]["config"],
-            "seed": r["config"]["seed"],
-            "test accuracy (%)": round(100 * r["final_test_acc"], 2),
-            "training time (s)": round(r["wall_seconds"]),
-            "images/s": round(r["images_per_s"]),
-            "device": r["provenance"]["device"],
-            "commit": r["provenance"]["git_commit"] or "unknown",
-            "code hash": r.get("code_hash") or "not recorded",
-            "settings hash": r["config_hash"],
-        }
-        for r in records
-    ]
-).set_index(["configuration", "seed"])
-# What each run gave, then what made the runs: a commit and code hash are shared by many.
-display(runs_made.drop(columns=["device", "commit", "code hash"]))
-display(runs_made.groupby(["device", "commit", "code hash"]).size().rename("runs").to_frame())
+# %% [markdown]
+# In the table, *train acc.* is the running accuracy over the batches of the last
+# epoch (the network changes while it is measured, so it trails the network's final
+# accuracy on the same images); *val. acc.* is the final network on the validation split
+# and *test acc.* on the test set. The *settings hash* identifies the settings above; the
+# *code hash* the library code that computed the run.
 
-# %%
+# %% tags=["hide-input"]
+declared = profile_runs(profile)
+runs_made = pd.DataFrame([
+    {"configuration": r["config"]["config"], "seed": r["config"]["seed"],
+     "lr": r["config"]["lr"],
+     "train acc. (%)": 100 * r["epochs"][-1]["train_acc"],
+     "val. acc. (%)": 100 * r["final_val_acc"] if r.get("final_val_acc") is not None else None,
+     "test acc. (%)": 100 * r["final_test_acc"],
+     "minutes": r["wall_seconds"] / 60, "images/s": r["images_per_s"],
+     "settings hash": r["config_hash"]}
+    for r in records
+])
+if runs_made.empty:
+    md(f"None of the {len(declared)} runs of profile {profile} is recorded yet.")
+else:
+    display(table(runs_made.set_index(["configuration", "seed"]),
+                  caption=f"The {len(records)} recorded runs of profile {profile}",
+                  formats={"lr": num, "images/s": "{:.0f}", "minutes": "{:.1f}"}))
+
+# %% tags=["hide-input"]
+made_by = pd.DataFrame([{"commit": r["provenance"]["git_commit"] or "unknown",
+                         "code hash": r.get("code_hash") or "not recorded",
+                         "device": r["provenance"]["device"]} for r in records])
+if len(made_by):
+    display(table(made_by.value_counts().rename("runs").to_frame(),
+                  caption="What made the runs: commit, code hash and device"))
 other_code = [r for r in records if r.get("code_hash") != CODE_HASH]
-Markdown(
-    f"{len(other_code)} of the {len(records)} records were made by library code other than "
-    f"this book's (code hash `{CODE_HASH}`): their numbers are those of the code they record."
-    if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)."
-)
+md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
+   + (f"{len(other_code)} of them were made by library code other than this book's (code "
+      f"hash `{CODE_HASH}`): their numbers are those of the code they record."
+      if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)."))
 
-# %%
-total = runs_made["training time (s)"].sum()
-Markdown(
-    f"This cell took {elapsed:.1f} s; the {len(records)} runs took {total / 60:.1f} minutes "
-    f"of training when they were made (as recorded, on the devices listed above)."
-)
+# %% [markdown]
+# ## What the sweep costs
+#
+# Each run records the seconds it spent training and scoring. The `cpu` profile's runs use
+# one thread each, and two processes share the two cores of the machine the published
+# runs were made on, so the sweep's wall-clock time is about half the sum.
+
+# %% tags=["hide-input"]
+grid_done = [r for r in grid_records(profile) if r is not None]
+seconds = {"learning-rate grid": sum(r["wall_seconds"] for r in grid_done),
+           "profile runs": sum(r["wall_seconds"] for r in records)}
+cost = pd.DataFrame({"runs": [len(grid_done), len(records)],
+                     "hours of one core": [s / 3600 for s in seconds.values()]},
+                    index=list(seconds))
+cost.loc["total"] = cost.sum()
+display(table(cost, caption="Recorded training and scoring time", digits=3,
+              formats={"runs": "{:.0f}"}))
+total_hours = cost.loc["total", "hours of one core"]
+md(f"In all {num(total_hours)} hours of one core: about {num(total_hours / 2)} hours on two "
+   f"cores with two processes, for the {int(cost.loc['total', 'runs'])} runs recorded so far "
+   f"(of {len(declared) + len(grid_records(profile))} the profile and its grid declare). "
+   f"This cell took {elapsed:.1f} s.")
 
 # %% [markdown]
 # ## Rerunning and changing a run
@@ -127,12 +222,23 @@ Markdown(
 # ```
 #
 # A run with overrides is recorded under `results/<profile>-<hash>/…`, so an experiment
-# never replaces the profile's own records. The configurations available are:
+# never replaces the profile's own records. The whole `cpu` sweep is the grid, then the
+# profile's runs; every command is load-or-train and can be started twice, in two
+# terminals, to use two cores: each run is claimed by one process (a claim file beside its
+# checkpoint), and a claim left by a killed process is taken over.
+#
+# ```bash
+# python -m hybridlib.tuning --profile cpu     # the learning-rate grid (twice, for 2 cores)
+# python -m hybridlib.tuning --profile cpu --status   # the grid and the rates it chooses
+# python -m hybridlib.train --profile cpu      # the profile's runs (twice, for 2 cores)
+# ```
+#
+# The configurations available are:
 
-# %%
-pd.DataFrame(
-    {"configuration": list(CONFIGS), "description": [s["description"] for s in CONFIGS.values()]}
-).set_index("configuration")
+# %% tags=["hide-input"]
+table(pd.DataFrame({"description": [s["description"] for s in CONFIGS.values()]},
+                   index=pd.Index(list(CONFIGS), name="configuration")),
+      caption="Every configuration of hybridlib.configs")
 
 # %% [markdown]
 # ## The paper profile at scale: one GPU, several, or a cluster
@@ -170,7 +276,22 @@ pd.DataFrame(
 # are in `runs/sweep/`. Once the records are there, the next chapter reads them as it reads
 # this book's own.
 
-# %%
+# %% tags=["hide-input"]
 from hybridlib.sweep import counts_table, run_list
 
-counts_table(run_list("paper"))
+table(counts_table(run_list("paper")), caption="Runs of the paper profile")
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * Training is load-or-train: a record with the same settings hash is reused, an
+#   interrupted run resumes from its last epoch, and the book never trains the published
+#   profile.
+# * The `cpu` protocol scores a fixed validation split every epoch and the test set once,
+#   at the end; the learning rate of each configuration is chosen on the validation split.
+# * The last epochs run at a hundredth of the peak rate, so a run that had not reached a
+#   plateau shows it.
+# * Every record stores its settings, the fingerprint of the code that made it, the
+#   per-epoch scores and the prediction for every test image, for the paired tests of the
+#   results chapter.
+# ```
