@@ -210,7 +210,7 @@ PROFILES: dict[str, dict] = {
         "schedule": "step",
         # Chosen by hybridlib.tuning from the grid below (python -m hybridlib.tuning).
         "lr": {c: 0.1 for c in MAIN_CONFIGS + HYBRID_READINGS[1:] + ABLATION},
-        "lr_grid": {"values": (0.05, 0.1, 0.2), "epochs": 3, "train_subset": 20000},
+        "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000},
         "device": "cpu",
         # One thread per process: two processes share the 2 cores better than one with two
         # threads (python -m hybridlib.train --profile cpu, started twice).
