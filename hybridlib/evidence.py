@@ -26,8 +26,11 @@ from hybridlib import stats
 from hybridlib.train import decode_correct
 
 __all__ = [
+    "CLAIM",
     "HYBRID_COMPARISONS",
     "comparison_table",
+    "conclusion",
+    "direction",
     "describe_comparisons",
     "format_comparisons",
     "interval_table",
@@ -241,3 +244,77 @@ def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> s
             )
         sentences.append(text + ".")
     return " ".join(sentences)
+
+
+def direction(row) -> int | None:
+    """+1 or -1 when a comparison row shows ``a`` above or below ``b``, 0 when it does not
+    show a difference, None with fewer than two paired seeds.
+
+    Shown means: the seed-paired interval excludes zero with Holm-adjusted p < 0.05, and
+    the per-image test, where recorded, agrees in sign with adjusted p < 0.05.
+    """
+    if math.isnan(row.seed_diff):
+        return None
+    sign = 1 if row.seed_low > 0 else -1 if row.seed_high < 0 else 0
+    if sign == 0 or row.seed_p_holm >= 0.05:
+        return 0
+    if not math.isnan(row.image_diff) and (
+        row.image_p_holm >= 0.05 or np.sign(row.image_diff) != sign
+    ):
+        return 0
+    return sign
+
+
+CLAIM = ("hybrid", "diffstride")  # the Hybrid paper's claim: hybrid above DiffStride
+
+
+def conclusion(
+    comparisons: pd.DataFrame, plateau: pd.DataFrame, recorded: int, declared: int,
+    name=lambda dataset: dataset,
+) -> str:
+    """The results chapter's conclusion box (MyST admonition), generated from the tables.
+
+    Args:
+        comparisons: :func:`comparison_table` of :data:`HYBRID_COMPARISONS`.
+        plateau: :func:`plateau_table` of the same records.
+        recorded, declared: runs recorded and runs the profile declares.
+    """
+    lines = []
+    for _, r in comparisons.iterrows():
+        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
+        shown = direction(r)
+        if shown is None:
+            lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
+            continue
+        interval = f"{_signed(r.seed_diff)} points, 95 % interval {_bracket(r.seed_low, r.seed_high)}"
+        words = {1: "higher", -1: "lower", 0: None}[shown]
+        lines.append(
+            f"{what}: {interval} over {r.paired_seeds} seeds: "
+            + (f"`{r.a}` is {words}, by both paired tests." if words else
+               "no difference these runs can show; a true difference, if any, is likely "
+               "inside that interval.")
+        )
+        if (r.a, r.b) == CLAIM:
+            verdict = {1: "supports", -1: "contradicts", 0: "does not support"}[shown]
+            lines[-1] += f" This {verdict} the Hybrid paper's claim at this scale."
+    settled = plateau.settled.dropna()
+    if len(settled):
+        lines.append(
+            f"{int(settled.sum())} of {len(settled)} runs had settled (validation accuracy "
+            "changing by less than 0.3 points over their last fifth of epochs)"
+            + ("." if settled.all() else "; the others were still moving, so their numbers "
+               "may understate what longer training gives.")
+        )
+    status = (
+        f"All {declared} runs of the profile are recorded."
+        if recorded >= declared
+        else f"The sweep is incomplete: {recorded} of {declared} runs are recorded, so every "
+        "statement here is provisional."
+    )
+    scope = (
+        "Not supported by anything here: any statement about CIFAR-10 or CIFAR-100, the "
+        "full-width network or hundreds of epochs. The paper-scale runs (the `paper` "
+        "profile, on GPUs) are not among this book's records."
+    )
+    bullets = "\n".join(f"* {line}" for line in (status, *lines, scope))
+    return f"```{{admonition}} What this experiment supports\n:class: conclusion\n{bullets}\n```"

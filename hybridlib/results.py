@@ -49,6 +49,14 @@ __all__ = [
 ]
 
 POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head", "gap")
+# The columns of runs_table, in order.
+RUN_COLUMNS = [
+    "profile", "dataset", "config", "seed", "description", "epochs", "width", "train_size",
+    "test_size", "test_acc", "val_acc", "train_acc", "test_loss", "lr", "wall_seconds",
+    "images_per_s", "parameters", "gflops", *(f"size_{p}" for p in POSITIONS),
+    *(f"stride_{p}" for p in ("stem", "stage2", "stage3", "stage4", "head")),
+    "git_commit", "library_modified", "code_hash", "torch", "device", "device_name", "date",
+]
 
 
 class NoRecordsError(FileNotFoundError):
@@ -129,11 +137,13 @@ def runs_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per run.
 
     Columns: profile, dataset, config, seed, description, epochs, width, train_size,
-    test_size, test_acc and train_acc (last epoch, in %), test_loss, wall_seconds,
+    test_size, test_acc, val_acc and train_acc (last epoch, in %; val_acc NaN without a
+    validation split), test_loss, lr, wall_seconds,
     images_per_s, parameters, gflops (per image, at the end of training), ``size_<pos>``
     (final feature-map size ``"HxW"`` after each position), ``stride_<pos>`` (final
     learned stride ``"S_hxS_w"`` of each DiffStride layer, else missing), git_commit,
-    library_modified, torch, device, device_name, date.
+    library_modified, code_hash, torch, device, device_name, date. An empty ``records``
+    gives an empty table with these columns.
     """
     rows = []
     for r in records:
@@ -150,8 +160,11 @@ def runs_table(records: Sequence[dict]) -> pd.DataFrame:
             "train_size": r.get("train_size"),
             "test_size": r.get("test_size"),
             "test_acc": 100.0 * r["final_test_acc"],
+            "val_acc": 100.0 * r["final_val_acc"] if r.get("final_val_acc") is not None
+            else math.nan,
             "train_acc": 100.0 * last["train_acc"] if "train_acc" in last else math.nan,
             "test_loss": r.get("final_test_loss", math.nan),
+            "lr": run.get("lr"),
             "wall_seconds": r.get("wall_seconds", math.nan),
             "images_per_s": r.get("images_per_s", math.nan),
             "parameters": r.get("parameters"),
@@ -165,12 +178,15 @@ def runs_table(records: Sequence[dict]) -> pd.DataFrame:
         row.update(
             git_commit=prov.get("git_commit"),
             library_modified=prov.get("library_modified"),
+            code_hash=r.get("code_hash"),
             torch=prov.get("torch"),
             device=prov.get("device"),
             device_name=prov.get("device_name"),
             date=prov.get("date"),
         )
         rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=RUN_COLUMNS)
     return pd.DataFrame(rows)
 
 

@@ -17,19 +17,38 @@
 # wrote, one JSON file per (data set, configuration, seed), and turns them into the
 # comparisons the Hybrid paper {cite}`hybrid2024` makes and a few it does not:
 #
-# 1. the headline table, test accuracy as mean ± standard deviation over seeds, with
-#    the provenance of the runs;
-# 2. the same configurations next to the numbers the papers report
+# 1. the headline table, test accuracy as the mean over seeds with its 95 % interval,
+#    and the provenance of the runs;
+# 2. paired comparisons: the hybrid, in its three readings, against DiffStride, and the
+#    papers' baselines against each other, seed by seed and test image by test image;
+# 3. whether each run had reached a plateau;
+# 4. the same configurations next to the numbers the papers report
 #    {cite}`riad2022diffstride,hybrid2024,rippel2015spectral`;
-# 3. learning curves, and the strides the DiffStride layers learned, epoch by epoch;
-# 4. accuracy against compute, counted (FLOPs) and measured (images per second);
-# 5. the position ablation: does it matter where each kind of downsampling sits?
-# 6. the baseline question: is the Hybrid paper's CIFAR-100 gain measured against the
+# 5. learning curves, the strides the DiffStride layers learned, and accuracy against
+#    compute;
+# 6. the position ablation: does it matter where each kind of downsampling sits?
+# 7. the baseline question: is the Hybrid paper's CIFAR-100 gain measured against the
 #    right number?
 #
 # Which runs are shown depends on the profile this chapter is executed with. Every
 # number in the text below is computed from the records or from
 # `hybridlib.results.PAPER_RESULTS`; none is typed in.
+#
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * read a mean over a handful of seeds with its t-interval, and say why a gap divided by
+#   a standard deviation is not evidence;
+# * compare two configurations run for run (same seed) and image for image (same test
+#   image), and correct for many comparisons with Holm's method;
+# * tell from the learning curves whether a run had settled;
+# * say what this experiment supports about the Hybrid paper's claim, and what it
+#   cannot.
+#
+# **Prerequisites:** the [training chapter](05_training.ipynb) (how the runs were made);
+# confidence intervals and paired tests at the level of an introductory statistics course.
+# ```
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -45,21 +64,35 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES
-from hybridlib.evidence import comparison_table, describe_comparisons, format_comparisons
-from hybridlib.formatting import table
+from hybridlib.configs import profile_runs
+from hybridlib.evidence import (
+    HYBRID_COMPARISONS,
+    comparison_table,
+    conclusion,
+    describe_comparisons,
+    format_comparisons,
+    interval_table,
+    plateau_table,
+)
+from hybridlib.formatting import md, num, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
+    NoRecordsError,
     curves_table,
     hybrid_baseline_check,
-    load_records,
     paper_table,
     runs_table,
     strides_table,
     summary_table,
 )
+from hybridlib.train import train_profile
 
 results_dir = results_root(results_dir)  # from the repository, wherever the kernel runs
-records = load_records(profile, results_dir, strict=True)
+# The profile's own runs, as recorded (this chapter never trains).
+records = train_profile(profile, results_dir=results_dir, train=False, accept_code=True)
+if not records:
+    raise NoRecordsError(f"profile {profile} has no recorded run under {results_dir}: "
+                         f"python -m hybridlib.train --profile {profile} makes them")
 runs = runs_table(records)
 summary = summary_table(runs)
 curves = curves_table(records)
@@ -96,7 +129,8 @@ def provenance(dataset):
     dates = pd.to_datetime(d.date, utc=True)
     devices = sorted({f"{dev} ({name})" if isinstance(name, str) and name else str(dev)
                       for dev, name in zip(d.device, d.device_name)})
-    commits = sorted({str(c)[:10] for c in d.git_commit.dropna()}) or ["unknown"]
+    commits = sorted({str(c) for c in d.git_commit.dropna()}) or ["unknown"]
+    code_hashes = sorted({str(c) for c in d.code_hash.dropna()}) or ["not recorded"]
     return {
         "runs": len(d),
         "configs": d.config.nunique(),
@@ -106,7 +140,8 @@ def provenance(dataset):
         "width": listing(sorted(d.width.unique())),
         "seeds": listing(sorted(d.seed.unique())),
         "n_seeds": d.seed.nunique(),
-        "commits": listing(commits),
+        "commits": listing(f"`{c}`" for c in commits),
+        "code_hashes": listing(f"`{c}`" for c in code_hashes),
         "modified": bool(d.library_modified.fillna(False).any()),
         "torch": listing(sorted(d.torch.dropna().unique())),
         "devices": listing(devices),
@@ -115,8 +150,7 @@ def provenance(dataset):
     }
 
 
-expected = [(d, c, s) for d in settings.get("datasets", ()) for c in settings.get("configs", ())
-            for s in settings.get("seeds", ())]
+expected = [(d, c, s) for d, c, _, s in profile_runs(profile)]
 have = set(zip(runs.dataset, runs.config, runs.seed))
 missing = [f"{c} seed {s} ({d})" for d, c, s in expected if (d, c, s) not in have]
 display(Markdown(
@@ -128,24 +162,37 @@ display(Markdown(
        f"({listing(missing[:6])}{' ...' if len(missing) > 6 else ''}), so the tables show "
        f"what exists." if expected else "")))
 
+# %% tags=["remove-input"]
+comparisons = comparison_table(records, HYBRID_COMPARISONS)
+plateau = plateau_table(records)
+md(conclusion(comparisons, plateau, len(records), len(expected), name_of))
+
 # %% [markdown]
 # ## The headline table
 #
-# Test accuracy at the end of training, in %, as the mean ± the standard deviation over
-# seeds (sample standard deviation; with one seed only the mean is shown). The caption
-# says what the runs are; the paragraph below it, where they come from.
+# Test accuracy at the end of training, in %, as the mean over seeds with its 95 %
+# t-interval (with one seed, the mean alone); every seed is a dot in the figure below.
+# *Train acc.* is the running accuracy over the batches of the last epoch, *val. acc.*
+# the final network on the validation split. The caption says what the runs are; the
+# paragraph below it, where they come from.
 
 # %% tags=["hide-input"]
+intervals = interval_table(records)
+
+
 def headline(dataset):
     s = summary[summary.dataset == dataset].set_index("config")
+    ci = intervals[intervals.dataset == dataset].set_index("config").reindex(s.index)
     p = provenance(dataset)
     headline_table = pd.DataFrame({
-        "test acc. (%)": s.test_acc,
+        "test acc. (%)": ci["mean"],
+        "95 % interval": [("" if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}")
+                          for lo, hi in zip(ci["low"], ci["high"])],
         "seeds": s.n_seeds,
-        "train acc. (%)": s.train_acc_mean.round(2),
-        "GFLOPs / image": s.gflops,
-        "images / s": s.images_per_s.round(0),
-        "s / run": s.wall_seconds.round(0),
+        "train acc. (%)": s.train_acc_mean,
+        "val. acc. (%)": runs[runs.dataset == dataset].groupby("config").val_acc.mean(),
+        "MFLOPs / image": s.gflops * 1e3,
+        "images / s": s.images_per_s,
     })
     caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
                f"epoch{'' if p['epochs'] == '1' else 's'} on "
@@ -156,29 +203,82 @@ def headline(dataset):
 
 for dataset in datasets:
     headline_table, caption, p = headline(dataset)
-    display(headline_table.style.set_caption(caption).format({"GFLOPs / image": "{:.4f}",
-                                                     "images / s": "{:.0f}", "s / run": "{:.0f}",
-                                                     "train acc. (%)": "{:.2f}"}))
-    display(Markdown(
-        f"*{caption}* Provenance: git commit {p['commits']}"
-        f"{' with local changes to the library' if p['modified'] else ''}, PyTorch "
-        f"{p['torch']}, device {p['devices']}, run on {p['dates']}. "
-        f"{p['runs']} runs of {p['configs']} configurations."))
+    display(table(headline_table, caption=caption, digits=4,
+                  formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
+                           "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
+    md(f"*{caption}* Provenance: git commit {p['commits']}"
+       f"{' with local changes to the library' if p['modified'] else ''}, code hash "
+       f"{p['code_hashes']}, PyTorch {p['torch']}, device {p['devices']}, run on "
+       f"{p['dates']}. {p['runs']} runs of {p['configs']} configurations.")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed a dot, the mean with its 95 % t-interval in black.", "name": "fig-headline"}}
+palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
+config_order = list(summary.config.drop_duplicates())
+COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
+for dataset in datasets:
+    ci = intervals[intervals.dataset == dataset].set_index("config").reindex(config_order[::-1])
+    ci = ci.dropna(subset=["mean"])
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(ci) + 1.2), constrained_layout=True)
+    for y, (config, r) in enumerate(ci.iterrows()):
+        seeds = runs[(runs.dataset == dataset) & (runs.config == config)].test_acc
+        ax.scatter(seeds, [y] * len(seeds), s=16, color=COLOURS[config], alpha=0.7, zorder=3)
+        err = None if np.isnan(r.low) else [[r["mean"] - r.low], [r.high - r["mean"]]]
+        ax.errorbar(r["mean"], y, xerr=err, fmt="D", color="black", markersize=4, capsize=3,
+                    zorder=4)
+    ax.set_yticks(range(len(ci)), ci.index)
+    ax.set_xlabel("test accuracy (%): seeds (dots), mean and 95 % interval (black)")
+    ax.set_title(f"{name_of(dataset)}, profile {profile}", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    plt.show()
+
+# %% [markdown]
+# ## Paired comparisons
+#
+# Two runs with the same seed start from the same initialisation (where the layers
+# match) and see the batches in the same order, so the difference of each seed pair
+# removes much of the run-to-run noise: the table gives the mean of those differences
+# with its 95 % t-interval and the paired t-test's p. Every run also recorded its
+# prediction for each test image, so the same question can be asked image by image: a
+# paired bootstrap over the test images of the seed-averaged correctness. The p-values
+# are corrected for the number of comparisons with Holm's method. A difference counts
+# as shown only when both tests show it.
 
 # %% tags=["hide-input"]
-best_lines = []
-for dataset in datasets:
-    s = summary[summary.dataset == dataset].set_index("config")
-    order = s.test_acc_mean.sort_values(ascending=False)
-    line = (f"On {name_of(dataset)} the best configuration is `{order.index[0]}` with "
-            f"{pm(s.test_acc_mean[order.index[0]], s.test_acc_std[order.index[0]])} %, the "
-            f"worst `{order.index[-1]}` with "
-            f"{pm(s.test_acc_mean[order.index[-1]], s.test_acc_std[order.index[-1]])} %")
-    if {"hybrid", "diffstride"} <= set(s.index):
-        line += (f"; the hybrid ranks {list(order.index).index('hybrid') + 1} of {len(order)} "
-                 f"and DiffStride {list(order.index).index('diffstride') + 1}")
-    best_lines.append(line + ".")
-display(Markdown(" ".join(best_lines)))
+if comparisons.empty:
+    md(f"Profile {profile} has no pair of configurations recorded for these comparisons yet.")
+else:
+    display(table(format_comparisons(comparisons),
+                  caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
+                  "intervals and Holm-corrected p (by seed, then by test image)"))
+    md(describe_comparisons(comparisons, name_of))
+
+# %% [markdown]
+# ## Had the runs settled?
+#
+# The schedule ends with epochs at a hundredth of the peak learning rate. A run whose
+# validation accuracy still changes by 0.3 points or more over its last fifth of epochs
+# (and the epoch before them) had not reached a plateau; its test accuracy may
+# understate what longer training would give.
+
+# %% tags=["hide-input"]
+settled = plateau.dropna(subset=["change"])
+if settled.empty:
+    md(f"The runs of profile {profile} have no validation split, so there is no plateau "
+       "criterion to apply.")
+else:
+    per_config = settled.groupby(["dataset", "config"]).agg(
+        runs=("seed", "size"), settled=("settled", "sum"),
+        largest_change=("change", "max"), mean_change=("change", "mean"))
+    display(table(per_config.droplevel(0) if len(datasets) == 1 else per_config,
+                  caption="Change of the validation accuracy (points) over the last fifth "
+                  "of epochs, per configuration; settled: runs below 0.3 points",
+                  formats={"runs": "{:.0f}", "settled": "{:.0f}",
+                           "largest_change": "{:.2f}", "mean_change": "{:.2f}"}))
+    moving = settled[~settled.settled.astype(bool)]
+    md(f"{int(settled.settled.sum())} of {len(settled)} runs had settled. "
+       + ("The others: " + ", ".join(f"`{r.config}` seed {r.seed} ({r.change:.2f} points)"
+                                     for r in moving.itertuples()) + "."
+          if len(moving) else ""))
 
 # %% [markdown]
 # ## Next to the numbers the papers report
@@ -196,6 +296,7 @@ display(Markdown(" ".join(best_lines)))
 
 # %% tags=["hide-input"]
 reported = paper_table()
+paper_configs = list(MAIN_CONFIGS)  # our rows stay empty until recorded
 compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
 
 
@@ -209,19 +310,19 @@ def reported_value(key, dataset, model, strides=None):
 columns = {}
 for dataset in datasets:
     s = summary[summary.dataset == dataset].set_index("config")
-    columns[f"ours: {name_of(dataset)}"] = s.test_acc_mean.reindex(compare_configs)
+    columns[f"ours: {name_of(dataset)}"] = s.test_acc_mean.reindex(paper_configs)
 for dataset in ("cifar10", "cifar100"):
     columns[f"DiffStride paper (2,2,2): {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("diffstride_paper", dataset, c, "(2,2,2)") for c in compare_configs})
+        {c: reported_value("diffstride_paper", dataset, c, "(2,2,2)") for c in paper_configs})
 for dataset in ("cifar10", "cifar100"):
     columns[f"official README: {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("official_readme", dataset, c, "(1,1,2,2,2)") for c in compare_configs})
+        {c: reported_value("official_readme", dataset, c, "(1,1,2,2,2)") for c in paper_configs})
 for dataset in ("cifar10", "cifar100"):
     columns[f"Hybrid paper: {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("hybrid_paper", dataset, c) for c in compare_configs})
+        {c: reported_value("hybrid_paper", dataset, c) for c in paper_configs})
 side = pd.DataFrame(columns)
 side.index.name = "configuration"
-gaps = side.sub(side.loc["strided"], axis=1) if "strided" in side.index else None
+gaps = side.sub(side.loc["strided"], axis=1)
 display(side.style.set_caption("Test accuracy (%): our runs (mean over seeds) and the reported "
                                "numbers. Empty: not reported.").format("{:.2f}", na_rep=""))
 if gaps is not None:
@@ -276,69 +377,77 @@ display(Markdown(
 # block.
 
 # %% tags=["hide-input"]
-# Load-or-measure: the ratios are recorded next to the run records, so the book builds
-# without the data set; a change of the settings measures them again.
-from hybridlib.probes import load_or_measure_amplitudes
+if set(compare_configs) == set(MAIN_CONFIGS):
+    # Load-or-measure: the ratios are recorded next to the run records, so the book builds
+    # without the data set; a change of the settings measures them again.
+    from hybridlib.probes import load_or_measure_amplitudes
 
-amplitude = pd.DataFrame(load_or_measure_amplitudes(
-    profile, datasets[0], compare_configs, int(settings.get("width", 8)), results_dir)).T
-amplitude.index.name = "configuration"
-fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
-display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],
-                  axis=1).style.set_caption(
-    "Final training and test accuracy (mean over seeds and data sets) and, at "
-    "initialisation, the ratio of the shortcut's standard deviation to the residual "
-    "branch's in each projection block").format("{:.2f}"))
+    # Measured for the papers' four configurations whenever the profile declares them, so the
+    # record does not change as the runs come in.
+    probed = [c for c in MAIN_CONFIGS if c in settings.get("configs", ())]
+    amplitude = pd.DataFrame(load_or_measure_amplitudes(
+        profile, datasets[0], probed, int(settings.get("width", 8)), results_dir)).T.reindex(
+        compare_configs)
+    amplitude.index.name = "configuration"
+    fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
+    display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],
+                      axis=1).style.set_caption(
+        "Final training and test accuracy (mean over seeds and data sets) and, at "
+        "initialisation, the ratio of the shortcut's standard deviation to the residual "
+        "branch's in each projection block").format("{:.2f}"))
+else:
+    md("This diagnosis needs a run of each of the four configurations of the "
+       "papers' comparison; it appears once they are recorded.")
 
 # %% tags=["hide-input"]
-best = fit.test_acc.idxmax()
-# "Dominates": a shortcut at least 1.5 times as large, relative to its residual branch, as
-# in the strided network.
-dominated = [c for c in compare_configs if c != "strided"
-             and amplitude.loc[c].mean() > 1.5 * amplitude.loc["strided"].mean()]
-lower_fit = [c for c in compare_configs if c != best and fit.train_acc[c] < fit.train_acc[best]]
-display(Markdown(
-    f"Here `{best}` has the best mean test accuracy. "
-    + (f"{listing(f'`{c}`' for c in lower_fit)} also fit the training set less well "
-       f"(training accuracy {listing(f'{fit.train_acc[c]:.1f} %' for c in lower_fit)} against "
-       f"{fit.train_acc[best]:.1f} %), so within this budget they are slower to train rather "
-       f"than more prone to overfit. " if lower_fit else
-       "Every other configuration fits the training set at least as well, so the gaps are "
-       "in generalisation, not in fitting. ")
-    + f"At initialisation the shortcut of the strided network is "
-    f"{amplitude.loc['strided'].mean():.1f}× the residual branch on average over the three "
-    f"projection blocks, against "
-    f"{listing(f'{amplitude.loc[c].mean():.1f}× for `{c}`' for c in compare_configs if c != 'strided')}. "
-    + (f"{listing(f'`{c}`' for c in dominated)} let the shortcut dominate the blocks' output "
-       "well beyond the strided network; whether that slows training is a hypothesis these "
-       "measurements suggest but do not test (a run with amplitude-preserving pooling, "
-       "`SpectralPool2d(rescale=True)` registered as a new kind as in the Extending page, "
-       "would)." if dominated else
-       "The un-rescaled crops do not make the shortcut relatively larger than in the "
-       "strided network, so the amplitude factor does not explain the gap at "
-       "initialisation; the slower fit is the better-supported reading.")))
+if set(compare_configs) == set(MAIN_CONFIGS):
+    best = fit.test_acc.idxmax()
+    # "Dominates": a shortcut at least 1.5 times as large, relative to its residual branch, as
+    # in the strided network.
+    dominated = [c for c in compare_configs if c != "strided"
+                 and amplitude.loc[c].mean() > 1.5 * amplitude.loc["strided"].mean()]
+    lower_fit = [c for c in compare_configs if c != best and fit.train_acc[c] < fit.train_acc[best]]
+    display(Markdown(
+        f"Here `{best}` has the best mean test accuracy. "
+        + (f"{listing(f'`{c}`' for c in lower_fit)} also fit the training set less well "
+           f"(training accuracy {listing(f'{fit.train_acc[c]:.1f} %' for c in lower_fit)} against "
+           f"{fit.train_acc[best]:.1f} %), so within this budget they are slower to train rather "
+           f"than more prone to overfit. " if lower_fit else
+           "Every other configuration fits the training set at least as well, so the gaps are "
+           "in generalisation, not in fitting. ")
+        + f"At initialisation the shortcut of the strided network is "
+        f"{amplitude.loc['strided'].mean():.1f}× the residual branch on average over the three "
+        f"projection blocks, against "
+        f"{listing(f'{amplitude.loc[c].mean():.1f}× for `{c}`' for c in compare_configs if c != 'strided')}. "
+        + (f"{listing(f'`{c}`' for c in dominated)} let the shortcut dominate the blocks' output "
+           "well beyond the strided network; whether that slows training is a hypothesis these "
+           "measurements suggest but do not test (a run with amplitude-preserving pooling, "
+           "`SpectralPool2d(rescale=True)` registered as a new kind as in the Extending page, "
+           "would)." if dominated else
+           "The un-rescaled crops do not make the shortcut relatively larger than in the "
+           "strided network, so the amplitude factor does not explain the gap at "
+           "initialisation; the slower fit is the better-supported reading.")))
 
 # %% [markdown]
 # ## Learning curves
 #
-# Test accuracy and training loss after every epoch, averaged over seeds. The four
-# configurations of the papers' comparison are drawn as solid lines, the position
-# ablation as dashed lines.
+# Accuracy and training loss after every epoch: every seed as a thin line, the mean over
+# seeds marked. The accuracy is the validation split's where the profile has one (the
+# test set is scored once, at the end), else the test set's. The configurations of the
+# papers' comparison are drawn as solid lines, the position ablation as dashed lines.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (left: every seed as a thin line, the mean over seeds marked) and training loss (right, mean over seeds) after every epoch, per configuration; dashed: the position ablation.", "name": "fig-curves"}}
-palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
-config_order = list(summary.config.drop_duplicates())
-COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
-
-
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation accuracy, or test accuracy for a profile without a validation split (left: every seed as a thin line, the mean over seeds marked) and training loss (right, mean over seeds) after every epoch, per configuration; dashed: the position ablation.", "name": "fig-curves"}}
 def style(config):
     main = config in MAIN_CONFIGS
     return {"color": COLOURS[config], "linestyle": "-" if main else "--",
             "linewidth": 2.0 if main else 1.3, "marker": "o", "markersize": 4}
 
 
+# The validation split's accuracy where it was measured every epoch, else the test set's.
+score = "val_acc" if curves.val_acc.notna().all() else "test_acc"
+score_name = "validation accuracy" if score == "val_acc" else "test accuracy"
 mean_curves = (curves.groupby(["dataset", "config", "epoch"])
-               [["test_acc", "train_loss"]].agg(["mean", "std"]).reset_index())
+               [[score, "train_loss"]].agg(["mean", "std"]).reset_index())
 fig, axes = plt.subplots(len(datasets), 2, figsize=(9, 3.6 * len(datasets) + 0.9),
                          squeeze=False, constrained_layout=True)
 for row, dataset in enumerate(datasets):
@@ -349,14 +458,14 @@ for row, dataset in enumerate(datasets):
         # Every seed as a thin line, the mean over seeds as the marked one.
         seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
         for _, one in seeds.groupby("seed"):
-            axes[row, 0].plot(one.epoch, one.test_acc, color=COLOURS[config], linewidth=0.7,
+            axes[row, 0].plot(one.epoch, one[score], color=COLOURS[config], linewidth=0.7,
                               alpha=0.45)
-        axes[row, 0].plot(c.epoch, c[("test_acc", "mean")], label=config, **style(config))
+        axes[row, 0].plot(c.epoch, c[(score, "mean")], label=config, **style(config))
         axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
-    axes[row, 0].set_ylabel("test accuracy (%)")
+    axes[row, 0].set_ylabel(f"{score_name} (%)")
     axes[row, 1].set_ylabel("training loss (with label smoothing)")
     n_ep = int(curves[curves.dataset == dataset].epoch.max())
-    for ax, what in zip(axes[row], ("test accuracy", "training loss")):
+    for ax, what in zip(axes[row], (score_name, "training loss")):
         ax.set_xlabel("epoch")
         ax.set_title(f"{name_of(dataset)}, profile {profile}: {what}", fontsize=10)
         ax.set_xticks(range(1, n_ep + 1))
@@ -368,9 +477,9 @@ plt.show()
 
 # %% tags=["hide-input"]
 last = curves.groupby(["dataset", "config"]).epoch.max()
-first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"]).test_acc.mean()
+first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"])[score].mean()
 final_epoch = curves.merge(last.rename("last").reset_index()).query("epoch == last")
-final_mean = final_epoch.groupby(["dataset", "config"]).test_acc.mean()
+final_mean = final_epoch.groupby(["dataset", "config"])[score].mean()
 gain = (final_mean - first_epoch).dropna()
 n_epochs = int(curves.epoch.max())
 if n_epochs == 1:
@@ -378,11 +487,11 @@ if n_epochs == 1:
                      "checks that the chapter runs."))
 else:
     before_last = (curves[curves.epoch == n_epochs - 1]
-                   .groupby(["dataset", "config"]).test_acc.mean())
+                   .groupby(["dataset", "config"])[score].mean())
     last_step = (final_mean - before_last).dropna()
     climbing = int((last_step > 0).sum())
     display(Markdown(
-        f"From the first to the last epoch the mean test accuracy of a configuration rises by "
+        f"From the first to the last epoch the mean {score_name} of a configuration rises by "
         f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
         f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
         f"{len(last_step)} curves are still climbing at the end. "
@@ -595,10 +704,10 @@ display(Markdown(" ".join(compute_lines)))
 # The Hybrid paper reports that DiffStride works best early in the network and spectral
 # pooling late. `hybridlib.configs.ABLATION` turns that into configurations that move
 # one kind at a time (see the [architectures chapter](04_architectures.ipynb) for
-# their sizes). Each is compared with the hybrid and with plain DiffStride, run for run
-# with the same seed: the difference of each seed pair, its mean and the 95 % t-interval
-# of that mean. With few seeds the interval is wide (with two it spans 12.7 standard
-# errors); it is the honest width of what the runs can tell.
+# their sizes). Each is compared with the hybrid and with plain DiffStride as in the
+# paired comparisons above, by seed and by test image; the twelve comparisons form one
+# family for Holm's correction. The seeds of each configuration are the dots of the
+# headline figure.
 
 # %% tags=["hide-input"]
 ablation_present = [c for c in ABLATION if c in set(runs.config)]
@@ -616,34 +725,9 @@ else:
     ablation = comparison_table(
         records, [(c, ref) for ref in ("hybrid", "diffstride") for c in ablation_present]
     )
-    display(format_comparisons(ablation).style.set_caption(
+    display(table(format_comparisons(ablation), caption=(
         "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
-        "points of test accuracy, with 95 % intervals (Holm-corrected p within each family)"))
-
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed as a dot, the mean ± standard deviation in black; dotted lines: the hybrid and DiffStride means; * marks the configurations outside the ablation.", "name": "fig-ablation"}}
-if ablation_present:
-    fig, axes = plt.subplots(1, len(datasets), figsize=(min(9, 7.5 * len(datasets)), 0.45 *
-                             runs.config.nunique() + 1.5), squeeze=False,
-                             constrained_layout=True)
-    for ax, dataset in zip(axes[0], datasets):
-        s = summary[summary.dataset == dataset].sort_values("test_acc_mean")
-        for y, (_, r) in enumerate(s.iterrows()):
-            seeds = runs[(runs.dataset == dataset) & (runs.config == r.config)].test_acc
-            ax.scatter(seeds, [y] * len(seeds), s=14, color=COLOURS[r.config], alpha=0.6,
-                       zorder=3)
-            ax.errorbar(r.test_acc_mean, y, xerr=0 if np.isnan(r.test_acc_std)
-                        else r.test_acc_std, fmt="D", color="black", markersize=4, capsize=3,
-                        zorder=4)
-        ax.set_yticks(range(len(s)), [f"{c}{'' if c in ABLATION else ' *'}" for c in s.config])
-        for ref in ("hybrid", "diffstride"):
-            if ref in set(s.config):
-                ax.axvline(s.set_index("config").test_acc_mean[ref], color=COLOURS[ref],
-                           linestyle=":", linewidth=1.2)
-        ax.set_xlabel("test accuracy (%): seeds (dots), mean ± std (black)")
-        ax.set_title(f"{name_of(dataset)}, profile {profile}; * = not an ablation "
-                     f"configuration; dotted: hybrid and diffstride means", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-    plt.show()
+        "points of test accuracy, with 95 % intervals (Holm-corrected p)")))
 
 # %% tags=["hide-input"]
 if ablation_present:
@@ -687,17 +771,10 @@ display(Markdown(
     f"the same recipe and seeds, which is what our runs do:"))
 
 # %% tags=["hide-input"]
-# Seed-paired differences (same seed: same initialisation and data order) with their
-# t-intervals, and, where the records hold per-image results, a paired bootstrap over
-# the test images; p-values Holm-corrected within each family.
-own = comparison_table(records, [("hybrid", "diffstride"), ("hybrid", "spectral")])
-if len(own):
-    display(format_comparisons(own).style.set_caption(
-        f"Our runs (profile {profile}): hybrid minus DiffStride and minus fixed spectral "
-        "pooling, in points of test accuracy, with 95 % intervals"))
-    display(Markdown(describe_comparisons(own, name_of)))
-else:
-    display(Markdown(f"Profile {profile} has no run of both the hybrid and its baselines."))
+own = comparisons[(comparisons.a == "hybrid") & (comparisons.b == "diffstride")]
+md("Our own runs make that comparison in the [paired comparisons](#paired-comparisons) "
+   + (f"above: {describe_comparisons(own, name_of)}" if len(own) else
+      f"above, once profile {profile} has recorded both the hybrid and DiffStride."))
 
 # %% [markdown]
 # ## All runs

@@ -113,3 +113,44 @@ def test_an_interval_that_excludes_zero_only_before_holm_is_not_called_shown():
     text = evidence.describe_comparisons(table, name=lambda d: "Fashion-MNIST")
     assert "excludes zero on its own, but not after Holm" in text
     assert "Fashion-MNIST" in text and "\u22121.90 points" in text
+
+
+def comparison_row(diff, low, high, p, image=(math.nan, math.nan), a="hybrid", b="diffstride"):
+    image_diff, image_p = image
+    return pd.Series({"dataset": "fashion_mnist", "a": a, "b": b, "paired_seeds": 5,
+                      "seed_diff": diff, "seed_low": low, "seed_high": high, "seed_p": p,
+                      "seed_p_holm": p, "image_diff": image_diff, "image_p_holm": image_p,
+                      "image_low": math.nan, "image_high": math.nan})
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (comparison_row(0.5, 0.2, 0.8, 0.01), 1),
+        (comparison_row(-0.5, -0.8, -0.2, 0.01, (-0.4, 0.001)), -1),
+        (comparison_row(0.5, 0.2, 0.8, 0.01, (0.4, 0.2)), 0),  # the image test disagrees
+        (comparison_row(0.5, 0.2, 0.8, 0.01, (-0.1, 0.01)), 0),  # ... or points the other way
+        (comparison_row(0.5, -0.1, 1.1, 0.2), 0),
+        (comparison_row(0.5, 0.1, 0.9, 0.07), 0),  # excludes zero, but not after Holm
+        (comparison_row(math.nan, math.nan, math.nan, math.nan), None),
+    ],
+)
+def test_a_difference_is_shown_only_when_both_paired_tests_agree(row, expected):
+    assert evidence.direction(row) == expected
+
+
+def test_the_conclusion_states_the_claim_the_status_and_the_scope():
+    comparisons = pd.DataFrame([comparison_row(0.3, -0.2, 0.8, 0.2),
+                                comparison_row(-1.0, -1.5, -0.5, 0.001, a="spectral",
+                                               b="strided")])
+    plateau = pd.DataFrame({"settled": [True, True, False]})
+    text = evidence.conclusion(comparisons, plateau, recorded=40, declared=48)
+    assert text.startswith("```{admonition} What this experiment supports")
+    assert "40 of 48 runs are recorded" in text and "provisional" in text
+    assert "does not support the Hybrid paper's claim" in text
+    assert "`spectral` is lower" in text and "2 of 3 runs had settled" in text
+    assert "CIFAR" in text
+    done = evidence.conclusion(comparisons.iloc[:1].assign(seed_low=0.1, seed_p_holm=0.01),
+                               plateau, recorded=48, declared=48)
+    assert "All 48 runs" in done and "supports the Hybrid paper's claim" in done
+    assert "does not support" not in done

@@ -174,3 +174,16 @@ def test_hybrid_baseline_check():
     assert c10["gain claimed"] == pytest.approx(0.94)
     assert c10["gain over DiffStride mean"] == pytest.approx(0.94)
     assert isinstance(check, pd.DataFrame)
+
+
+def test_runs_table_columns_are_the_declared_ones_with_or_without_records():
+    from hybridlib.results import RUN_COLUMNS, runs_table
+
+    assert list(runs_table([]).columns) == RUN_COLUMNS
+    record = {"config": {"profile": "cpu", "dataset": "fashion_mnist", "config": "strided",
+                         "seed": 0, "lr": 0.1}, "final_test_acc": 0.9, "final_val_acc": 0.91,
+              "epochs": [{"train_acc": 0.95}], "code_hash": "abc"}
+    row = runs_table([record]).iloc[0]
+    assert list(runs_table([record]).columns) == RUN_COLUMNS
+    assert (row.test_acc, row.val_acc, row.train_acc, row.lr, row.code_hash) == (
+        90.0, 91.0, 95.0, 0.1, "abc")
