@@ -171,7 +171,7 @@ def plateau_table(
                 "settled": None if math.isnan(change) else bool(change < tolerance),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["dataset", "config", "seed", "epochs", "change", "settled"])
 
 
 # ---------------------------------------------------------------------- for the reader

@@ -343,11 +343,17 @@ def describe_trained(table: pd.DataFrame) -> str:
     half = lambda m: (m - 1) // 2  # noqa: E731
     pa, ap = table.loc["pool-act"], table.loc["act-pool"]
     if pa[c["first"]] < EXACT:
+        same_accuracy = (
+            f"its test accuracy is {pct(pa[c['acc']])} on both inputs"
+            if pa[c["acc_first"]] == pa[c["acc"]]
+            else f"yet its test accuracy moves from {pct(pa[c['acc']])} to "
+            f"{pct(pa[c['acc_first']])}"
+        )
         pool_act = (
             f"* **pool-act** (Rippel's order, the book's ResNet): low-passing the input "
             f"to the first window, |k|, |l| ≤ {half(first)}, leaves the trained "
             f"network's output unchanged to rounding error (relative change "
-            f"{num(pa[c['first']], 2)}); the first crop is final."
+            f"{num(pa[c['first']], 2)}) and {same_accuracy}; the first crop is final."
         )
     else:
         pool_act = (
@@ -355,11 +361,19 @@ def describe_trained(table: pd.DataFrame) -> str:
             f"output by {num(pa[c['first']], 2)}, more than rounding error: the first "
             f"crop is *not* an exact low-pass here."
         )
-    act_pool = (
-        f"* **act-pool**: the same low-pass changes the output by "
-        f"{num(ap[c['first']], 2)}: through the ReLU, input frequencies beyond the "
-        f"first window reach the output."
-    )
+    if ap[c["first"]] > CHANGED:
+        act_pool = (
+            f"* **act-pool**: the same low-pass changes the output by "
+            f"{num(ap[c['first']], 2)} and the test accuracy from {pct(ap[c['acc']])} to "
+            f"{pct(ap[c['acc_first']])}: through the ReLU, input frequencies beyond the "
+            f"first window reach the output."
+        )
+    else:
+        act_pool = (
+            f"* **act-pool**: the same low-pass changes the output by only "
+            f"{num(ap[c['first']], 2)}: the trained filters pass little beyond the first "
+            f"window."
+        )
     changed = all(table.loc[o, c["final"]] > CHANGED for o in table.index)
     costs = all(table.loc[o, c["acc_final"]] < table.loc[o, c["acc"]] for o in table.index)
     if changed:

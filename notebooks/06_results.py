@@ -54,7 +54,7 @@
 profile = "cpu"
 results_dir = None  # root folder of the run records; None: the repository's results/
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "remove-stderr"]
 import math
 
 import matplotlib.pyplot as plt
@@ -63,8 +63,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES
-from hybridlib.configs import profile_runs
+from hybridlib.configs import ABLATION, MAIN_CONFIGS, PROFILES, profile_runs
 from hybridlib.evidence import (
     HYBRID_COMPARISONS,
     comparison_table,
@@ -77,7 +76,6 @@ from hybridlib.evidence import (
 from hybridlib.formatting import md, num, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
-    NoRecordsError,
     curves_table,
     hybrid_baseline_check,
     paper_table,
@@ -90,13 +88,12 @@ from hybridlib.train import train_profile
 results_dir = results_root(results_dir)  # from the repository, wherever the kernel runs
 # The profile's own runs, as recorded (this chapter never trains).
 records = train_profile(profile, results_dir=results_dir, train=False, accept_code=True)
-if not records:
-    raise NoRecordsError(f"profile {profile} has no recorded run under {results_dir}: "
-                         f"python -m hybridlib.train --profile {profile} makes them")
+reported = paper_table()
 runs = runs_table(records)
-summary = summary_table(runs)
-curves = curves_table(records)
-strides = strides_table(records)
+# The tables below need at least one run; until the first is recorded they are None.
+summary, curves, strides = (
+    (summary_table(runs), curves_table(records), strides_table(records)) if records
+    else (None, None, None))
 settings = PROFILES.get(profile, {})
 datasets = list(dict.fromkeys(runs.dataset))
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
@@ -153,14 +150,19 @@ def provenance(dataset):
 expected = [(d, c, s) for d, c, _, s in profile_runs(profile)]
 have = set(zip(runs.dataset, runs.config, runs.seed))
 missing = [f"{c} seed {s} ({d})" for d, c, s in expected if (d, c, s) not in have]
-display(Markdown(
-    f"Profile **{profile}**: {len(records)} complete run records under "
-    f"`{relative(results_dir)}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
-    + (f"The profile declares {len(expected)} runs; all of them are here."
-       if expected and not missing else
-       f"The profile declares {len(expected)} runs; {len(missing)} are not recorded yet "
-       f"({listing(missing[:6])}{' ...' if len(missing) > 6 else ''}), so the tables show "
-       f"what exists." if expected else "")))
+if not records:
+    md(f"Profile **{profile}** declares {len(expected)} runs, and none of them is recorded yet "
+       f"under `{relative(results_dir)}/{profile}/` (`python -m hybridlib.train --profile "
+       f"{profile}` makes them): the sections below fill in as the runs are recorded.")
+else:
+    display(Markdown(
+        f"Profile **{profile}**: {len(records)} complete run records under "
+        f"`{relative(results_dir)}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
+        + (f"The profile declares {len(expected)} runs; all of them are here."
+           if expected and not missing else
+           f"The profile declares {len(expected)} runs; {len(missing)} are not recorded yet "
+           f"({listing(missing[:6])}{' ...' if len(missing) > 6 else ''}), so the tables show "
+           f"what exists." if expected else "")))
 
 # %% tags=["remove-input"]
 comparisons = comparison_table(records, HYBRID_COMPARISONS)
@@ -177,59 +179,61 @@ md(conclusion(comparisons, plateau, len(records), len(expected), name_of))
 # paragraph below it, where they come from.
 
 # %% tags=["hide-input"]
-intervals = interval_table(records)
+if records:
+    intervals = interval_table(records)
 
 
-def headline(dataset):
-    s = summary[summary.dataset == dataset].set_index("config")
-    ci = intervals[intervals.dataset == dataset].set_index("config").reindex(s.index)
-    p = provenance(dataset)
-    headline_table = pd.DataFrame({
-        "test acc. (%)": ci["mean"],
-        "95 % interval": [("" if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}")
-                          for lo, hi in zip(ci["low"], ci["high"])],
-        "seeds": s.n_seeds,
-        "train acc. (%)": s.train_acc_mean,
-        "val. acc. (%)": runs[runs.dataset == dataset].groupby("config").val_acc.mean(),
-        "MFLOPs / image": s.gflops * 1e3,
-        "images / s": s.images_per_s,
-    })
-    caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
-               f"epoch{'' if p['epochs'] == '1' else 's'} on "
-               f"{p['train_size']} training images (tested on {p['test_size']}), "
-               f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
-    return headline_table, caption, p
+    def headline(dataset):
+        s = summary[summary.dataset == dataset].set_index("config")
+        ci = intervals[intervals.dataset == dataset].set_index("config").reindex(s.index)
+        p = provenance(dataset)
+        headline_table = pd.DataFrame({
+            "test acc. (%)": ci["mean"],
+            "95 % interval": [("" if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}")
+                              for lo, hi in zip(ci["low"], ci["high"])],
+            "seeds": s.n_seeds,
+            "train acc. (%)": s.train_acc_mean,
+            "val. acc. (%)": runs[runs.dataset == dataset].groupby("config").val_acc.mean(),
+            "MFLOPs / image": s.gflops * 1e3,
+            "images / s": s.images_per_s,
+        })
+        caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
+                   f"epoch{'' if p['epochs'] == '1' else 's'} on "
+                   f"{p['train_size']} training images (tested on {p['test_size']}), "
+                   f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
+        return headline_table, caption, p
 
 
-for dataset in datasets:
-    headline_table, caption, p = headline(dataset)
-    display(table(headline_table, caption=caption, digits=4,
-                  formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
-                           "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
-    md(f"*{caption}* Provenance: git commit {p['commits']}"
-       f"{' with local changes to the library' if p['modified'] else ''}, code hash "
-       f"{p['code_hashes']}, PyTorch {p['torch']}, device {p['devices']}, run on "
-       f"{p['dates']}. {p['runs']} runs of {p['configs']} configurations.")
+    for dataset in datasets:
+        headline_table, caption, p = headline(dataset)
+        display(table(headline_table, caption=caption, digits=4,
+                      formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
+                               "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
+        md(f"*{caption}* Provenance: git commit {p['commits']}"
+           f"{' with local changes to the library' if p['modified'] else ''}, code hash "
+           f"{p['code_hashes']}, PyTorch {p['torch']}, device {p['devices']}, run on "
+           f"{p['dates']}. {p['runs']} runs of {p['configs']} configurations.")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed a dot, the mean with its 95 % t-interval in black.", "name": "fig-headline"}}
-palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
-config_order = list(summary.config.drop_duplicates())
-COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
-for dataset in datasets:
-    ci = intervals[intervals.dataset == dataset].set_index("config").reindex(config_order[::-1])
-    ci = ci.dropna(subset=["mean"])
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(ci) + 1.2), constrained_layout=True)
-    for y, (config, r) in enumerate(ci.iterrows()):
-        seeds = runs[(runs.dataset == dataset) & (runs.config == config)].test_acc
-        ax.scatter(seeds, [y] * len(seeds), s=16, color=COLOURS[config], alpha=0.7, zorder=3)
-        err = None if np.isnan(r.low) else [[r["mean"] - r.low], [r.high - r["mean"]]]
-        ax.errorbar(r["mean"], y, xerr=err, fmt="D", color="black", markersize=4, capsize=3,
-                    zorder=4)
-    ax.set_yticks(range(len(ci)), ci.index)
-    ax.set_xlabel("test accuracy (%): seeds (dots), mean and 95 % interval (black)")
-    ax.set_title(f"{name_of(dataset)}, profile {profile}", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    plt.show()
+if records:
+    palette = plt.get_cmap("tab10" if runs.config.nunique() <= 10 else "tab20")
+    config_order = list(summary.config.drop_duplicates())
+    COLOURS = {c: palette(i % palette.N) for i, c in enumerate(config_order)}
+    for dataset in datasets:
+        ci = intervals[intervals.dataset == dataset].set_index("config").reindex(config_order[::-1])
+        ci = ci.dropna(subset=["mean"])
+        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(ci) + 1.2), constrained_layout=True)
+        for y, (config, r) in enumerate(ci.iterrows()):
+            seeds = runs[(runs.dataset == dataset) & (runs.config == config)].test_acc
+            ax.scatter(seeds, [y] * len(seeds), s=16, color=COLOURS[config], alpha=0.7, zorder=3)
+            err = None if np.isnan(r.low) else [[r["mean"] - r.low], [r.high - r["mean"]]]
+            ax.errorbar(r["mean"], y, xerr=err, fmt="D", color="black", markersize=4, capsize=3,
+                        zorder=4)
+        ax.set_yticks(range(len(ci)), ci.index)
+        ax.set_xlabel("test accuracy (%): seeds (dots), mean and 95 % interval (black)")
+        ax.set_title(f"{name_of(dataset)}, profile {profile}", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        plt.show()
 
 # %% [markdown]
 # ## Paired comparisons
@@ -244,13 +248,14 @@ for dataset in datasets:
 # as shown only when both tests show it.
 
 # %% tags=["hide-input"]
-if comparisons.empty:
-    md(f"Profile {profile} has no pair of configurations recorded for these comparisons yet.")
-else:
-    display(table(format_comparisons(comparisons),
-                  caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
-                  "intervals and Holm-corrected p (by seed, then by test image)"))
-    md(describe_comparisons(comparisons, name_of))
+if records:
+    if comparisons.empty:
+        md(f"Profile {profile} has no pair of configurations recorded for these comparisons yet.")
+    else:
+        display(table(format_comparisons(comparisons),
+                      caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
+                      "intervals and Holm-corrected p (by seed, then by test image)"))
+        md(describe_comparisons(comparisons, name_of))
 
 # %% [markdown]
 # ## Had the runs settled?
@@ -261,24 +266,25 @@ else:
 # understate what longer training would give.
 
 # %% tags=["hide-input"]
-settled = plateau.dropna(subset=["change"])
-if settled.empty:
-    md(f"The runs of profile {profile} have no validation split, so there is no plateau "
-       "criterion to apply.")
-else:
-    per_config = settled.groupby(["dataset", "config"]).agg(
-        runs=("seed", "size"), settled=("settled", "sum"),
-        largest_change=("change", "max"), mean_change=("change", "mean"))
-    display(table(per_config.droplevel(0) if len(datasets) == 1 else per_config,
-                  caption="Change of the validation accuracy (points) over the last fifth "
-                  "of epochs, per configuration; settled: runs below 0.3 points",
-                  formats={"runs": "{:.0f}", "settled": "{:.0f}",
-                           "largest_change": "{:.2f}", "mean_change": "{:.2f}"}))
-    moving = settled[~settled.settled.astype(bool)]
-    md(f"{int(settled.settled.sum())} of {len(settled)} runs had settled. "
-       + ("The others: " + ", ".join(f"`{r.config}` seed {r.seed} ({r.change:.2f} points)"
-                                     for r in moving.itertuples()) + "."
-          if len(moving) else ""))
+if records:
+    settled = plateau.dropna(subset=["change"])
+    if settled.empty:
+        md(f"The runs of profile {profile} have no validation split, so there is no plateau "
+           "criterion to apply.")
+    else:
+        per_config = settled.groupby(["dataset", "config"]).agg(
+            runs=("seed", "size"), settled=("settled", "sum"),
+            largest_change=("change", "max"), mean_change=("change", "mean"))
+        display(table(per_config.droplevel(0) if len(datasets) == 1 else per_config,
+                      caption="Change of the validation accuracy (points) over the last fifth "
+                      "of epochs, per configuration; settled: runs below 0.3 points",
+                      formats={"runs": "{:.0f}", "settled": "{:.0f}",
+                               "largest_change": "{:.2f}", "mean_change": "{:.2f}"}))
+        moving = settled[~settled.settled.astype(bool)]
+        md(f"{int(settled.settled.sum())} of {len(settled)} runs had settled. "
+           + ("The others: " + ", ".join(f"`{r.config}` seed {r.seed} ({r.change:.2f} points)"
+                                         for r in moving.itertuples()) + "."
+              if len(moving) else ""))
 
 # %% [markdown]
 # ## Next to the numbers the papers report
@@ -295,71 +301,72 @@ else:
 # Hybrid paper.
 
 # %% tags=["hide-input"]
-reported = paper_table()
-paper_configs = list(MAIN_CONFIGS)  # our rows stay empty until recorded
-compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
+if records:
+    paper_configs = list(MAIN_CONFIGS)  # our rows stay empty until recorded
+    compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
 
 
-def reported_value(key, dataset, model, strides=None):
-    r = reported[(reported.key == key) & (reported.dataset == dataset) & (reported.model == model)]
-    if strides is not None:
-        r = r[r.init_strides == strides]
-    return r.test_acc.iloc[0] if len(r) else np.nan
+    def reported_value(key, dataset, model, strides=None):
+        r = reported[(reported.key == key) & (reported.dataset == dataset) & (reported.model == model)]
+        if strides is not None:
+            r = r[r.init_strides == strides]
+        return r.test_acc.iloc[0] if len(r) else np.nan
 
 
-columns = {}
-for dataset in datasets:
-    s = summary[summary.dataset == dataset].set_index("config")
-    columns[f"ours: {name_of(dataset)}"] = s.test_acc_mean.reindex(paper_configs)
-for dataset in ("cifar10", "cifar100"):
-    columns[f"DiffStride paper (2,2,2): {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("diffstride_paper", dataset, c, "(2,2,2)") for c in paper_configs})
-for dataset in ("cifar10", "cifar100"):
-    columns[f"official README: {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("official_readme", dataset, c, "(1,1,2,2,2)") for c in paper_configs})
-for dataset in ("cifar10", "cifar100"):
-    columns[f"Hybrid paper: {name_of(dataset)}"] = pd.Series(
-        {c: reported_value("hybrid_paper", dataset, c) for c in paper_configs})
-side = pd.DataFrame(columns)
-side.index.name = "configuration"
-gaps = side.sub(side.loc["strided"], axis=1)
-display(side.style.set_caption("Test accuracy (%): our runs (mean over seeds) and the reported "
-                               "numbers. Empty: not reported.").format("{:.2f}", na_rep=""))
-if gaps is not None:
-    display(gaps.drop(index="strided").style.set_caption(
-        "Gap to the strided network of the same column, in points").format("{:+.2f}",
-                                                                             na_rep=""))
+    columns = {}
+    for dataset in datasets:
+        s = summary[summary.dataset == dataset].set_index("config")
+        columns[f"ours: {name_of(dataset)}"] = s.test_acc_mean.reindex(paper_configs)
+    for dataset in ("cifar10", "cifar100"):
+        columns[f"DiffStride paper (2,2,2): {name_of(dataset)}"] = pd.Series(
+            {c: reported_value("diffstride_paper", dataset, c, "(2,2,2)") for c in paper_configs})
+    for dataset in ("cifar10", "cifar100"):
+        columns[f"official README: {name_of(dataset)}"] = pd.Series(
+            {c: reported_value("official_readme", dataset, c, "(1,1,2,2,2)") for c in paper_configs})
+    for dataset in ("cifar10", "cifar100"):
+        columns[f"Hybrid paper: {name_of(dataset)}"] = pd.Series(
+            {c: reported_value("hybrid_paper", dataset, c) for c in paper_configs})
+    side = pd.DataFrame(columns)
+    side.index.name = "configuration"
+    gaps = side.sub(side.loc["strided"], axis=1)
+    display(side.style.set_caption("Test accuracy (%): our runs (mean over seeds) and the reported "
+                                   "numbers. Empty: not reported.").format("{:.2f}", na_rep=""))
+    if gaps is not None:
+        display(gaps.drop(index="strided").style.set_caption(
+            "Gap to the strided network of the same column, in points").format("{:+.2f}",
+                                                                                 na_rep=""))
 
 # %% tags=["hide-input"]
-notes = []
-ours_cols = [c for c in side.columns if c.startswith("ours")]
-for col in ours_cols:
-    ranking = side[col].dropna().sort_values(ascending=False)
-    notes.append(f"{col.removeprefix('ours: ')}: {' > '.join(f'`{c}`' for c in ranking.index)}")
-paper_c10 = side["DiffStride paper (2,2,2): CIFAR-10"].dropna().sort_values(ascending=False)
-paper_gaps = [f"{paper_c10[c] - paper_c10['strided']:+.1f} (`{c}`)"
-              for c in paper_c10.index if c != "strided"]
-fashion_ref = reported[reported.key == "fashion_mnist_readme"].set_index("model").test_acc
-display(Markdown(
-    f"Order of our configurations by mean accuracy: {'; '.join(notes)}. In the DiffStride "
-    f"paper's (2,2,2) row on CIFAR-10 the order is "
-    f"{' > '.join(f'`{c}`' for c in paper_c10.index)}, with gaps to the strided network of "
-    f"{listing(paper_gaps)} points. "
-    + (f"For scale on Fashion-MNIST, the data set's README lists "
-       f"{listing(f'{v:.1f} % for {k}' for k, v in fashion_ref.items())} with the full "
-       f"60,000 training images and long training; our runs see "
-       f"{provenance('fashion_mnist')['train_size']} images for "
-       f"{provenance('fashion_mnist')['epochs']} epochs."
-       if "fashion_mnist" in datasets else
-       "Our runs use the same data sets as the papers; differences in recipe remain "
-       "(see the training chapter)."
-       if set(datasets) <= {"cifar10", "cifar100"} else
-       "The synthetic data set of this profile only proves that the pipeline runs; its "
-       "accuracies say nothing about the methods.")
-    + (f" One cell needs care: the Hybrid paper's CIFAR-100 baseline, "
-       f"{side.loc['diffstride', 'Hybrid paper: CIFAR-100']:.1f} %, sits in the `diffstride` "
-       f"row because the paper presents it as its DiffStride baseline; the last section "
-       f"checks which number it really is." if "diffstride" in side.index else "")))
+if records:
+    notes = []
+    ours_cols = [c for c in side.columns if c.startswith("ours")]
+    for col in ours_cols:
+        ranking = side[col].dropna().sort_values(ascending=False)
+        notes.append(f"{col.removeprefix('ours: ')}: {' > '.join(f'`{c}`' for c in ranking.index)}")
+    paper_c10 = side["DiffStride paper (2,2,2): CIFAR-10"].dropna().sort_values(ascending=False)
+    paper_gaps = [f"{paper_c10[c] - paper_c10['strided']:+.1f} (`{c}`)"
+                  for c in paper_c10.index if c != "strided"]
+    fashion_ref = reported[reported.key == "fashion_mnist_readme"].set_index("model").test_acc
+    display(Markdown(
+        f"Order of our configurations by mean accuracy: {'; '.join(notes)}. In the DiffStride "
+        f"paper's (2,2,2) row on CIFAR-10 the order is "
+        f"{' > '.join(f'`{c}`' for c in paper_c10.index)}, with gaps to the strided network of "
+        f"{listing(paper_gaps)} points. "
+        + (f"For scale on Fashion-MNIST, the data set's README lists "
+           f"{listing(f'{v:.1f} % for {k}' for k, v in fashion_ref.items())} with the full "
+           f"60,000 training images and long training; our runs see "
+           f"{provenance('fashion_mnist')['train_size']} images for "
+           f"{provenance('fashion_mnist')['epochs']} epochs."
+           if "fashion_mnist" in datasets else
+           "Our runs use the same data sets as the papers; differences in recipe remain "
+           "(see the training chapter)."
+           if set(datasets) <= {"cifar10", "cifar100"} else
+           "The synthetic data set of this profile only proves that the pipeline runs; its "
+           "accuracies say nothing about the methods.")
+        + (f" One cell needs care: the Hybrid paper's CIFAR-100 baseline, "
+           f"{side.loc['diffstride', 'Hybrid paper: CIFAR-100']:.1f} %, sits in the `diffstride` "
+           f"row because the paper presents it as its DiffStride baseline; the last section "
+           f"checks which number it really is." if "diffstride" in side.index else "")))
 
 # %% [markdown]
 # ### When the order differs: underfitting, and the shortcut's amplitude
@@ -377,56 +384,58 @@ display(Markdown(
 # block.
 
 # %% tags=["hide-input"]
-if set(compare_configs) == set(MAIN_CONFIGS):
-    # Load-or-measure: the ratios are recorded next to the run records, so the book builds
-    # without the data set; a change of the settings measures them again.
-    from hybridlib.probes import load_or_measure_amplitudes
+if records:
+    if set(compare_configs) == set(MAIN_CONFIGS):
+        # Load-or-measure: the ratios are recorded next to the run records, so the book builds
+        # without the data set; a change of the settings measures them again.
+        from hybridlib.probes import load_or_measure_amplitudes
 
-    # Measured for the papers' four configurations whenever the profile declares them, so the
-    # record does not change as the runs come in.
-    probed = [c for c in MAIN_CONFIGS if c in settings.get("configs", ())]
-    amplitude = pd.DataFrame(load_or_measure_amplitudes(
-        profile, datasets[0], probed, int(settings.get("width", 8)), results_dir)).T.reindex(
-        compare_configs)
-    amplitude.index.name = "configuration"
-    fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
-    display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],
-                      axis=1).style.set_caption(
-        "Final training and test accuracy (mean over seeds and data sets) and, at "
-        "initialisation, the ratio of the shortcut's standard deviation to the residual "
-        "branch's in each projection block").format("{:.2f}"))
-else:
-    md("This diagnosis needs a run of each of the four configurations of the "
-       "papers' comparison; it appears once they are recorded.")
+        # Measured for the papers' four configurations whenever the profile declares them, so the
+        # record does not change as the runs come in.
+        probed = [c for c in MAIN_CONFIGS if c in settings.get("configs", ())]
+        amplitude = pd.DataFrame(load_or_measure_amplitudes(
+            profile, datasets[0], probed, int(settings.get("width", 8)), results_dir)).T.reindex(
+            compare_configs)
+        amplitude.index.name = "configuration"
+        fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
+        display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],
+                          axis=1).style.set_caption(
+            "Final training and test accuracy (mean over seeds and data sets) and, at "
+            "initialisation, the ratio of the shortcut's standard deviation to the residual "
+            "branch's in each projection block").format("{:.2f}"))
+    else:
+        md("This diagnosis needs a run of each of the four configurations of the "
+           "papers' comparison; it appears once they are recorded.")
 
 # %% tags=["hide-input"]
-if set(compare_configs) == set(MAIN_CONFIGS):
-    best = fit.test_acc.idxmax()
-    # "Dominates": a shortcut at least 1.5 times as large, relative to its residual branch, as
-    # in the strided network.
-    dominated = [c for c in compare_configs if c != "strided"
-                 and amplitude.loc[c].mean() > 1.5 * amplitude.loc["strided"].mean()]
-    lower_fit = [c for c in compare_configs if c != best and fit.train_acc[c] < fit.train_acc[best]]
-    display(Markdown(
-        f"Here `{best}` has the best mean test accuracy. "
-        + (f"{listing(f'`{c}`' for c in lower_fit)} also fit the training set less well "
-           f"(training accuracy {listing(f'{fit.train_acc[c]:.1f} %' for c in lower_fit)} against "
-           f"{fit.train_acc[best]:.1f} %), so within this budget they are slower to train rather "
-           f"than more prone to overfit. " if lower_fit else
-           "Every other configuration fits the training set at least as well, so the gaps are "
-           "in generalisation, not in fitting. ")
-        + f"At initialisation the shortcut of the strided network is "
-        f"{amplitude.loc['strided'].mean():.1f}× the residual branch on average over the three "
-        f"projection blocks, against "
-        f"{listing(f'{amplitude.loc[c].mean():.1f}× for `{c}`' for c in compare_configs if c != 'strided')}. "
-        + (f"{listing(f'`{c}`' for c in dominated)} let the shortcut dominate the blocks' output "
-           "well beyond the strided network; whether that slows training is a hypothesis these "
-           "measurements suggest but do not test (a run with amplitude-preserving pooling, "
-           "`SpectralPool2d(rescale=True)` registered as a new kind as in the Extending page, "
-           "would)." if dominated else
-           "The un-rescaled crops do not make the shortcut relatively larger than in the "
-           "strided network, so the amplitude factor does not explain the gap at "
-           "initialisation; the slower fit is the better-supported reading.")))
+if records:
+    if set(compare_configs) == set(MAIN_CONFIGS):
+        best = fit.test_acc.idxmax()
+        # "Dominates": a shortcut at least 1.5 times as large, relative to its residual branch, as
+        # in the strided network.
+        dominated = [c for c in compare_configs if c != "strided"
+                     and amplitude.loc[c].mean() > 1.5 * amplitude.loc["strided"].mean()]
+        lower_fit = [c for c in compare_configs if c != best and fit.train_acc[c] < fit.train_acc[best]]
+        display(Markdown(
+            f"Here `{best}` has the best mean test accuracy. "
+            + (f"{listing(f'`{c}`' for c in lower_fit)} also fit the training set less well "
+               f"(training accuracy {listing(f'{fit.train_acc[c]:.1f} %' for c in lower_fit)} against "
+               f"{fit.train_acc[best]:.1f} %), so within this budget they are slower to train rather "
+               f"than more prone to overfit. " if lower_fit else
+               "Every other configuration fits the training set at least as well, so the gaps are "
+               "in generalisation, not in fitting. ")
+            + f"At initialisation the shortcut of the strided network is "
+            f"{amplitude.loc['strided'].mean():.1f}× the residual branch on average over the three "
+            f"projection blocks, against "
+            f"{listing(f'{amplitude.loc[c].mean():.1f}× for `{c}`' for c in compare_configs if c != 'strided')}. "
+            + (f"{listing(f'`{c}`' for c in dominated)} let the shortcut dominate the blocks' output "
+               "well beyond the strided network; whether that slows training is a hypothesis these "
+               "measurements suggest but do not test (a run with amplitude-preserving pooling, "
+               "`SpectralPool2d(rescale=True)` registered as a new kind as in the Extending page, "
+               "would)." if dominated else
+               "The un-rescaled crops do not make the shortcut relatively larger than in the "
+               "strided network, so the amplitude factor does not explain the gap at "
+               "initialisation; the slower fit is the better-supported reading.")))
 
 # %% [markdown]
 # ## Learning curves
@@ -437,67 +446,69 @@ if set(compare_configs) == set(MAIN_CONFIGS):
 # papers' comparison are drawn as solid lines, the position ablation as dashed lines.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation accuracy, or test accuracy for a profile without a validation split (left: every seed as a thin line, the mean over seeds marked) and training loss (right, mean over seeds) after every epoch, per configuration; dashed: the position ablation.", "name": "fig-curves"}}
-def style(config):
-    main = config in MAIN_CONFIGS
-    return {"color": COLOURS[config], "linestyle": "-" if main else "--",
-            "linewidth": 2.0 if main else 1.3, "marker": "o", "markersize": 4}
+if records:
+    def style(config):
+        main = config in MAIN_CONFIGS
+        return {"color": COLOURS[config], "linestyle": "-" if main else "--",
+                "linewidth": 2.0 if main else 1.3, "marker": "o", "markersize": 4}
 
 
-# The validation split's accuracy where it was measured every epoch, else the test set's.
-score = "val_acc" if curves.val_acc.notna().all() else "test_acc"
-score_name = "validation accuracy" if score == "val_acc" else "test accuracy"
-mean_curves = (curves.groupby(["dataset", "config", "epoch"])
-               [[score, "train_loss"]].agg(["mean", "std"]).reset_index())
-fig, axes = plt.subplots(len(datasets), 2, figsize=(9, 3.6 * len(datasets) + 0.9),
-                         squeeze=False, constrained_layout=True)
-for row, dataset in enumerate(datasets):
-    for config in config_order:
-        c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
-        if c.empty:
-            continue
-        # Every seed as a thin line, the mean over seeds as the marked one.
-        seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
-        for _, one in seeds.groupby("seed"):
-            axes[row, 0].plot(one.epoch, one[score], color=COLOURS[config], linewidth=0.7,
-                              alpha=0.45)
-        axes[row, 0].plot(c.epoch, c[(score, "mean")], label=config, **style(config))
-        axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
-    axes[row, 0].set_ylabel(f"{score_name} (%)")
-    axes[row, 1].set_ylabel("training loss (with label smoothing)")
-    n_ep = int(curves[curves.dataset == dataset].epoch.max())
-    for ax, what in zip(axes[row], (score_name, "training loss")):
-        ax.set_xlabel("epoch")
-        ax.set_title(f"{name_of(dataset)}, profile {profile}: {what}", fontsize=10)
-        ax.set_xticks(range(1, n_ep + 1))
-        ax.set_xlim(0.7, n_ep + 0.3)
-        ax.grid(alpha=0.3)
-handles, labels = axes[0, 0].get_legend_handles_labels()
-fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
-plt.show()
+    # The validation split's accuracy where it was measured every epoch, else the test set's.
+    score = "val_acc" if curves.val_acc.notna().all() else "test_acc"
+    score_name = "validation accuracy" if score == "val_acc" else "test accuracy"
+    mean_curves = (curves.groupby(["dataset", "config", "epoch"])
+                   [[score, "train_loss"]].agg(["mean", "std"]).reset_index())
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(9, 3.6 * len(datasets) + 0.9),
+                             squeeze=False, constrained_layout=True)
+    for row, dataset in enumerate(datasets):
+        for config in config_order:
+            c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
+            if c.empty:
+                continue
+            # Every seed as a thin line, the mean over seeds as the marked one.
+            seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
+            for _, one in seeds.groupby("seed"):
+                axes[row, 0].plot(one.epoch, one[score], color=COLOURS[config], linewidth=0.7,
+                                  alpha=0.45)
+            axes[row, 0].plot(c.epoch, c[(score, "mean")], label=config, **style(config))
+            axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
+        axes[row, 0].set_ylabel(f"{score_name} (%)")
+        axes[row, 1].set_ylabel("training loss (with label smoothing)")
+        n_ep = int(curves[curves.dataset == dataset].epoch.max())
+        for ax, what in zip(axes[row], (score_name, "training loss")):
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{name_of(dataset)}, profile {profile}: {what}", fontsize=10)
+            ax.set_xticks(range(1, n_ep + 1))
+            ax.set_xlim(0.7, n_ep + 0.3)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
+    plt.show()
 
 # %% tags=["hide-input"]
-last = curves.groupby(["dataset", "config"]).epoch.max()
-first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"])[score].mean()
-final_epoch = curves.merge(last.rename("last").reset_index()).query("epoch == last")
-final_mean = final_epoch.groupby(["dataset", "config"])[score].mean()
-gain = (final_mean - first_epoch).dropna()
-n_epochs = int(curves.epoch.max())
-if n_epochs == 1:
-    display(Markdown("With a single epoch there is no curve to speak of: this profile only "
-                     "checks that the chapter runs."))
-else:
-    before_last = (curves[curves.epoch == n_epochs - 1]
-                   .groupby(["dataset", "config"])[score].mean())
-    last_step = (final_mean - before_last).dropna()
-    climbing = int((last_step > 0).sum())
-    display(Markdown(
-        f"From the first to the last epoch the mean {score_name} of a configuration rises by "
-        f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
-        f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
-        f"{len(last_step)} curves are still climbing at the end. "
-        + (f"With {n_epochs} epochs the ranking mixes how fast a configuration learns with "
-           f"how well it can do; longer training may reorder it."
-           if climbing > len(last_step) / 2 else "")))
+if records:
+    last = curves.groupby(["dataset", "config"]).epoch.max()
+    first_epoch = curves[curves.epoch == 1].groupby(["dataset", "config"])[score].mean()
+    final_epoch = curves.merge(last.rename("last").reset_index()).query("epoch == last")
+    final_mean = final_epoch.groupby(["dataset", "config"])[score].mean()
+    gain = (final_mean - first_epoch).dropna()
+    n_epochs = int(curves.epoch.max())
+    if n_epochs == 1:
+        display(Markdown("With a single epoch there is no curve to speak of: this profile only "
+                         "checks that the chapter runs."))
+    else:
+        before_last = (curves[curves.epoch == n_epochs - 1]
+                       .groupby(["dataset", "config"])[score].mean())
+        last_step = (final_mean - before_last).dropna()
+        climbing = int((last_step > 0).sum())
+        display(Markdown(
+            f"From the first to the last epoch the mean {score_name} of a configuration rises by "
+            f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
+            f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
+            f"{len(last_step)} curves are still climbing at the end. "
+            + (f"With {n_epochs} epochs the ranking mixes how fast a configuration learns with "
+               f"how well it can do; longer training may reorder it."
+               if climbing > len(last_step) / 2 else "")))
 
 # %% [markdown]
 # ## What the strides learned
@@ -510,106 +521,109 @@ else:
 # it on the first forward pass.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The learned strides after every epoch (mean over seeds; S_h and S_w in two colours) for each configuration with DiffStride layers, one column per position, on one common scale; dotted: the initial stride.", "name": "fig-strides"}}
-if strides.empty:
-    display(Markdown(f"No run of profile {profile} has a DiffStride layer."))
-else:
-    s_mean = strides.groupby(["dataset", "config", "position", "axis", "epoch"]).agg(
-        stride=("stride", "mean"), initial=("initial", "first")).reset_index()
-    pos_order = [p for p in ("stem", "stage2", "stage3", "stage4", "head")
-                 if p in set(s_mean.position)]
-    for dataset in datasets:
-        d = s_mean[s_mean.dataset == dataset]
-        cfgs = [c for c in config_order if c in set(d.config)]
-        # One y-range for every panel: a stride that moved 0.05 looks as small as it is.
-        fig, axes = plt.subplots(len(cfgs), len(pos_order),
-                                 figsize=(9, 1.3 * len(cfgs) + 0.8),
-                                 squeeze=False, sharex=True, sharey=True,
-                                 constrained_layout=True)
-        for i, config in enumerate(cfgs):
-            for j, position in enumerate(pos_order):
-                ax = axes[i, j]
-                cell = d[(d.config == config) & (d.position == position)]
-                if cell.empty:
-                    ax.set_axis_off()
-                    continue
-                for axis, colour in (("h", "tab:blue"), ("w", "tab:orange")):
-                    a = cell[cell.axis == axis]
-                    ax.plot(a.epoch, a.stride, marker="o", markersize=3, color=colour,
-                            label=f"$S_{axis}$")
-                initial = cell.initial.iloc[0]
-                ax.axhline(initial, color="grey", linestyle=":", linewidth=1)
-                ax.ticklabel_format(axis="y", useOffset=False)
-                n_ep = int(cell.epoch.max())
-                ax.set_xticks(range(1, n_ep + 1))
-                ax.set_xlim(0.7, n_ep + 0.3)
-                ax.set_title(position, fontsize=8, pad=3)
-                if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
-                    ax.set_ylabel(config, fontsize=8, fontweight="bold")
-        for j in range(len(pos_order)):
-            shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
-            if shown:
-                shown[-1].set_xlabel("epoch", fontsize=8)
-                shown[-1].xaxis.set_tick_params(labelbottom=True)
-        handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
-        fig.legend(handles + [plt.Line2D([], [], color="grey", linestyle=":")],
-                   labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=8)
-        fig.suptitle(f"Learned strides per epoch, {name_of(dataset)}, profile {profile}",
-                     fontsize=10)
-        plt.show()
+if records:
+    if strides.empty:
+        display(Markdown(f"No run of profile {profile} has a DiffStride layer."))
+    else:
+        s_mean = strides.groupby(["dataset", "config", "position", "axis", "epoch"]).agg(
+            stride=("stride", "mean"), initial=("initial", "first")).reset_index()
+        pos_order = [p for p in ("stem", "stage2", "stage3", "stage4", "head")
+                     if p in set(s_mean.position)]
+        for dataset in datasets:
+            d = s_mean[s_mean.dataset == dataset]
+            cfgs = [c for c in config_order if c in set(d.config)]
+            # One y-range for every panel: a stride that moved 0.05 looks as small as it is.
+            fig, axes = plt.subplots(len(cfgs), len(pos_order),
+                                     figsize=(9, 1.3 * len(cfgs) + 0.8),
+                                     squeeze=False, sharex=True, sharey=True,
+                                     constrained_layout=True)
+            for i, config in enumerate(cfgs):
+                for j, position in enumerate(pos_order):
+                    ax = axes[i, j]
+                    cell = d[(d.config == config) & (d.position == position)]
+                    if cell.empty:
+                        ax.set_axis_off()
+                        continue
+                    for axis, colour in (("h", "tab:blue"), ("w", "tab:orange")):
+                        a = cell[cell.axis == axis]
+                        ax.plot(a.epoch, a.stride, marker="o", markersize=3, color=colour,
+                                label=f"$S_{axis}$")
+                    initial = cell.initial.iloc[0]
+                    ax.axhline(initial, color="grey", linestyle=":", linewidth=1)
+                    ax.ticklabel_format(axis="y", useOffset=False)
+                    n_ep = int(cell.epoch.max())
+                    ax.set_xticks(range(1, n_ep + 1))
+                    ax.set_xlim(0.7, n_ep + 0.3)
+                    ax.set_title(position, fontsize=8, pad=3)
+                    if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
+                        ax.set_ylabel(config, fontsize=8, fontweight="bold")
+            for j in range(len(pos_order)):
+                shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
+                if shown:
+                    shown[-1].set_xlabel("epoch", fontsize=8)
+                    shown[-1].xaxis.set_tick_params(labelbottom=True)
+            handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
+            fig.legend(handles + [plt.Line2D([], [], color="grey", linestyle=":")],
+                       labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=8)
+            fig.suptitle(f"Learned strides per epoch, {name_of(dataset)}, profile {profile}",
+                         fontsize=10)
+            plt.show()
 
 # %% tags=["hide-input"]
-if not strides.empty:
-    final_s = strides[strides.epoch == strides.groupby(["dataset", "config", "seed"])
-                      .epoch.transform("max")]
-    moved = final_s.assign(change=final_s.stride - final_s.initial.clip(lower=1))
-    per_layer = (final_s.groupby(["dataset", "config", "position"]).stride.mean()
-                 .unstack("position").reindex(columns=pos_order))
-    display(per_layer.style.set_caption(
-        "Learned stride at the end of training (mean over seeds and over the two axes)")
-        .format("{:.3f}", na_rep=""))
-    non_stem = moved[moved.position != "stem"]
-    stem = moved[moved.position == "stem"]
-    text = ""
-    clamp = 32 / (32 - 4)  # the lower clamp n / (n - R) on the 32x32 input of the stem
-    if len(stem):
-        lo, hi = stem.stride.min(), stem.stride.max()
-        text += (f"The stem strides end {f'at {lo:.3f}' if round(lo, 3) == round(hi, 3) else f'between {lo:.3f} and {hi:.3f}'}, "
-                 f"against the {clamp:.3f} the clamp gives them before any learning. ")
-    if len(non_stem):
-        big = non_stem.loc[non_stem.change.abs().idxmax()]
-        text += (f"Away from the stem, the largest change of a stride from its initial value "
-                 f"is {big.change:+.3f} (`{big.config}`, {big.position}, axis {big.axis}, "
-                 f"seed {big.seed}). "
-                 + (f"Over {plural(int(strides.epoch.max()), 'epoch')}, with the learning rate "
-                    f"of the weights, the strides are learned but move little. "
-                    if non_stem.change.abs().max() < 0.25 else "The strides do move. "))
-    with_diffstride = [r for r in records if r["learned_strides"]]
-    same = sum(r["feature_sizes"] == r["initial_feature_sizes"] for r in with_diffstride)
-    text += (f"{same} of the {len(with_diffstride)} runs with DiffStride layers end with "
-             f"exactly the map sizes they started with"
-             + (": the output size is a step function of the stride (an even number of "
-                "rows, rounded up), and a change of a few tenths can stay within one step. "
-                "The table below shows the sizes, and the cost after the first and the "
-                "last epoch." if same else "; the table below shows how the sizes moved."))
-    display(Markdown(text))
+if records:
+    if not strides.empty:
+        final_s = strides[strides.epoch == strides.groupby(["dataset", "config", "seed"])
+                          .epoch.transform("max")]
+        moved = final_s.assign(change=final_s.stride - final_s.initial.clip(lower=1))
+        per_layer = (final_s.groupby(["dataset", "config", "position"]).stride.mean()
+                     .unstack("position").reindex(columns=pos_order))
+        display(per_layer.style.set_caption(
+            "Learned stride at the end of training (mean over seeds and over the two axes)")
+            .format("{:.3f}", na_rep=""))
+        non_stem = moved[moved.position != "stem"]
+        stem = moved[moved.position == "stem"]
+        text = ""
+        clamp = 32 / (32 - 4)  # the lower clamp n / (n - R) on the 32x32 input of the stem
+        if len(stem):
+            lo, hi = stem.stride.min(), stem.stride.max()
+            text += (f"The stem strides end {f'at {lo:.3f}' if round(lo, 3) == round(hi, 3) else f'between {lo:.3f} and {hi:.3f}'}, "
+                     f"against the {clamp:.3f} the clamp gives them before any learning. ")
+        if len(non_stem):
+            big = non_stem.loc[non_stem.change.abs().idxmax()]
+            text += (f"Away from the stem, the largest change of a stride from its initial value "
+                     f"is {big.change:+.3f} (`{big.config}`, {big.position}, axis {big.axis}, "
+                     f"seed {big.seed}). "
+                     + (f"Over {plural(int(strides.epoch.max()), 'epoch')}, with the learning rate "
+                        f"of the weights, the strides are learned but move little. "
+                        if non_stem.change.abs().max() < 0.25 else "The strides do move. "))
+        with_diffstride = [r for r in records if r["learned_strides"]]
+        same = sum(r["feature_sizes"] == r["initial_feature_sizes"] for r in with_diffstride)
+        text += (f"{same} of the {len(with_diffstride)} runs with DiffStride layers end with "
+                 f"exactly the map sizes they started with"
+                 + (": the output size is a step function of the stride (an even number of "
+                    "rows, rounded up), and a change of a few tenths can stay within one step. "
+                    "The table below shows the sizes, and the cost after the first and the "
+                    "last epoch." if same else "; the table below shows how the sizes moved."))
+        display(Markdown(text))
 
 # %% tags=["hide-input"]
-if not strides.empty:
-    size_rows = []
-    for r in records:
-        if not r["learned_strides"]:
-            continue
-        row = {"dataset": r["config"]["dataset"], "configuration": r["config"]["config"],
-               "seed": r["config"]["seed"]}
-        for position in ("stem", "stage2", "stage3", "stage4", "head"):
-            a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
-            row[position] = (f"{a[0]}x{a[1]}" if a == b
-                             else f"{a[0]}x{a[1]} → {b[0]}x{b[1]}")
-        size_rows.append(row)
-    display(pd.DataFrame(size_rows).drop(columns="dataset")
-            .set_index(["configuration", "seed"]).style
-            .set_caption("Map size after each position at initialisation → at the end of "
-                         "training, for the runs with DiffStride layers"))
+if records:
+    if not strides.empty:
+        size_rows = []
+        for r in records:
+            if not r["learned_strides"]:
+                continue
+            row = {"dataset": r["config"]["dataset"], "configuration": r["config"]["config"],
+                   "seed": r["config"]["seed"]}
+            for position in ("stem", "stage2", "stage3", "stage4", "head"):
+                a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
+                row[position] = (f"{a[0]}x{a[1]}" if a == b
+                                 else f"{a[0]}x{a[1]} → {b[0]}x{b[1]}")
+            size_rows.append(row)
+        display(pd.DataFrame(size_rows).drop(columns="dataset")
+                .set_index(["configuration", "seed"]).style
+                .set_caption("Map size after each position at initialisation → at the end of "
+                             "training, for the runs with DiffStride layers"))
 
 # %% [markdown]
 # ## Accuracy against compute
@@ -621,82 +635,84 @@ if not strides.empty:
 # the standard deviations over seeds.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean ± standard deviation over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
-def label_points(ax, xs, ys, labels, colours, step=0.045):
-    """Write each label to the right of its point, nudged up until it overlaps no other."""
-    to_axes = ax.transData + ax.transAxes.inverted()
-    placed = []
-    for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
-        px, py = to_axes.transform((x, y))
-        # nearest free slot, searching up and down in turn, inside the axes
-        candidates = [py + k * step for n in range(40) for k in ((n, -n) if n else (0,))]
-        ly = next((c for c in candidates if 0.03 <= c <= 0.97 and not any(
-            abs(c - qy) < step and abs(px - qx) < 0.22 for qx, qy in placed)), py)
-        placed.append((px, ly))
-        ax.annotate(label, (x, y), xytext=(px + 0.015, ly), textcoords="axes fraction",
-                    fontsize=7.5, color=colour, va="center",
-                    arrowprops=None if ly == py else {"arrowstyle": "-", "color": colour,
-                                                       "linewidth": 0.5, "alpha": 0.6})
+if records:
+    def label_points(ax, xs, ys, labels, colours, step=0.045):
+        """Write each label to the right of its point, nudged up until it overlaps no other."""
+        to_axes = ax.transData + ax.transAxes.inverted()
+        placed = []
+        for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
+            px, py = to_axes.transform((x, y))
+            # nearest free slot, searching up and down in turn, inside the axes
+            candidates = [py + k * step for n in range(40) for k in ((n, -n) if n else (0,))]
+            ly = next((c for c in candidates if 0.03 <= c <= 0.97 and not any(
+                abs(c - qy) < step and abs(px - qx) < 0.22 for qx, qy in placed)), py)
+            placed.append((px, ly))
+            ax.annotate(label, (x, y), xytext=(px + 0.015, ly), textcoords="axes fraction",
+                        fontsize=7.5, color=colour, va="center",
+                        arrowprops=None if ly == py else {"arrowstyle": "-", "color": colour,
+                                                           "linewidth": 0.5, "alpha": 0.6})
 
 
-for dataset in datasets:
-    s = summary[summary.dataset == dataset].set_index("config")
-    scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), sharey=True, constrained_layout=True)
-    for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
-                                       ("images_per_s", "training images per second"))):
-        xs = s[col] * (scale if col == "gflops" else 1.0)
-        for config, r in s.iterrows():
-            ax.errorbar(xs[config], r.test_acc_mean, yerr=0 if np.isnan(r.test_acc_std)
-                        else r.test_acc_std, fmt="o", color=COLOURS[config], capsize=3,
-                        markersize=6 if config in MAIN_CONFIGS else 4.5)
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-        ax.margins(x=0.15, y=0.1)
-        ax.set_xlabel(label)
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3, which="both")
-        fig.canvas.draw()  # fix the limits before placing the labels in axes coordinates
-        label_points(ax, xs, s.test_acc_mean, s.index, [COLOURS[c] for c in s.index])
-    axes[0].set_title(f"{name_of(dataset)}, profile {profile}: accuracy vs counted cost",
-                      fontsize=10)
-    axes[1].set_title(f"accuracy vs measured speed ({provenance(dataset)['devices']})",
-                      fontsize=10)
-    plt.show()
+    for dataset in datasets:
+        s = summary[summary.dataset == dataset].set_index("config")
+        scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), sharey=True, constrained_layout=True)
+        for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
+                                           ("images_per_s", "training images per second"))):
+            xs = s[col] * (scale if col == "gflops" else 1.0)
+            for config, r in s.iterrows():
+                ax.errorbar(xs[config], r.test_acc_mean, yerr=0 if np.isnan(r.test_acc_std)
+                            else r.test_acc_std, fmt="o", color=COLOURS[config], capsize=3,
+                            markersize=6 if config in MAIN_CONFIGS else 4.5)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.margins(x=0.15, y=0.1)
+            ax.set_xlabel(label)
+            ax.set_ylabel("test accuracy (%)")
+            ax.grid(alpha=0.3, which="both")
+            fig.canvas.draw()  # fix the limits before placing the labels in axes coordinates
+            label_points(ax, xs, s.test_acc_mean, s.index, [COLOURS[c] for c in s.index])
+        axes[0].set_title(f"{name_of(dataset)}, profile {profile}: accuracy vs counted cost",
+                          fontsize=10)
+        axes[1].set_title(f"accuracy vs measured speed ({provenance(dataset)['devices']})",
+                          fontsize=10)
+        plt.show()
 
 # %% tags=["hide-input"]
-compute_lines = []
-for dataset in datasets:
-    s = summary[summary.dataset == dataset].set_index("config")
-    if {"strided", "diffstride"} <= set(s.index):
-        compute_lines.append(
-            f"On {name_of(dataset)}, DiffStride costs {s.gflops['diffstride'] / s.gflops['strided']:.1f} "
-            f"times the FLOPs of the strided network and trains "
-            f"{s.images_per_s['strided'] / s.images_per_s['diffstride']:.1f} times slower "
-            f"({s.images_per_s['diffstride']:.0f} against {s.images_per_s['strided']:.0f} "
-            f"images/s) for a difference in accuracy of "
-            f"{s.test_acc_mean['diffstride'] - s.test_acc_mean['strided']:+.2f} points.")
-    if {"hybrid", "diffstride"} <= set(s.index):
-        compute_lines.append(
-            f"The hybrid's head layer changes the FLOPs by "
-            f"{100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1):+.1f} % relative to "
-            f"DiffStride.")
-    frontier = s.sort_values("gflops")
-    best_so_far, efficient = -math.inf, []
-    for config, r in frontier.iterrows():
-        if r.test_acc_mean > best_so_far:
-            efficient.append(config)
-            best_so_far = r.test_acc_mean
-    if len(efficient) == 1:
-        compute_lines.append(f"The cheapest configuration, `{efficient[0]}`, is also the most "
-                             f"accurate.")
-    else:
-        compute_lines.append(
-            f"Going up in FLOPs, each of {listing(f'`{c}`' for c in efficient)} is more "
-            f"accurate than every cheaper configuration: they form the accuracy-cost "
-            f"(Pareto) front, and every other configuration pays more for less.")
-display(Markdown(" ".join(compute_lines)))
+if records:
+    compute_lines = []
+    for dataset in datasets:
+        s = summary[summary.dataset == dataset].set_index("config")
+        if {"strided", "diffstride"} <= set(s.index):
+            compute_lines.append(
+                f"On {name_of(dataset)}, DiffStride costs {s.gflops['diffstride'] / s.gflops['strided']:.1f} "
+                f"times the FLOPs of the strided network and trains "
+                f"{s.images_per_s['strided'] / s.images_per_s['diffstride']:.1f} times slower "
+                f"({s.images_per_s['diffstride']:.0f} against {s.images_per_s['strided']:.0f} "
+                f"images/s) for a difference in accuracy of "
+                f"{s.test_acc_mean['diffstride'] - s.test_acc_mean['strided']:+.2f} points.")
+        if {"hybrid", "diffstride"} <= set(s.index):
+            compute_lines.append(
+                f"The hybrid's head layer changes the FLOPs by "
+                f"{100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1):+.1f} % relative to "
+                f"DiffStride.")
+        frontier = s.sort_values("gflops")
+        best_so_far, efficient = -math.inf, []
+        for config, r in frontier.iterrows():
+            if r.test_acc_mean > best_so_far:
+                efficient.append(config)
+                best_so_far = r.test_acc_mean
+        if len(efficient) == 1:
+            compute_lines.append(f"The cheapest configuration, `{efficient[0]}`, is also the most "
+                                 f"accurate.")
+        else:
+            compute_lines.append(
+                f"Going up in FLOPs, each of {listing(f'`{c}`' for c in efficient)} is more "
+                f"accurate than every cheaper configuration: they form the accuracy-cost "
+                f"(Pareto) front, and every other configuration pays more for less.")
+    display(Markdown(" ".join(compute_lines)))
 
 # %% [markdown]
 # ## Does the position matter? The ablation
@@ -710,28 +726,30 @@ display(Markdown(" ".join(compute_lines)))
 # headline figure.
 
 # %% tags=["hide-input"]
-ablation_present = [c for c in ABLATION if c in set(runs.config)]
-if not ablation_present and set(ABLATION) & set(settings.get("configs", ())):
-    display(Markdown(
-        f"Profile {profile} declares the ablation configurations, but none of their runs is "
-        f"recorded yet: finish the sweep (`python -m hybridlib.train --profile {profile}`) "
-        f"and rerun this chapter."))
-elif not ablation_present:
-    display(Markdown(
-        f"Profile {profile} trains {listing(f'`{c}`' for c in settings.get('configs', []))}"
-        f" only, no ablation configuration: run the chapter with the `cpu` profile (or "
-        f"`python -m hybridlib.train --profile cpu`) to see this section filled."))
-else:
-    ablation = comparison_table(
-        records, [(c, ref) for ref in ("hybrid", "diffstride") for c in ablation_present]
-    )
-    display(table(format_comparisons(ablation), caption=(
-        "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
-        "points of test accuracy, with 95 % intervals (Holm-corrected p)")))
+if records:
+    ablation_present = [c for c in ABLATION if c in set(runs.config)]
+    if not ablation_present and set(ABLATION) & set(settings.get("configs", ())):
+        display(Markdown(
+            f"Profile {profile} declares the ablation configurations, but none of their runs is "
+            f"recorded yet: finish the sweep (`python -m hybridlib.train --profile {profile}`) "
+            f"and rerun this chapter."))
+    elif not ablation_present:
+        display(Markdown(
+            f"Profile {profile} trains {listing(f'`{c}`' for c in settings.get('configs', []))}"
+            f" only, no ablation configuration: run the chapter with the `cpu` profile (or "
+            f"`python -m hybridlib.train --profile cpu`) to see this section filled."))
+    else:
+        ablation = comparison_table(
+            records, [(c, ref) for ref in ("hybrid", "diffstride") for c in ablation_present]
+        )
+        display(table(format_comparisons(ablation), caption=(
+            "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
+            "points of test accuracy, with 95 % intervals (Holm-corrected p)")))
 
 # %% tags=["hide-input"]
-if ablation_present:
-    display(Markdown(describe_comparisons(ablation, name_of)))
+if records:
+    if ablation_present:
+        display(Markdown(describe_comparisons(ablation, name_of)))
 
 # %% [markdown]
 # ## Is the Hybrid paper's CIFAR-100 baseline the right one?
@@ -784,17 +802,19 @@ md("Our own runs make that comparison in the [paired comparisons](#paired-compar
 # the JSON files under `results/`.
 
 # %% tags=["hide-input"]
-all_runs = runs.set_index((["dataset"] if len(datasets) > 1 else []) + ["config", "seed"])
-for columns, caption in (
-    ({"test_acc": "test (%)", "train_acc": "train (%)", "gflops": "GFLOPs",
-      "images_per_s": "images/s", "wall_seconds": "seconds"},
-     "Accuracy and cost of every run"),
-    ({f"size_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
-     "Final map size (h×w) after each position"),
-    ({f"stride_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
-     "Learned strides (h, w) at the end of training"),
-):
-    display(table(all_runs[list(columns)].rename(columns=columns), caption=caption))
-origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"))
-display(table(origin.groupby(["git_commit", "date"]).size().rename("runs").to_frame(),
-              caption="Where the runs come from: the commit that made them, and when"))
+if records:
+    all_runs = runs.set_index((["dataset"] if len(datasets) > 1 else []) + ["config", "seed"])
+    for columns, caption in (
+        ({"test_acc": "test (%)", "train_acc": "train (%)", "gflops": "GFLOPs",
+          "images_per_s": "images/s", "wall_seconds": "seconds"},
+         "Accuracy and cost of every run"),
+        ({f"size_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
+         "Final map size (h×w) after each position"),
+        ({f"stride_{p}": p for p in ("stage2", "stage3", "stage4", "head")},
+         "Learned strides (h, w) at the end of training"),
+    ):
+        display(table(all_runs[list(columns)].rename(columns=columns), caption=caption))
+    origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"))
+    display(table(origin.groupby(["git_commit", "date"]).size().rename("runs").to_frame(),
+                  caption="Where the runs come from: the commit that made them, and when"))
+
