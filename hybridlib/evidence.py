@@ -33,6 +33,7 @@ __all__ = [
     "direction",
     "describe_comparisons",
     "format_comparisons",
+    "glance",
     "interval_table",
     "plateau_table",
 ]
@@ -318,3 +319,25 @@ def conclusion(
     )
     bullets = "\n".join(f"* {line}" for line in (status, *lines, scope))
     return f"```{{admonition}} What this experiment supports\n:class: conclusion\n{bullets}\n```"
+
+
+def glance(records: Sequence[dict], declared: int, name=lambda dataset: dataset) -> str:
+    """The intro page's "results at a glance" (Markdown): the mean test accuracy of the
+    papers' four configurations with 95 % intervals, then the :func:`conclusion` box."""
+    intervals = interval_table(records)
+    lines = []
+    for _, r in intervals[intervals.config.isin(_GLANCE_CONFIGS)].iterrows():
+        spread = "" if math.isnan(r.low) else f" (95 % interval {r.low:.2f} to {r.high:.2f})"
+        lines.append(f"`{r.config}` {r['mean']:.2f} %{spread} over {r.seeds} seeds")
+    means = (
+        "Mean test accuracy on " + "; ".join(
+            f"{name(d)}: " + ", ".join(lines) for d in dict.fromkeys(intervals.dataset)
+        ) + "."
+        if lines else "No run is recorded yet."
+    )
+    box = conclusion(comparison_table(records), plateau_table(records), len(records), declared,
+                     name)
+    return f"{means}\n\n{box}\n"
+
+
+_GLANCE_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")

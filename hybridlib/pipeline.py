@@ -612,6 +612,27 @@ def stage(book_dir: Path, root: Path = REPO_ROOT) -> Path:
     return book_dir / "book" / "chapters"
 
 
+GLANCE = Path("_generated") / "glance.md"  # below book/, included by intro.md
+
+
+def write_glance(profile: str, book: Path) -> Path:
+    """Write the intro page's "results at a glance" for ``profile`` from its records.
+
+    Generated at every build (and git-ignored), so the intro can never disagree with the
+    results chapter: both come from the same records through ``hybridlib.evidence``.
+    """
+    from hybridlib.configs import profile_runs  # imported late: torch comes with them
+    from hybridlib.evidence import glance
+    from hybridlib.train import train_profile
+
+    records = train_profile(profile, train=False, accept_code=True)
+    path = Path(book) / GLANCE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = glance(records, len(profile_runs(profile)))
+    path.write_text(f"Profile `{profile}`, from its run records. {text}", encoding="utf8")
+    return path
+
+
 def check_published(html_dir: Path) -> None:
     """Fail unless the book in ``html_dir`` was built, every page of it, with the published
     profile (see :mod:`hybridlib.sphinx_profile`).
@@ -778,6 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if not args.no_build:
             build_start = time.perf_counter()
+            write_glance(args.profile, book_dir / "book")
             index = build(book_dir)
             timings["(book build)"] = time.perf_counter() - build_start
     except PipelineError as err:

@@ -154,3 +154,13 @@ def test_the_conclusion_states_the_claim_the_status_and_the_scope():
                                plateau, recorded=48, declared=48)
     assert "All 48 runs" in done and "supports the Hybrid paper's claim" in done
     assert "does not support" not in done
+
+
+def test_the_glance_gives_the_four_means_with_intervals_and_the_conclusion():
+    records = [record(c, s, a + 0.001 * s) for c, a in (("strided", 0.92), ("hybrid", 0.90))
+               for s in range(3)]
+    text = evidence.glance(records, declared=10)
+    assert "`strided` 92.10 % (95 % interval" in text and "over 3 seeds" in text
+    assert "`hybrid` 90.10 %" in text and "3 of" not in text.split("```")[0]
+    assert "6 of 10 runs are recorded" in text
+    assert evidence.glance([], declared=10).startswith("No run is recorded yet.")
