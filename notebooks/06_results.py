@@ -814,7 +814,9 @@ if records:
          "Learned strides (h, w) at the end of training"),
     ):
         display(table(all_runs[list(columns)].rename(columns=columns), caption=caption))
-    origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"))
-    display(table(origin.groupby(["git_commit", "date"]).size().rename("runs").to_frame(),
-                  caption="Where the runs come from: the commit that made them, and when"))
+    origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"),
+                         code_hash=runs.code_hash.fillna("not recorded"))
+    display(table(origin.groupby(["git_commit", "code_hash", "date"]).size().rename("runs")
+                  .to_frame(), caption="Where the runs come from: the commit and the code "
+                  "fingerprint that made them, and when"))
 
