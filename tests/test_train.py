@@ -579,3 +579,23 @@ def test_reading_a_profile_without_training_leaves_unrecorded_runs_out(tmp_path,
     path.write_text(json.dumps({**done[0], "code_hash": "0123456789abcdef"}))
     assert train.recorded(done[0]["config"], tmp_path) is None
     assert train.recorded(done[0]["config"], tmp_path, accept_code=True) is not None
+
+
+def test_a_shared_sweep_skips_the_runs_another_live_process_holds(tmp_path, capsys):
+    import socket
+
+    settings = {"epochs": 1, "width": 4, "batch_size": 64}
+    run = train.build_run("smoke", "strided", 0, overrides=settings)
+    ckpt = train._checkpoint_path(train.record_path(run, tmp_path), tmp_path, tmp_path / "c")
+    claim = ckpt.with_suffix(".claim")
+    claim.parent.mkdir(parents=True)
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    records = train.train_profile("smoke", configs=["strided", "spectral"], overrides=settings,
+                                  results_dir=tmp_path, runs_dir=tmp_path / "c",
+                                  progress=False, share=True)
+    assert [r["config"]["config"] for r in records] == ["spectral"]
+    assert f"process {os.getppid()}" in capsys.readouterr().err
+    assert not train.record_path(run, tmp_path).exists() and claim.exists()
+    claim.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345}))  # dead
+    assert train.fit_shared(run, tmp_path, tmp_path / "c", progress=False)["complete"]
+    assert not claim.exists()
