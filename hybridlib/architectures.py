@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from hybridlib.configs import ABLATION, HYBRID_READINGS, config_spec
-from hybridlib.formatting import num, size, table
+from hybridlib.formatting import dataset_name, num, size, table
 from hybridlib.resnet import describe, resnet18
 
 __all__ = [
@@ -54,18 +54,13 @@ __all__ = [
     "shared_pooling_sentence",
     "small_maps_sentence",
     "stride_rows_sentence",
+    "stride_rows_styler",
     "stride_rows_table",
 ]
 
 # Every place whose map size a table reports, in network order (stage 1 never downsamples
 # but shows the stem's size carried on).
 SIZE_POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head", "gap")
-DATASET_NAMES = {
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-    "fashion_mnist": "Fashion-MNIST",
-    "synthetic": "synthetic data",
-}
 # The configuration table's columns (costs at the papers' width and at a profile's width).
 COST_COLUMNS = ("params_paper", "gflops_paper", "flops_ratio", "params_run", "mflops_run")
 READING_PLACES = {
@@ -285,6 +280,12 @@ def stride_rows_table(
     return frame
 
 
+def stride_rows_styler(frame: pd.DataFrame):
+    """:func:`stride_rows_table`'s frame in the book's style, accuracies to one decimal."""
+    accuracy = {c: "{:.1f}" for c in frame.columns if c[1] != "final map"}
+    return table(frame, formats=accuracy)
+
+
 # --- the gap reading ------------------------------------------------------------------
 
 
@@ -332,6 +333,7 @@ class GapScale:
         max_logit_difference: ``max |logits(reading, fc weight / factor) - logits(baseline)|``.
         logit_magnitude: ``max |logits(baseline)|``, what the difference is small against.
         shared_tensors: how many state-dict entries the two networks share.
+        precision: the floating-point type of the comparison, e.g. ``float64``.
     """
 
     reading: str
@@ -344,6 +346,7 @@ class GapScale:
     max_logit_difference: float
     logit_magnitude: float
     shared_tensors: int
+    precision: str
 
     def holds(self, tolerance: float = 1e-9) -> bool:
         """Whether the logits agree to ``tolerance`` relative to their magnitude."""
@@ -405,6 +408,7 @@ def gap_scale_check(
         max_logit_difference=float((logits - baseline_logits).abs().max()),
         logit_magnitude=float(baseline_logits.abs().max()),
         shared_tensors=len(other.state_dict()),
+        precision=str(dtype).removeprefix("torch."),
     )
 
 
@@ -429,7 +433,7 @@ def _listing(items: Sequence[str]) -> str:
 
 def profile_sentence(profile: str, settings: Mapping, paper_width: int = 64) -> str:
     """The profile line of the chapter: width, number of configurations, data sets."""
-    datasets = _listing([DATASET_NAMES.get(d, d) for d in settings["datasets"]])
+    datasets = _listing([dataset_name(d) for d in settings["datasets"]])
     return (
         f"Profile **{profile}**: its runs use width {settings['width']} (the papers use "
         f"{paper_width}), {len(settings['configs'])} configurations, on {datasets}."
@@ -450,8 +454,8 @@ def shared_pooling_sentence(
         stride_values: ``{position: learned stride values}`` (0 for a fixed kind).
         parameters: parameter counts of ``strided`` and ``diffstride`` at ``paper_width``.
     """
-    twice = [p for p, n in calls.items() if n == 2]
-    once = [p for p, n in calls.items() if n == 1]
+    twice = [f"`{p}`" for p, n in calls.items() if n == 2]
+    once = [f"`{p}`" for p, n in calls.items() if n == 1]
     assert len(twice) + len(once) == len(calls), f"unexpected call counts {dict(calls)}"
     layers = sum(1 for v in stride_values.values() if v)
     values = sum(stride_values.values())
@@ -489,7 +493,11 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
     )
     assert ratio["diffstride"] > ratio[["spectral", "max", "avg"]].max()
     ablation = [a for a in ablation if a in frame.index]
-    cheapest, dearest = ratio[ablation].idxmin(), ratio[ablation].idxmax()
+    # Configurations that differ only by a stride-1 stem layer tie to two decimals: name
+    # them together rather than pick one by the third decimal.
+    shown = ratio[ablation].round(2)
+    cheapest = [a for a in ablation if shown[a] == shown.min()]
+    dearest = [a for a in ablation if shown[a] == shown.max()]
     d, s = frame.loc["diffstride"], frame.loc["strided"]
     head_extra = 1000 * (gflops["hybrid"] - gflops["diffstride"])
     text = (
@@ -505,16 +513,21 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
         f"derives the size rule). The hybrid's extra spectral pooling in the head adds only "
         f"{head_extra:.1f} MFLOPs: it sits after the last convolution, so the only "
         f"operation it makes cheaper is the global average. Of the ablation configurations, "
-        f"`{cheapest}` is the cheapest ({ratio[cheapest]:.2f} times strided) and "
-        f"`{dearest}` the most expensive ({ratio[dearest]:.2f})"
+        f"{_listing([f'`{a}`' for a in cheapest])} "
+        f"{'is the cheapest' if len(cheapest) == 1 else 'are the cheapest'} "
+        f"({shown[cheapest[0]]:.2f} times strided) and "
+        f"{_listing([f'`{a}`' for a in dearest])} the most expensive "
+        f"({shown[dearest[0]]:.2f})"
     )
     dear = frame.loc[dearest]
-    if dear["stage2"] == dear["stage3"] == dear["stage4"]:
+    if (dear["stage2"] == dear["stage3"]).all() and (dear["stage3"] == dear["stage4"]).all():
+        one = len(dearest) == 1
         text += (
-            f": after stage 2 its map is {dear['stage2']}, and the DiffStride layers of "
+            f": after stage 2 {'its map is' if one else 'their maps are'} "
+            f"{_listing(list(dict.fromkeys(dear['stage2'])))}, and the DiffStride layers of "
             f"stages 3 and 4 do not shrink a map that small at their initial stride (the "
-            f"section on `reversed_hybrid` below shows why), so stages 3 and 4 run at "
-            f"{dear['stage4']} too"
+            f"section on `reversed_hybrid` below shows why), so stages 3 and 4 run at that "
+            f"size too"
         )
     return text + "."
 
@@ -540,15 +553,16 @@ def readings_sentence(frame: pd.DataFrame, baseline: str = "diffstride") -> str:
     close = abs(ratio[hybrid] - ratio[at_gap]) < 0.01 * ratio[hybrid]
     assert close, "the head and gap readings no longer cost the same"
     assert ratio[stem] < ratio[baseline]
+    first, second = f"{ratio[hybrid]:.2f}", f"{ratio[at_gap]:.2f}"
+    cost = first if first == second else f"{first} and {second}"
     return (
         f"The first two readings are the `{baseline}` network plus one spectral pooling after "
-        f"its last convolution, so they cost the same ({ratio[hybrid]:.2f} and "
-        f"{ratio[at_gap]:.2f} times the strided network, against {ratio[baseline]:.2f} for "
-        f"`{baseline}`); both hand a {gap[hybrid]} map to global average pooling instead of "
-        f"{gap[baseline]}. The third is a different network: with spectral pooling doing the "
-        f"downsampling of the stages its maps shrink to {gap[stem]}, and it costs "
-        f"{ratio[stem]:.2f} times the strided network, close to fixed spectral pooling "
-        f"({ratio['spectral']:.2f})."
+        f"its last convolution, so they cost the same: {cost} times the strided network, "
+        f"against {ratio[baseline]:.2f} for `{baseline}`. Both hand global average pooling "
+        f"a map of {gap[hybrid]} instead of {gap[baseline]}. The third is a "
+        f"different network: with spectral pooling doing the downsampling of the stages, its "
+        f"maps shrink to {gap[stem]}, and it costs {ratio[stem]:.2f} times the strided "
+        f"network, close to fixed spectral pooling ({ratio['spectral']:.2f})."
     )
 
 
@@ -560,21 +574,23 @@ def gap_scale_sentence(result: GapScale, control: GapScale, tolerance: float = 1
     assert result.holds(tolerance), result
     assert not control.holds(1e3 * tolerance), control
     (big_h, big_w), (h, w) = result.map_in, result.map_out
+    c = num(result.factor)
+    reading, baseline = f"`{result.reading}`", f"`{result.baseline}`"
     return (
-        f"With the {result.shared_tensors} weight tensors and statistics of `{result.reading}` "
-        f"copied into `{result.baseline}`, spectral pooling takes {size(result.map_in)} to "
-        f"{size(result.map_out)}, so $HW/(hw) = {big_h}\\cdot{big_w}/({h}\\cdot{w}) = "
-        f"{num(result.factor)}$. The pooled vectors of `{result.reading}` are those of "
-        f"`{result.baseline}` times {num(result.fitted_factor, 12)} to twelve significant "
-        f"digits (a least-squares fit; the largest deviation from {num(result.factor)} times "
-        f"is {_math(result.max_pooled_difference)}), "
-        f"and once its fc weight is divided by {num(result.factor)} the two networks' logits "
-        f"differ by at most {_math(result.max_logit_difference)}, for logits of size up to "
-        f"{num(result.logit_magnitude)}: the same function, up to float64 rounding. The "
-        f"same comparison for `{control.reading}`, whose spectral pooling sits before the "
-        f"final BN-ReLU, gives a least-squares ratio of {num(control.fitted_factor)} and "
-        f"logits that differ by up to {num(control.max_logit_difference)}: there the "
-        f"pooling changes what the network computes."
+        f"With all {result.shared_tensors} tensors of {reading}'s state (weights and "
+        f"batch-norm statistics) copied into {baseline}, spectral pooling takes "
+        f"{size(result.map_in)} to {size(result.map_out)}, so "
+        f"$HW/(hw) = {big_h}\\cdot{big_w}/({h}\\cdot{w}) = {c}$. The pooled vectors of "
+        f"{reading} are those of {baseline} times {num(result.fitted_factor, 12)} to twelve "
+        f"significant digits (a least-squares fit; the largest deviation from {c} times is "
+        f"{_math(result.max_pooled_difference)}), and once its fc weight is divided by {c} "
+        f"the two networks' logits differ by at most {_math(result.max_logit_difference)}, "
+        f"for logits of size up to {num(result.logit_magnitude)}: the same function, up to "
+        f"{result.precision} rounding. The same comparison for `{control.reading}`, whose "
+        f"spectral pooling sits before the final BN-ReLU, gives a least-squares ratio of "
+        f"{num(control.fitted_factor)} and logits that differ by up to "
+        f"{num(control.max_logit_difference)}: there the pooling changes what the network "
+        f"computes."
     )
 
 
@@ -599,7 +615,9 @@ def small_maps_sentence(
 
 
 def stride_rows_sentence(
-    rows: pd.DataFrame, first: str = "(2,2,2)", last: str = "(3,2,3)",
+    rows: pd.DataFrame,
+    first: str = "(2,2,2)",
+    last: str = "(3,2,3)",
     accuracy: str = "CIFAR-10 % (paper)",
 ) -> str:
     """What the initial-stride rows show (``rows`` of :func:`stride_rows_table`)."""

@@ -6,7 +6,8 @@ The chapters compute; this module writes what they computed the way a person wou
   ``0``, ``0.0022``, ``1.3e-16`` (never ``0.250000``, ``-0.00`` or ``2.20e-03``).
 * :func:`pm` prints ``mean ± spread`` with the same decimals on both sides and
   non-breaking spaces, so that ``78.38 ± 0.25`` never wraps inside a table cell.
-* :func:`pct` prints a share as a percentage, :func:`size` a shape as ``31×31``.
+* :func:`pct` prints a share as a percentage, :func:`size` a shape as ``31×31``,
+  :func:`dataset_name` a data set as its authors write it (``Fashion-MNIST``).
 * :func:`md` shows Markdown from a code cell; the book renders it as MyST, so ``$...$``
   becomes typeset mathematics like the math of the chapters' markdown cells.
 * :func:`table` turns a DataFrame into the book's table: numbers formatted by
@@ -26,11 +27,22 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["TABLE_CLASS", "md", "num", "pct", "pm", "size", "split", "table"]
+__all__ = ["TABLE_CLASS", "dataset_name", "md", "num", "pct", "pm", "size", "split", "table"]
 
 TABLE_CLASS = "hl-table"  # styled by book/_static/hybrid.css
 NBSP = "\u00a0"
 MINUS = "\u2212"
+DATASET_NAMES = {
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "fashion_mnist": "Fashion-MNIST",
+    "synthetic": "synthetic stripes",
+}
+
+
+def dataset_name(key: str) -> str:
+    """A data set's key (``fashion_mnist``) as its authors write it (``Fashion-MNIST``)."""
+    return DATASET_NAMES.get(key, key)
 
 
 def _is_number(x) -> bool:

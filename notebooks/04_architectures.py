@@ -16,20 +16,22 @@
 # Every model this book trains is the same ResNet-18; only the way it shrinks its
 # feature maps changes. The Hybrid paper {cite}`hybrid2024` takes the DiffStride
 # network of {cite}`riad2022diffstride` and adds one spectral pooling layer
-# {cite}`rippel2015spectral` just before global average pooling. To compare the two
+# {cite}`rippel2015spectral` "one level above global average pooling". To compare the two
 # fairly, and to ask whether the *position* of each kind of downsampling matters, the
 # companion declares the downsampling of a network as data: a *spec* that names a kind
-# and an initial stride for each of five positions. This chapter looks at those specs
-# as networks:
+# and an initial stride for each position that can downsample. This chapter looks at
+# those specs as networks:
 #
 # 1. the pre-activation ResNet-18 of the official DiffStride code, and the one detail
 #    that matters for a learned stride: the projection shortcut shares the pooling
 #    module of its block;
 # 2. every configuration of `hybridlib.configs` with its feature-map sizes, parameter
 #    count and compute at the paper's width and at the width of this book's runs;
-# 3. two consequences of the official layers' size rules: the hybrid's last map is
+# 3. the three readings of the Hybrid paper's placement of spectral pooling, and a
+#    derivation, checked on built networks, that one of them is DiffStride in disguise;
+# 4. two consequences of the official layers' size rules: the hybrid's last map is
 #    $8 \times 9$, and DiffStride cannot sit at the very end of a strided network;
-# 4. the initial-stride rows of the DiffStride paper's table and what they do to the
+# 5. the initial-stride rows of the DiffStride paper's table and what they do to the
 #    sizes of strided, spectral and DiffStride networks.
 #
 # Nothing here is trained: sizes, parameters and floating-point operations (FLOPs) are
@@ -43,6 +45,8 @@
 # * read a downsampling *spec* and draw the network it describes;
 # * explain why the projection shortcut shares its block's pooling module;
 # * compare configurations by feature-map sizes, parameters and FLOPs;
+# * tell apart the three readings of "spectral pooling one level above global average
+#   pooling", and show why spectral pooling directly before the average only rescales;
 # * predict the map sizes that the official layers' size rules give.
 #
 # **Prerequisites:** the chapters on spectral pooling and DiffStride, and residual
@@ -61,12 +65,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from matplotlib.patches import Patch
 
-from hybridlib.configs import ABLATION, CONFIGS, PROFILES, STRIDE_ROWS, config_spec
+from hybridlib import architectures
+from hybridlib.architectures import (
+    configuration_table,
+    configuration_tables,
+    cost_model,
+    gap_scale_check,
+    readings_table,
+    stride_rows_styler,
+    stride_rows_table,
+)
+from hybridlib.configs import ABLATION, CONFIGS, PROFILES, STRIDE_ROWS
 from hybridlib.diffstride import DiffStride2d
-from hybridlib.formatting import table
+from hybridlib.formatting import md, size, table
 from hybridlib.resnet import describe, resnet18
 from hybridlib.results import paper_table
 from hybridlib.selfcheck import check_block_parameters, check_feature_sizes
@@ -74,14 +88,9 @@ from hybridlib.spectral import spectral_output_size
 
 settings = PROFILES[profile]
 width = settings["width"]  # the width of this profile's runs
+in_channels_profile = 1 if "fashion_mnist" in settings["datasets"] else 3
 PAPER_WIDTH = 64  # the papers' ResNet-18
-POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
 torch.manual_seed(0)
-
-
-def hw(pair):
-    """'HxW' for a size pair."""
-    return f"{pair[0]}x{pair[1]}"
 
 
 def measure(spec, width, in_channels=3, num_classes=10):
@@ -90,24 +99,25 @@ def measure(spec, width, in_channels=3, num_classes=10):
     return describe(model, (in_channels, 32, 32))
 
 
-display(Markdown(
-    f"Profile **{profile}**: its runs use width {width} (the papers use "
-    f"{PAPER_WIDTH}), {len(settings['configs'])} configurations, on "
-    f"{', '.join(settings['datasets'])}."))
+# %% tags=["remove-input"]
+md(architectures.profile_sentence(profile, settings, PAPER_WIDTH))
 
 # %% [markdown]
 # ## The pre-activation ResNet-18
 #
 # The official DiffStride code builds the pre-activation ResNet of
-# {cite}`he2016identity`, and `hybridlib.resnet` follows it. Counting the layers that
-# can change the spatial size, the network has five *positions*:
+# {cite}`he2016identity`, and `hybridlib.resnet` follows it. Counting the places that
+# can change the spatial size, the network has six *positions*: the stem, stages 2 to 4
+# and two optional places in the head (stage 1 never downsamples; it is listed to
+# complete the picture):
 #
 # | position | what it is | channels |
 # |---|---|---|
 # | `stem` | a $3\times3$ convolution followed by the stem's downsampling (stride 1 in the papers) | $w$ |
 # | `stage1` | two identity blocks, never downsamples | $w$ |
 # | `stage2`, `stage3`, `stage4` | a *projection* block that downsamples, then an identity block | $2w$, $4w$, $8w$ |
-# | `head` | an optional extra downsampling layer (the hybrid's spectral pooling), then BN, ReLU, global average pooling and a linear layer | $8w$ |
+# | `head` | an optional downsampling layer on the stage-4 map, then the head: BN, ReLU, global average pooling and a linear layer | $8w$ |
+# | `gap` | an optional downsampling layer inside the head, after its BN-ReLU and directly before global average pooling | $8w$ |
 #
 # with $w = 64$ in the papers. A *pre-activation* block applies batch normalisation and
 # the ReLU *before* each convolution, and adds the block's input back without any
@@ -155,23 +165,19 @@ with torch.no_grad():
 for h in hooks:
     h.remove()
 
-n_strides = sum(p.numel() for p in hybrid_small.stride_parameters())
 shared = pd.DataFrame({
     "module": {k: type(m).__name__ for k, m in hybrid_small.downsamplers().items()},
     "calls per forward pass": calls,
     "learned stride values": {k: m.stride.numel() if isinstance(m, DiffStride2d) else 0
                               for k, m in hybrid_small.downsamplers().items()},
 })
-p_strided, p_diff = (sum(p.numel() for p in resnet18(CONFIGS[name], width=PAPER_WIDTH).parameters())
-                     for name in ("strided", "diffstride"))
-display(Markdown(
-    f"Each projection block calls its pooling module twice, the stem and the head once. "
-    f"The hybrid network has {len(hybrid_small.stride_parameters())} DiffStride layers "
-    f"and {n_strides} learned stride values (one per axis and layer). That is the whole "
-    f"parameter cost of learning the strides: at width {PAPER_WIDTH} the DiffStride "
-    f"network has {p_diff:,} parameters against {p_strided:,} for the strided one, "
-    f"a difference of {p_diff - p_strided}."))
-display(shared)
+parameters = {name: sum(p.numel() for p in resnet18(CONFIGS[name], width=PAPER_WIDTH).parameters())
+              for name in ("strided", "diffstride")}
+table(shared)
+
+# %% tags=["remove-input"]
+md(architectures.shared_pooling_sentence(calls, shared["learned stride values"].to_dict(),
+                                     parameters, PAPER_WIDTH))
 
 # %% [markdown]
 # ## Every configuration at 32×32
@@ -190,98 +196,43 @@ display(shared)
 # convolution, the linear layer and the FFTs cost $\propto w$; the number $c$ of input
 # channels only enters the stem convolution, $\propto c\,w$. The FLOPs are therefore
 # exactly $a w^2 + b w + k\,c\,w$, and the parameters a polynomial of the same form plus
-# a constant (the linear layer's biases and the learned strides). Three cheap
-# measurements at widths 1 and 2 give the FLOP coefficients, counting the parameters of
-# four tiny networks gives the others, and a direct measurement at width 64 checks the
-# extrapolation.
+# a constant (the linear layer's biases and the learned strides).
+# `hybridlib.architectures.cost_model` fits them: three cheap measurements at widths 1
+# and 2 give the FLOP coefficients, counting the parameters of four tiny networks gives
+# the others. A direct measurement at width 64, and one at this profile's width, check
+# the extrapolation.
 
 # %%
-def cost_polynomials(spec, num_classes=10):
-    """Exact FLOPs(w, c) = a w^2 + b w + k c w and params(w, c) = a' w^2 + b' w + k' c w + d.
-
-    Returns (flops(w, c), params(w, c), sizes at 32x32).
-    """
-    points = [(1, 3), (2, 3), (1, 1)]
-    m = [measure(spec, w, c, num_classes) for w, c in points]
-    f = np.linalg.solve([[w * w, w, c * w] for w, c in points], [r["flops"] for r in m])
-    points_p = [(1, 3), (2, 3), (3, 3), (1, 1)]
-    counts = [sum(p.numel() for p in resnet18(spec, num_classes, c, w).parameters())
-              for w, c in points_p]
-    q = np.linalg.solve([[w * w, w, c * w, 1] for w, c in points_p], counts)
-    return (lambda w, c=3: f[0] * w * w + f[1] * w + f[2] * c * w,
-            lambda w, c=3: int(round(q[0] * w * w + q[1] * w + q[2] * c * w + q[3])),
-            m[0]["sizes"])
-
-
-costs = {name: cost_polynomials(spec) for name, spec in CONFIGS.items()}
+costs = {name: cost_model(spec) for name, spec in CONFIGS.items()}
 
 check_name = "strided" if quick else "hybrid"
 direct = measure(CONFIGS[check_name], PAPER_WIDTH)
-flops_fn, params_fn, _ = costs[check_name]
-flop_error = abs(flops_fn(PAPER_WIDTH) - direct["flops"]) / direct["flops"]
-display(Markdown(
-    f"Check on `{check_name}` at width {PAPER_WIDTH}: measured {direct['flops'] / 1e9:.4f} "
-    f"GFLOPs and {direct['parameters']:,} parameters; the polynomials give "
-    f"{flops_fn(PAPER_WIDTH) / 1e9:.4f} GFLOPs (relative error {flop_error:.1e}) and "
-    f"{params_fn(PAPER_WIDTH):,} parameters."))
-assert flop_error < 1e-9 and params_fn(PAPER_WIDTH) == direct["parameters"]
+here = measure(CONFIGS[check_name], width, in_channels_profile)
+model = costs[check_name]
+assert abs(model.flops(PAPER_WIDTH) - direct["flops"]) < 1e-9 * direct["flops"]
+assert model.parameters(PAPER_WIDTH) == direct["parameters"]
+assert abs(model.flops(width, in_channels_profile) - here["flops"]) < 1e-9 * here["flops"]
+assert model.parameters(width, in_channels_profile) == here["parameters"]
+
+# %% tags=["remove-input"]
+md(architectures.cost_check_sentence(check_name, PAPER_WIDTH, direct, costs[check_name]))
+
+# %% [markdown]
+# The table is too wide for the page as one piece, so it comes in three: the map sizes,
+# the costs, and what each configuration is.
 
 # %%
-in_channels_profile = 1 if "fashion_mnist" in settings["datasets"] else 3
-strided_gflops = costs["strided"][0](PAPER_WIDTH) / 1e9
-here = measure(CONFIGS[check_name], width, in_channels_profile)  # a second check
-assert abs(costs[check_name][0](width, in_channels_profile) - here["flops"]) < 1e-6 * here["flops"]
-assert costs[check_name][1](width, in_channels_profile) == here["parameters"]
-rows = []
-for name, spec in CONFIGS.items():
-    flops_fn, params_fn, sizes = costs[name]
-    row = {"configuration": name}
-    row.update({position: hw(sizes[position]) for position in POSITIONS})
-    row.update({
-        f"params (w={PAPER_WIDTH})": params_fn(PAPER_WIDTH),
-        f"GFLOPs (w={PAPER_WIDTH})": flops_fn(PAPER_WIDTH) / 1e9,
-        "FLOPs / strided": flops_fn(PAPER_WIDTH) / 1e9 / strided_gflops,
-        f"params (w={width})": params_fn(width, in_channels_profile),
-        f"MFLOPs (w={width})": flops_fn(width, in_channels_profile) / 1e6,
-        "description": spec["description"],
-    })
-    rows.append(row)
-arch = pd.DataFrame(rows).set_index("configuration")
-# Too wide for the text column as one table: the map sizes, the costs, the descriptions.
-display(table(arch[list(POSITIONS)], caption="map size (h×w) after each position"))
-display(table(arch.drop(columns=["description", *POSITIONS]),
-              formats={f"params (w={PAPER_WIDTH})": "{:,}", f"params (w={width})": "{:,}"}))
-table(arch[["description"]])
+configurations = configuration_table(costs, CONFIGS, width, in_channels_profile, PAPER_WIDTH)
+for part in configuration_tables(configurations, width, PAPER_WIDTH):
+    display(part)
 
 # %% [markdown]
 # The columns at width $w$ of this profile use its input channels (one for
 # Fashion-MNIST, three for CIFAR and the synthetic data); the width-64 columns use
 # three, as in the papers.
 
-# %%
-ratio = arch["FLOPs / strided"]
-display(Markdown(
-    f"All configurations have the same parameters up to the handful of learned strides, "
-    f"but not the same cost. Fixed spectral pooling costs "
-    f"{ratio['spectral']:.2f} times the strided network (its convolutions run at stride "
-    f"1 before the pooling, and the FFTs add a little), about as much as max or average "
-    f"pooling ({ratio['max']:.2f}). DiffStride costs **{ratio['diffstride']:.1f} times** "
-    f"as much at initialisation, {arch.loc['diffstride', f'GFLOPs (w={PAPER_WIDTH})']:.1f} "
-    f"GFLOPs per image against {strided_gflops:.2f}: its maps after stages 2, 3 and 4 are "
-    f"{arch.loc['diffstride', 'stage2']}, {arch.loc['diffstride', 'stage3']} and "
-    f"{arch.loc['diffstride', 'stage4']} instead of {arch.loc['strided', 'stage2']}, "
-    f"{arch.loc['strided', 'stage3']} and {arch.loc['strided', 'stage4']} (the "
-    f"DiffStride chapter derives the size rule). The hybrid's extra "
-    f"spectral pooling in the head adds only "
-    f"{1000 * (arch.loc['hybrid', f'GFLOPs (w={PAPER_WIDTH})'] - arch.loc['diffstride', f'GFLOPs (w={PAPER_WIDTH})']):.1f} "
-    f"MFLOPs: it sits after the last convolution, so the only operation it makes cheaper "
-    f"is the global average. Of the ablation configurations, `diffstride_early` is the "
-    f"cheapest DiffStride network ({ratio['diffstride_early']:.2f} times strided) and "
-    f"`spectral_stage2` the most expensive ({ratio['spectral_stage2']:.2f}): after its "
-    f"spectral pooling to {arch.loc['spectral_stage2', 'stage2']} the DiffStride layers of "
-    f"stages 3 and 4 do not shrink the map at all at their initial stride (the section on "
-    f"`reversed_hybrid` below shows why), so stages 3 and 4 run at "
-    f"{arch.loc['spectral_stage2', 'stage4']}."))
+# %% tags=["remove-input"]
+md(architectures.cost_sentence(configurations))
 
 # %% [markdown]
 # ### Where each kind of downsampling sits
@@ -290,7 +241,7 @@ display(Markdown(
 # can downsample. A cell's colour is the kind, its text the initial stride and the
 # size of the map going in and coming out at a $32\times32$ input.
 
-# %% mystnb={"figure": {"caption": "Every configuration's downsampling at the five positions, with the feature-map sizes of a 32×32 input.", "name": "fig-configurations"}}
+# %% mystnb={"figure": {"caption": "Every configuration's downsampling at each position that can downsample, with the feature-map sizes of a 32×32 input.", "name": "fig-configurations"}}
 KIND_COLOURS = {
     "strided": "#b0b0b0",
     "max": "#8fbf7f",
@@ -307,25 +258,25 @@ KIND_LABELS = {
     "diffstride": "DiffStride (learned stride)",
     None: "nothing (no layer)",
 }
-DIAGRAM_POSITIONS = ("stem", "stage2", "stage3", "stage4", "head")
+DIAGRAM_POSITIONS = ("stem", "stage2", "stage3", "stage4", "head", "gap")
 INPUT_OF = {"stem": None, "stage2": "stage1", "stage3": "stage2", "stage4": "stage3",
-            "head": "stage4"}
+            "head": "stage4", "gap": "head"}
 
 names = list(CONFIGS)
 fig, ax = plt.subplots(figsize=(9, 0.52 * len(names) + 1.6), constrained_layout=True)
 for i, name in enumerate(names):
-    spec, sizes = CONFIGS[name], costs[name][2]
+    spec, sizes = CONFIGS[name], costs[name].sizes
     for j, position in enumerate(DIAGRAM_POSITIONS):
         entry = spec.get(position)
         kind = entry[0] if entry else None
         size_in = (32, 32) if position == "stem" else sizes[INPUT_OF[position]]
         colour = KIND_COLOURS[kind]
         if kind == "strided" and entry[1] == 1:
-            colour, text = "#eeeeee", f"plain conv\n{hw(size_in)}"
+            colour, text = "#eeeeee", f"plain conv\n{size(size_in)}"
         elif kind is None:
             text = "—"
         else:
-            text = f"S={entry[1]:g}\n{hw(size_in)} → {hw(sizes[position])}"
+            text = f"S={entry[1]:g}\n{size(size_in)} → {size(sizes[position])}"
         ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=colour, edgecolor="white",
                                    linewidth=2))
         ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8.5)
@@ -349,10 +300,11 @@ ax.set_title("Downsampling per position (initial stride, map size in → out at 
 plt.show()
 
 # %% [markdown]
-# Above the line sit the baselines of the DiffStride paper and the hybrid; below it,
-# the position ablation that `hybridlib.configs` declares to test the Hybrid paper's
-# claim that DiffStride works best early and spectral pooling late. Stage 1 never
-# downsamples and is left out of the figure.
+# Above the line sit the baselines of the DiffStride paper and the three readings of the
+# hybrid (a section of their own below); below it, the position ablation that
+# `hybridlib.configs` declares to test the Hybrid paper's claim that DiffStride works
+# best early and spectral pooling late. Stage 1 never downsamples and is left out of
+# the figure.
 #
 # ### The hybrid's head: 18×18 becomes 8×9
 #
@@ -365,15 +317,12 @@ plt.show()
 # $18\times18$ map, and $18/2 = 9$ is odd:
 
 # %%
-head_in = tuple(costs["hybrid"][2]["stage4"])
+head_in = costs["hybrid"].sizes["stage4"]
 head_out = spectral_output_size(*head_in, 2)
 head_check = measure(CONFIGS["hybrid"], 2)["sizes"]["head"]
-display(Markdown(
-    f"`spectral_output_size{head_in + (2,)}` = {head_out}; the network agrees: "
-    f"stage 4 gives {hw(head_in)}, the head {hw(head_check)}. A symmetric rule would give "
-    f"{head_in[0] // 2}x{head_in[1] // 2}. Global average pooling follows, so the shape "
-    f"itself does no harm, but it shows that the head layer removes the top row of "
-    f"frequencies along one axis and not the other."))
+
+# %% tags=["remove-input"]
+md(architectures.head_size_sentence(head_in, head_out, head_check))
 
 # %% [markdown]
 # ### Why `reversed_hybrid` is defined as it is
@@ -401,24 +350,122 @@ except ValueError as err:
 small_rows = []
 for n in (6, 8, 10, 12, 16, 18, 20, 24, 32):
     small_rows.append({
-        "input": f"{n}x{n}",
-        "DiffStride, S=2": hw(DiffStride2d(2.0).output_size(n, n)),
-        "DiffStride, S=1000": hw(DiffStride2d(1000.0).output_size(n, n)),
-        "spectral, S=2": hw(spectral_output_size(n, n, 2)),
+        "input": f"{n}×{n}",
+        "DiffStride, S=2": size(DiffStride2d(2.0).output_size(n, n)),
+        "DiffStride, S=1000": size(DiffStride2d(1000.0).output_size(n, n)),
+        "spectral, S=2": size(spectral_output_size(n, n, 2)),
     })
 smallest = min(DiffStride2d(1000.0).output_size(n, n)[0] for n in range(10, 66, 2))
 first_shrink = min(n for n in range(6, 66, 2) if DiffStride2d(2.0).output_size(n, n)[0] < n)
-display(pd.DataFrame(small_rows).set_index("input"))
-display(Markdown(
-    f"No DiffStride layer with R = 4 can produce an even map smaller than "
-    f"{smallest}x{smallest}, and at its initial stride 2 the smallest map it shrinks is "
-    f"{first_shrink}x{first_shrink}. So `reversed_hybrid` puts fixed spectral pooling in stages 2 "
-    f"and 3 (32 → 16 → 8) and DiffStride in stage 4 *and* in the head, both on 8x8 maps: "
-    f"the two layers are valid, but they cannot reduce the size, only learn how strongly "
-    f"to attenuate the higher frequencies. The configuration tests the order of the two "
-    f"kinds in depth, not a mirror image in cost: it is "
-    f"{ratio['reversed_hybrid']:.2f} times the strided network against "
-    f"{ratio['hybrid']:.2f} for the hybrid."))
+table(pd.DataFrame(small_rows).set_index("input"))
+
+# %% tags=["remove-input"]
+md(architectures.small_maps_sentence(smallest, first_shrink, configurations))
+
+# %% [markdown]
+# ## Three readings of "one level above global average pooling"
+#
+# The Hybrid paper {cite}`hybrid2024` describes its network in words, and no code was
+# released: DiffStride "after the first layer of the convolution", spectral pooling "one
+# level above global average pooling", DiffStride best early and spectral pooling best
+# late. Three networks fit the words, and `hybridlib.configs.HYBRID_READINGS` declares
+# all three:
+#
+# 1. **`hybrid`**, spectral pooling at position `head`: the DiffStride network with one
+#    spectral pooling on the output of stage 4, *before* the head's BN-ReLU. The level
+#    "above" global average pooling is the last residual stage's output, the input of the
+#    head. This is the book's main reading (the one in `MAIN_CONFIGS`).
+# 2. **`hybrid_at_gap`**, position `gap`: the same layer one step later, inside the head,
+#    *after* its BN-ReLU and directly before the average. It is the most literal reading:
+#    nothing sits between the pooling and the average.
+# 3. **`hybrid_stem`**: "after the first layer of the convolution" read as after the
+#    network's first convolution, so DiffStride sits only in the stem, and spectral
+#    pooling does the downsampling of stages 2 to 4, the levels above global average
+#    pooling. Of the three it is the one that follows "DiffStride early, spectral pooling
+#    late" most closely, and it is a different network, not DiffStride plus one layer.
+#
+# The table places them next to the DiffStride network they extend (sizes at a
+# $32\times32$ input, costs at width 64):
+
+# %%
+table(readings_table(configurations, CONFIGS), formats={"params": "{:,}"})
+
+# %% tags=["remove-input"]
+md(architectures.readings_sentence(configurations))
+
+# %% [markdown]
+# ### The `gap` reading is DiffStride in disguise
+#
+# Take one channel $z \in \mathbb{R}^{H\times W}$ of the map after the head's BN-ReLU.
+# Global average pooling returns its mean $\bar z = \frac{1}{HW}\sum_{m,n} z_{mn}$. The
+# DFT that `torch.fft.rfft2` computes, with its default ("backward") normalisation, is the
+# plain sum
+#
+# $$
+# \hat z_{kl} = \sum_{m=0}^{H-1}\sum_{n=0}^{W-1} z_{mn}\,
+#   e^{-2\pi i\,(km/H + ln/W)},
+# \qquad\text{so}\qquad
+# \hat z_{00} = \sum_{m,n} z_{mn} = HW\,\bar z .
+# $$
+#
+# Spectral pooling keeps a window $K$ of low frequencies, which always holds the DC
+# coefficient $\hat z_{00}$ unchanged, and transforms back onto an $h\times w$ grid with
+# `irfft2`, which divides by the number of output pixels (the layers of this book do not
+# rescale, as the official one does not):
+#
+# $$
+# y_{pq} = \frac{1}{hw}\sum_{(k,l)\in K} \hat z_{kl}\, e^{2\pi i\,(kp/h + lq/w)} .
+# $$
+#
+# Summed over the output grid, every kept frequency but $(0, 0)$ cancels, because
+# $\sum_{p=0}^{h-1} e^{2\pi i\,kp/h} = 0$ for $k \not\equiv 0 \pmod h$ (and the kept $k$ are
+# distinct modulo $h$, the $l$ modulo $w$). What remains is
+#
+# $$
+# \sum_{p,q} y_{pq} = \hat z_{00}
+# \qquad\Longrightarrow\qquad
+# \bar y = \frac{\hat z_{00}}{hw} = \frac{HW}{hw}\,\bar z .
+# $$
+#
+# Every channel of every image is multiplied by the same $c = HW/(hw)$, which depends on
+# the sizes only: $18\cdot18/(8\cdot9) = 4.5$ at a $32\times32$ input. The linear layer
+# that follows sees $c\,\bar{\mathbf z}$, and
+#
+# $$
+# W\,(c\,\bar{\mathbf z}) + \mathbf b = (cW)\,\bar{\mathbf z} + \mathbf b :
+# $$
+#
+# `hybrid_at_gap` with weight $W$ computes exactly the function that `diffstride` computes
+# with weight $cW$. The two networks can represent the same functions, and the spectral
+# pooling adds nothing a network could learn from. Training is not quite identical: in
+# terms of the effective weight $cW$, SGD's steps on the loss are $c^2$ times larger (the
+# gradient with respect to $W$ is $c$ times the one with respect to $cW$, and the step is
+# multiplied by $c$ again), as if the last layer's weight had a learning rate
+# $c^2 \approx 20$ times the rest of the network's; weight decay shrinks $W$ and $cW$ by
+# the same fraction per step. And $c$ is constant only while the stage-4 map keeps its
+# size: the learned strides can move it ($16\times16 \to 8\times8$ gives $c = 4$). A
+# difference between `hybrid_at_gap` and `diffstride` after training therefore measures a
+# rescaled last layer, not spectral pooling. Only a non-linearity or a normalisation
+# between the pooling and the average, as in the `head` reading, lets the layer change what
+# the network computes.
+#
+# The check on built networks: `hybridlib.architectures.gap_scale_check` builds the
+# `hybrid_at_gap` network at this profile's width, gives its batch norms the scales and
+# running statistics of a trained network, copies all its weights into a `diffstride`
+# network (they have the same tensors: spectral pooling has no weights), and compares the
+# two in float64 on random images: the pooled vectors, and the logits once the fc weight
+# of `hybrid_at_gap` is divided by $c$. The same check on `hybrid` is the control: there
+# the pooling sits before the BN-ReLU, and the identity must fail.
+
+# %%
+at_gap = gap_scale_check("hybrid_at_gap", "diffstride", width=width, in_channels=in_channels_profile)
+at_head = gap_scale_check("hybrid", "diffstride", width=width, in_channels=in_channels_profile)
+assert at_gap.factor == 18 * 18 / (8 * 9)
+assert at_gap.holds(tolerance=1e-9)  # logits equal up to float64 rounding
+assert not at_head.holds(tolerance=1e-3)  # the head reading is a different function
+
+# %% tags=["remove-input"]
+md(architectures.gap_scale_sentence(at_gap, at_head))
 
 # %% [markdown]
 # ## The initial strides of the DiffStride paper
@@ -426,50 +473,19 @@ display(Markdown(
 # The DiffStride paper trains each network with six different initial strides for
 # stages 2 to 4, the rows of its main table (`hybridlib.configs.STRIDE_ROWS`). For a
 # strided or a spectral network these are the strides, for good; for DiffStride they
-# are only the starting point. The table below gives the map size after stage 4 (the
-# last map before global average pooling) for each row, with the accuracy the paper
-# reports on CIFAR-10 for the same row ({cite}`krizhevsky2009cifar`).
+# are only the starting point. `config_spec(kind, row)` re-targets a configuration to a
+# row; the table below gives the map size after stage 4 (the last map before global
+# average pooling) for each row, with the accuracy the paper reports on CIFAR-10 for the
+# same row ({cite}`krizhevsky2009cifar`).
 
 # %%
 reported = paper_table(["diffstride_paper"])
 reported = reported[reported.dataset == "cifar10"].set_index(["init_strides", "model"]).test_acc
-row_data = []
-for row in STRIDE_ROWS:
-    label = "(" + ",".join(map(str, row)) + ")"
-    entry = {("", "initial strides"): label}
-    for kind in ("strided", "spectral", "diffstride"):
-        sizes = measure(config_spec(kind, row), 2)["sizes"]
-        entry[(kind, "final map")] = hw(sizes["stage4"])
-        entry[(kind, "CIFAR-10 acc. (paper)")] = reported[(label, kind)]
-    row_data.append(entry)
-rows_table = pd.DataFrame(row_data).set_index(("", "initial strides"))
-rows_table.columns = pd.MultiIndex.from_tuples(rows_table.columns)
-rows_table.index.name = "initial strides"
-display(rows_table)
+rows_table = stride_rows_table(STRIDE_ROWS, reported)
+stride_rows_styler(rows_table)
 
-# %%
-spread = {kind: rows_table[(kind, "CIFAR-10 acc. (paper)")] for kind in
-          ("strided", "spectral", "diffstride")}
-final = {kind: rows_table[(kind, "final map")] for kind in ("strided", "spectral", "diffstride")}
-display(Markdown(
-    f"The fixed networks lose accuracy as their final map shrinks: from the (2,2,2) row to "
-    f"the (3,2,3) row the strided network goes from "
-    f"{final['strided']['(2,2,2)']} to "
-    f"{final['strided']['(3,2,3)']} and from "
-    f"{spread['strided']['(2,2,2)']:.1f} % to {spread['strided']['(3,2,3)']:.1f} %, spectral "
-    f"pooling from {final['spectral']['(2,2,2)']} to "
-    f"{final['spectral']['(3,2,3)']} and from "
-    f"{spread['spectral']['(2,2,2)']:.1f} % to {spread['spectral']['(3,2,3)']:.1f} %. "
-    f"DiffStride's accuracy spans only "
-    f"{spread['diffstride'].max() - spread['diffstride'].min():.1f} points over the six "
-    f"rows (against {spread['strided'].max() - spread['strided'].min():.1f} for strided "
-    f"convolutions), and its final map stays between "
-    f"{min(final['diffstride'], key=lambda t: int(t.split('x')[0]))} and "
-    f"{max(final['diffstride'], key=lambda t: int(t.split('x')[0]))} at initialisation: a good part of its "
-    f"robustness to the initial strides is that it starts with large maps whatever the "
-    f"row, and that the training can move the strides from there. Odd inputs also show "
-    f"the lopsided spectral rule again: with strides (3,1,3) the spectral network ends at "
-    f"{final['spectral']['(3,1,3)']}."))
+# %% tags=["remove-input"]
+md(architectures.stride_rows_sentence(rows_table))
 
 # %% [markdown]
 # The [training chapter](05_training.ipynb) trains these configurations, and the
@@ -598,7 +614,7 @@ def network_parameters(spec, width=64, in_channels=3, num_classes=10):
 
 for name in ("strided", "hybrid", "reversed_hybrid"):
     counted = network_parameters(CONFIGS[name])
-    print(f"{name}: assembled {counted:,}, measured {costs[name][1](PAPER_WIDTH):,}")
+    print(f"{name}: assembled {counted:,}, measured {costs[name].parameters(PAPER_WIDTH):,}")
 
 # %% [markdown]
 # **Exercise 4.3** (How small can DiffStride go?). (a) From the rules of the
@@ -692,6 +708,14 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
 #   on both paths.
 # * Parameters hardly differ between configurations, cost does: DiffStride's larger maps
 #   make its convolutions dearer than those of fixed strides.
+# * The Hybrid paper's placement has three readings: spectral pooling on the stage-4 map
+#   before the head's BN-ReLU (`hybrid`), directly before global average pooling
+#   (`hybrid_at_gap`), or doing the stages' downsampling with DiffStride only in the stem
+#   (`hybrid_stem`).
+# * Directly before global average pooling, spectral pooling keeps the DC coefficient and
+#   only multiplies the pooled vector by $HW/(hw)$; the linear layer absorbs it, so
+#   `hybrid_at_gap` is DiffStride with a rescaled last layer, as the check on built
+#   networks confirms to float64 rounding.
 # * The official size rules make the hybrid's last map non-square and keep DiffStride
 #   from the very end of a strided network.
 # ```

@@ -73,7 +73,7 @@ from hybridlib.evidence import (
     interval_table,
     plateau_table,
 )
-from hybridlib.formatting import md, num, table
+from hybridlib.formatting import dataset_name, md, num, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
     curves_table,
@@ -96,19 +96,7 @@ summary, curves, strides = (
     else (None, None, None))
 settings = PROFILES.get(profile, {})
 datasets = list(dict.fromkeys(runs.dataset))
-DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                 "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic stripes"}
-
-
-def name_of(dataset):
-    return DATASET_NAMES.get(dataset, dataset)
-
-
-def pm(mean, std, digits=2):
-    """'mean ± std', or the mean alone when the std is undefined (one seed)."""
-    if std is None or not np.isfinite(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+name_of = dataset_name
 
 
 def plural(n, word):
