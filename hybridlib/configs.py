@@ -208,8 +208,22 @@ PROFILES: dict[str, dict] = {
         "validation": 5000,
         "precision": "bf16",
         "schedule": "step",
-        # Chosen by hybridlib.tuning from the grid below (python -m hybridlib.tuning).
-        "lr": {c: 0.1 for c in MAIN_CONFIGS + HYBRID_READINGS[1:] + ABLATION},
+        # Chosen by hybridlib.tuning from the grid below (python -m hybridlib.tuning);
+        # tests/test_tuning.py checks them against the recorded grid.
+        "lr": {
+            "strided": 0.4,
+            "spectral": 0.1,
+            "diffstride": 0.1,
+            "hybrid": 0.1,
+            "hybrid_at_gap": 0.1,
+            "hybrid_stem": 0.1,
+            "spectral_stage2": 0.1,
+            "spectral_stage3": 0.1,
+            "spectral_stage4": 0.1,
+            "diffstride_early": 0.1,
+            "diffstride_late": 0.1,
+            "reversed_hybrid": 0.1,
+        },
         "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000},
         "device": "cpu",
         # One thread per process: two processes share the 2 cores better than one with two
