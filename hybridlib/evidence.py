@@ -287,7 +287,8 @@ def conclusion(
         if shown is None:
             lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
             continue
-        interval = f"{_signed(r.seed_diff)} points, 95 % interval {_bracket(r.seed_low, r.seed_high)}"
+        interval = (f"{_signed(r.seed_diff)} points, 95 % interval "
+                    f"{_bracket(r.seed_low, r.seed_high)}")
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(
             f"{what}: {interval} over {r.paired_seeds} seeds: "

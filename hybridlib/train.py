@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hybridlib import data as datasets
-from hybridlib.claims import claim
 from hybridlib.argtypes import integer, number
+from hybridlib.claims import claim
 from hybridlib.codehash import code_hash
 from hybridlib.configs import (
     CONFIGS,

@@ -107,7 +107,7 @@ def rel_err(a, b):
 # frequencies in the middle, which is what `fftshift` arranges for a picture. When $x$
 # is real, conjugating the sum flips the sign of the exponent:
 #
-# $$ X[-k, -l] = \overline{X[k, l]} . $$
+# $$ X[-k, -l] = \overline{X[k, l]} . $$ (eq-conjugate-symmetry)
 #
 # Half of the spectrum therefore determines the other half, which is why `rfft2` stores
 # only the columns $l = 0, \dots, \lfloor W/2 \rfloor$. A bin that is its own mirror,
@@ -149,7 +149,7 @@ plt.show()
 #
 # How much energy does a centred window hold? By Parseval's identity the energy of the
 # image is $\frac{1}{HW}\sum |X|^2$, so we can simply add up $|X|^2$ inside windows that
-# keep one coefficient in $s^2$.
+# keep one coefficient in $S^2$ for a stride $S$.
 
 
 # %%
@@ -163,11 +163,11 @@ power = np.abs(X) ** 2
 energy_rows = []
 for s in (2, 4, 8, 16):
     inside = centred_window(H, H // s)[:, None] & centred_window(W, W // s)[None, :]
-    energy_rows.append({"stride s": s, "coefficients kept": f"1/{s * s}",
+    energy_rows.append({"stride S": s, "coefficients kept": f"1/{s * s}",
                         "energy kept": power[inside].sum() / power.sum(),
                         "energy kept without DC": (power[inside].sum() - power[0, 0])
                         / (power.sum() - power[0, 0])})
-energy_table = pd.DataFrame(energy_rows).set_index("stride s")
+energy_table = pd.DataFrame(energy_rows).set_index("stride S")
 table(energy_table, digits=4)
 
 # %% tags=["remove-input"]
@@ -185,19 +185,19 @@ md(f"A centred window with 1/16 of the coefficients holds "
 # $l = -\lfloor w/2 \rfloor .. \lceil w/2 \rceil - 1$ and applies the inverse DFT of size
 # $h \times w$. Why is that a sensible way to shrink an image?
 #
-# Take an integer stride $s$ with $H = s h$ and decimate, $y[n] = x[s n]$. Inserting the
+# Take an integer stride $S$ with $H = S h$ and decimate, $y[n] = x[S n]$. Inserting the
 # inverse DFT of $x$ and summing the geometric series over $n$ (one axis; the second is
 # identical) gives
 #
-# $$ Y[k] = \frac{1}{s} \sum_{j \equiv k \ (\mathrm{mod}\ h)} X[j] : $$
+# $$ Y[k] = \frac{1}{S} \sum_{j \equiv k \ (\mathrm{mod}\ h)} X[j] $$ (eq-aliasing)
 #
-# each output bin is the sum of all input bins that *alias* onto it. If $x$ has no energy
-# at $|j| \ge h/2$, only $j = k$ survives and $Y[k] = X[k] / s$: decimating a
-# band-limited image is exactly cropping its spectrum, up to the factor $1/s$ per axis.
+# Each output bin is the sum of all input bins that *alias* onto it. If $x$ has no energy
+# at $|j| \ge h/2$, only $j = k$ survives and $Y[k] = X[k] / S$: decimating a
+# band-limited image is exactly cropping its spectrum, up to the factor $1/S$ per axis.
 # With the inverse DFT normalised by $1/(hw)$, cropping alone returns
 # $(HW)/(hw) \cdot y$, so
 #
-# $$ \frac{hw}{HW}\,\mathrm{SpectralPool}(x) = x[::s_h, ::s_w]
+# $$ \frac{hw}{HW}\,\mathrm{SpectralPool}(x) = x[::S_h, ::S_w]
 #    \quad \text{for band-limited } x . $$ (eq-decimation)
 #
 # That is the `rescale=True` option of `hybridlib.spectral.spectral_pool2d`, and the
@@ -236,7 +236,7 @@ for s in (2, 4, 8):
                                                                 target)})
 resample_table = pd.DataFrame(resample_rows).set_index(["input", "stride", "output"])
 table(resample_table, digits=2,
-      caption="relative difference ‖y − x[::s, ::s]‖ / ‖x[::s, ::s]‖")
+      caption="relative difference ‖y − x[::S, ::S]‖ / ‖x[::S, ::S]‖")
 
 # %% [markdown]
 # Three things to read in the table:
@@ -263,11 +263,13 @@ for label in resample_table.index.get_level_values("input").unique():
 # When the output length $h$ is even, the crop meets the *Nyquist* bin $k = h/2$ of the
 # small grid, where $+h/2$ and $-h/2$ are the same frequency. In the large grid they are
 # two different bins, $X[h/2]$ and $X[-h/2] = \overline{X[h/2]}$, and the aliasing sum
-# above says decimation adds both: $Y[h/2] = (X[h/2] + X[-h/2])/s = 2\,\mathrm{Re}\,X[h/2]/s$.
+# {eq}`eq-aliasing` says decimation adds both:
+# $Y[h/2] = (X[h/2] + X[-h/2])/S = 2\,\mathrm{Re}\,X[h/2]/S$.
 #
-# The official DiffStride repository's `FixedSpectralPooling` (the spectral baseline of
-# the DiffStride and Hybrid papers) does something simpler. With $h = H // s_h$ rounded
-# down to an even number and $w = W // s_w$ (both at least 2), it takes `rfft2`, keeps
+# The official DiffStride repository's `FixedSpectralPooling`
+# {cite}`diffstride2022readme` (the spectral baseline of the DiffStride and Hybrid
+# papers) does something simpler. With $h = H // S_h$ rounded
+# down to an even number and $w = W // S_w$ (both at least 2), it takes `rfft2`, keeps
 # rows $[0, h/2)$ and $[H - h/2, H)$ (so the Nyquist row comes from the negative side
 # only) and columns $[0, w/2 + 1)$, then calls `irfft2` at size $(h, w)$, with no
 # rescaling. Written out in a few lines of PyTorch, it agrees with the library on even
@@ -424,7 +426,7 @@ md(
 # Time to look at pictures. We shrink four photographs, cropped to a centred square and
 # resized to 256×256, with four operators at strides 2, 4 and 8: spectral pooling
 # (`rescale=True`, so brightness is preserved), max pooling, average pooling and plain
-# subsampling `x[::s, ::s]` ({numref}`fig-camera-poolings` and
+# subsampling `x[::S, ::S]` ({numref}`fig-camera-poolings` and
 # {numref}`fig-three-photos`). Each panel is drawn at the same size, so a coarser map
 # shows larger pixels.
 
@@ -449,7 +451,7 @@ def four_poolings(img, s):
     return {"spectral": spectral_pool2d(x, stride=s, rescale=True)[0, 0],
             "max": F.max_pool2d(x, s)[0, 0],
             "average": F.avg_pool2d(x, s)[0, 0],
-            "strided x[::s, ::s]": x[0, 0, ::s, ::s]}
+            "strided x[::S, ::S]": x[0, 0, ::s, ::s]}
 
 
 # %% mystnb={"figure": {"caption": "The camera-man at strides 2, 4 and 8 (rows), shrunk by spectral, max, average and strided pooling (columns).", "name": "fig-camera-poolings"}}
@@ -457,7 +459,7 @@ panels, titles = [], []
 for s in (2, 4, 8):
     for name, out in four_poolings(photos["camera"], s).items():
         panels.append(out.clamp(0, 1))
-        titles.append(f"{name}, s = {s} ({out.shape[-1]}×{out.shape[-1]})")
+        titles.append(f"{name}, S = {s} ({out.shape[-1]}×{out.shape[-1]})")
 show_images(panels, titles, ncols=4, size=2.25)
 plt.show()
 
@@ -502,15 +504,15 @@ plt.show()
 # * **photo tiles**: the 48×48 tiles of eight photographs from `skimage.data`, in grey and
 #   at half resolution (2×2 block means).
 #
-# For a stride $s$ dividing the size $N$ every operator produces an $N/s \times N/s$
-# map, a fraction $1/s^2$ of the parameters. Our reconstruction choices:
+# For a stride $S$ dividing the size $N$ every operator produces an $N/S \times N/S$
+# map, a fraction $1/S^2$ of the parameters. Our reconstruction choices:
 #
 # * spectral pooling (`rescale=True`) is undone by Fourier upsampling, i.e. zero-padding
 #   the spectrum (`scipy.signal.resample`), its natural inverse;
 # * max and average pooling are undone by nearest-neighbour upsampling (repeating each
 #   value over its block) and, as a second variant, by bilinear interpolation;
 # * as a reference outside Rippel's comparison, a *DCT crop*: keep the lowest
-#   $N/s \times N/s$ coefficients of the orthonormal 2-D discrete cosine transform and
+#   $N/S \times N/S$ coefficients of the orthonormal 2-D discrete cosine transform and
 #   invert. It is the same idea as spectral pooling with a mirrored instead of a
 #   periodic extension of the image; it tells us what the periodic boundary costs.
 #
@@ -617,7 +619,7 @@ axes[1].set_ylabel("error / error of spectral pooling")
 axes[1].set_title("photo tiles, relative to spectral pooling")
 for ax in axes:
     ax.set_xscale("log")
-    ax.set_xlabel("fraction of parameters kept (1/s²)")
+    ax.set_xlabel("fraction of parameters kept (1/S²)")
 fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 plt.show()
 
@@ -752,8 +754,9 @@ print(check_spectral_crop(spectral_crop))
 # %% [markdown]
 # **Exercise 1.2** (The amplitude factor and the self-conjugate bins). (a) Prove that for
 # an $H \times W$ image with no energy at $|k| \ge h/2$ or $|l| \ge w/2$ and integer strides
-# $s_h = H/h$, $s_w = W/w$, cropping the spectrum and inverting at size $h \times w$ gives
-# $\frac{HW}{hw}\, x[::s_h, ::s_w]$. (b) Which bins $(k, l)$ of the DFT of a real
+# $S_h = H/h$, $S_w = W/w$, cropping the spectrum and inverting at size $h \times w$ gives
+# $\frac{HW}{hw}\, x[::S_h, ::S_w]$, the identity {eq}`eq-decimation`. (b) Which bins
+# $(k, l)$ of the DFT of a real
 # $H \times W$ image are their own conjugate partners, how many are there for each
 # combination of even and odd sizes, and why must they be real? (c) When the output
 # height $h$ is even, which two bins of the input spectrum does decimation add into the
@@ -763,26 +766,27 @@ print(check_spectral_crop(spectral_crop))
 # %% [markdown] tags=["solution"]
 # ```{admonition} Solution to Exercise 1.2
 # :class: dropdown
-# (a) One axis is enough, the 2-D DFT being a product of two 1-D ones. Let $y[n] = x[sn]$,
-# $n = 0, \dots, h-1$, $H = sh$. Insert $x[sn] = \frac{1}{H}\sum_j X[j] e^{2\pi i j s n/H}$
-# into $Y[k] = \sum_n y[n] e^{-2\pi i k n/h}$ and use $s/H = 1/h$:
+# (a) One axis is enough, the 2-D DFT being a product of two 1-D ones. Let $y[n] = x[Sn]$,
+# $n = 0, \dots, h-1$, $H = Sh$. Insert $x[Sn] = \frac{1}{H}\sum_j X[j] e^{2\pi i j S n/H}$
+# into $Y[k] = \sum_n y[n] e^{-2\pi i k n/h}$ and use $S/H = 1/h$:
 # $Y[k] = \frac{1}{H}\sum_j X[j] \sum_{n=0}^{h-1} e^{2\pi i (j-k) n/h}$. The inner sum is
 # $h$ when $j \equiv k \pmod h$ and 0 otherwise, so $Y[k] = \frac{h}{H}\sum_{j \equiv k} X[j]
-# = \frac{1}{s}\sum_{j \equiv k} X[j]$. Without energy at $|j| \ge h/2$ only the
-# representative $j = k$ is non-zero: $Y[k] = X[k]/s$. Cropping hands $X[k] = s\,Y[k]$ to an
-# inverse DFT of size $h$, which returns $s\,y$. Both axes: $s_h s_w = HW/(hw)$.
+# = \frac{1}{S}\sum_{j \equiv k} X[j]$, the aliasing sum {eq}`eq-aliasing`. Without
+# energy at $|j| \ge h/2$ only the
+# representative $j = k$ is non-zero: $Y[k] = X[k]/S$. Cropping hands $X[k] = S\,Y[k]$ to an
+# inverse DFT of size $h$, which returns $S\,y$. Both axes: $S_h S_w = HW/(hw)$.
 #
 # (b) $(k, l)$ is self-conjugate when $(k, l) \equiv (-k, -l)$, i.e. $2k \equiv 0 \pmod H$
 # and $2l \equiv 0 \pmod W$: $k \in \{0, H/2\}$ (the second only for even $H$), likewise
 # for $l$. That gives 4 bins for even × even, 2 for even × odd, and only DC for odd × odd.
-# Conjugate symmetry $X[-k,-l] = \overline{X[k,l]}$ then reads $X[k,l] = \overline{X[k,l]}$:
+# Conjugate symmetry {eq}`eq-conjugate-symmetry` then reads $X[k,l] = \overline{X[k,l]}$:
 # the value is real.
 #
 # (c) The congruence class of $h/2$ modulo $h$ meets the band $|j| \le h/2$ twice, at
-# $j = h/2$ and $j = -h/2$, so decimation gives $Y[h/2] = (X[h/2] + X[-h/2])/s$ (in 2-D,
+# $j = h/2$ and $j = -h/2$, so decimation gives $Y[h/2] = (X[h/2] + X[-h/2])/S$ (in 2-D,
 # for each column $l$: $X[h/2, l] + X[-h/2, l]$). The official layer keeps the negative
 # side $X[-h/2]$ only. For a 1-D real signal $X[h/2] = \overline{X[-h/2]}$, so the
-# decimated value is $2\,\mathrm{Re}\,X[h/2]/s$, while `irfft` (whose output must be
+# decimated value is $2\,\mathrm{Re}\,X[h/2]/S$, while `irfft` (whose output must be
 # real) keeps the real part of the single bin it is given, $\mathrm{Re}\,X[h/2]$: half,
 # as the cosine experiment above measured.
 # ```
@@ -867,7 +871,7 @@ table(pd.DataFrame(fold_rows).set_index("stride"), digits=4,
 # projection, and no reconstruction built from the same frequencies can do better. The
 # one-sided convention puts $X[-h/2]/2$ in both places, another point of the same
 # subspace, hence an error that can only be larger (the printed share of tiles). The fold is also what makes resampling agree
-# with `x[::s, ::s]` for a signal band-limited to $|k| \le m/2$ (the last case of the
+# with `x[::S, ::S]` for a signal band-limited to $|k| \le m/2$ (the last case of the
 # self-check). Inside a classifier the difference is absorbed by the next convolution and
 # batch normalisation; for image resampling the folded version is the one to use.
 # ```

@@ -20,9 +20,14 @@
 # like this. Every spectral pooling layer throws away the
 # frequencies outside a centred window, and whatever is thrown away can no longer reach
 # the output. So after the last pooling layer, the network has only used the input's
-# frequencies inside the *final*, smallest window. Is the whole network then equivalent
-# to low-pass filtering the input once, at the start, and is the celebrated information
-# preservation of spectral pooling just a network looking at a blurred image?
+# frequencies inside the *final*, smallest window. In the asker's words
+# {cite}`dsp2021spectralpooling`:
+#
+# > Wouldn't this be equivalent to discarding all those frequencies in the input layer?
+#
+# Is the whole network, then, equivalent to low-pass filtering the input once, at the
+# start, and is the celebrated information preservation of spectral pooling just a
+# network looking at a blurred image?
 #
 # Two answers came back:
 #
@@ -30,15 +35,19 @@
 #   filters are learned; a 1-D toy shows that the "equivalent filter" (output spectrum
 #   over input spectrum) differs from one input to another, which no fixed low-pass
 #   filter can do.
-# * **Answer B**, after a closer reading of Rippel et al., where the activation comes
-#   *after* the pooling: yes for the first layer, whose pooling really does discard the
-#   high frequencies of the (filtered) input; no for the rest, because the non-linearity
-#   re-maps frequencies before the next pooling, as the modulus does in wavelet scattering
+# * **Answer B**, after a closer reading of Rippel et al. {cite}`rippel2015spectral`,
+#   where the activation comes *after* the pooling. Its author's update puts the ordering
+#   in one line {cite}`dsp2021spectralpooling`: "after a closer look, activation follows
+#   pooling, not precedes; this is much more explicit in the original paper". Hence:
+#   yes for the first layer, whose pooling really does discard the high frequencies of
+#   the (filtered) input; no for the rest, because the non-linearity re-maps frequencies
+#   before the next pooling, as the modulus does in wavelet scattering
 #   {cite}`bruna2013scattering`.
 #
 # The two answers disagree mainly about the *order* of activation and pooling. This
-# chapter runs both orders, first on the toy of Answer A and then inside a small
-# convolutional network on real photographs, and measures each claim. It builds on the
+# chapter runs both orders, first on the toy of Answer A, then inside a small
+# convolutional network with random filters on real photographs, and finally in small
+# networks trained to classify images, and measures each claim. It builds on the
 # [spectral pooling chapter](01_spectral_pooling.ipynb).
 
 # %% [markdown]
@@ -51,11 +60,14 @@
 # * explain why the order of activation and pooling decides what the first crop discards;
 # * measure how a pointwise non-linearity moves energy between frequencies (the
 #   demodulation that wavelet scattering relies on);
+# * test the verdict on trained filters, by low-passing the inputs of a trained
+#   classifier and watching its output and its accuracy;
 # * place the book's own ResNet ordering (convolution, pooling, batch normalisation,
 #   ReLU) in that picture.
 #
-# **Prerequisites:** the chapter on spectral pooling (the DFT, the centred crop), and
-# 2-D convolution as a product of DFTs.
+# **Prerequisites:** the chapter on spectral pooling (the DFT, the centred crop),
+# 2-D convolution as a product of DFTs, and training a small classifier with SGD in
+# PyTorch.
 # ```
 
 # %% tags=["parameters"]
@@ -63,6 +75,8 @@ profile = "cpu"
 
 # %%
 quick = profile == "smoke"
+
+import inspect
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,8 +86,21 @@ import torch.nn.functional as F
 from matplotlib.patches import Rectangle
 from skimage import color, data, transform
 
+from hybridlib.configs import PROFILES
+from hybridlib.data import load_dataset
 from hybridlib.formatting import md, num, table
+from hybridlib.lowpass import (
+    CHANGED,
+    COLUMNS,
+    EXACT,
+    describe_trained,
+    lowpass,
+    trained_caption,
+    trained_lowpass_table,
+    window_mask,
+)
 from hybridlib.plots import plot_log_spectrum
+from hybridlib.resnet import PreActBlock
 from hybridlib.selfcheck import (
     check_commuting_input,
     check_equivalent_filter,
@@ -221,7 +248,7 @@ table(pd.DataFrame(probe_rows).set_index("order").T)
 # activation, in one of the two orders:
 #
 # $$ \text{act-pool: } x \mapsto P(\sigma(w * x)), \qquad
-#    \text{pool-act: } x \mapsto \sigma(P(w * x)) . $$
+#    \text{pool-act: } x \mapsto \sigma(P(w * x)) . $$ (eq-orders)
 #
 # Two choices make the comparisons exact rather than approximate. The convolutions use
 # circular padding, so that a convolution is exactly a multiplication of DFTs (Rippel's
@@ -267,19 +294,7 @@ x_img = (x_img - x_img.mean((2, 3), keepdim=True)) / x_img.std((2, 3), keepdim=T
 print(f"{len(x_img)} input tiles, 64×64, standardised")
 
 # %%
-SIZE = 64
-FREQ = torch.fft.fftfreq(SIZE, dtype=torch.float64) * SIZE
-
-
-def window_mask(m):
-    """True on the frequencies |k|, |l| <= (m - 1) / 2 of the 64 x 64 grid (m odd)."""
-    inside = FREQ.abs() <= (m - 1) // 2
-    return inside[:, None] & inside[None, :]
-
-
-def lowpass(x, m):
-    """Keep the frequencies of the centred odd window of size m, at the full size."""
-    return torch.fft.ifft2(torch.fft.fft2(x) * window_mask(m)).real
+SIZE = 64  # the tiles' size; hybridlib.lowpass.lowpass(x, m) keeps |k|, |l| <= (m - 1) / 2
 
 
 def random_filters(seed, channels=8, k=5):
@@ -366,7 +381,8 @@ md(
     f"{num(t.loc['identity (linear control)', 'N(x) vs N(LP15 x) mean'].max(), 2)}).")
 
 # %% [markdown]
-# This is Answer B, made precise. With the activation after the pooling, the first layer
+# This is Answer B, made precise. With the activation after the pooling (pool-act in
+# {eq}`eq-orders`), the first layer
 # computes $\sigma(P(w_1 * x))$, and $P(w_1 * x)$ depends only on the input's DFT inside
 # the first window, because $w_1 *$ multiplies each frequency separately and $P$ keeps
 # the window. Everything the network does afterwards depends on those frequencies only.
@@ -427,7 +443,8 @@ def share_outside(v, m=31):
     """Share of the non-DC energy of each map outside the centred window of size m."""
     power = torch.fft.fft2(v).abs() ** 2
     power[..., 0, 0] = 0
-    return ((power * ~window_mask(m)).sum((-2, -1)) / power.sum((-2, -1))).flatten().numpy()
+    outside = power * ~window_mask(SIZE, m)
+    return (outside.sum((-2, -1)) / power.sum((-2, -1))).flatten().numpy()
 
 
 energy_rows = []
@@ -500,18 +517,71 @@ plt.show()
 # the next (the first crop is final for the input, but what the second layer crops is
 # the activation's output, not the input).
 #
+# ## Trained filters
+#
+# Everything so far used random filters. Training could change the picture: a network
+# could learn first-layer filters that pass little beyond the first window, so that the
+# act-pool order would lose nothing there either, or a classifier could end up relying
+# on nothing but what the final window keeps. So we train two small classifiers, one per
+# order, and measure the same things on their learned filters. Each has two layers of a
+# 5×5 circular convolution (8, then 16 channels), spectral pooling to odd sizes
+# (`hybridlib.lowpass.odd_sizes`: 32 → 15 → 7), batch normalisation and a ReLU, then a
+# linear classifier of the last map:
+#
+# * **pool-act**: convolution → pooling → batch norm → ReLU, the order of the book's
+#   ResNet (see below);
+# * **act-pool**: convolution → batch norm → ReLU → pooling.
+#
+# Both networks start from the same weights and see the same batches of the profile's
+# data set (Fashion-MNIST {cite}`xiao2017fashion`, padded to 32×32, in the published
+# book; the small synthetic stripes set in the `smoke` profile). On held-out test images, in
+# float64, we measure the relative change of the last map $N(x)$ when the input is
+# low-passed to the first and to the final window (as in the table of random filters),
+# the test accuracy on the original and on the low-passed inputs, and the energy shares
+# of the previous section for the trained first layer (outside the first window, before
+# and after the ReLU).
+
+# %%
+image_set = load_dataset(PROFILES[profile]["datasets"][0])  # `data` is scikit-image's module
+if not quick:
+    image_set = image_set.subset(train=20_000, test=1_000)  # under a minute on one core
+smoke_training = {"steps": 30, "batch_size": 64}  # seconds, on the smoke profile's gratings
+trained = trained_lowpass_table(image_set, test_images=None, **(smoke_training if quick else {}))
+# What the prose around the generated sentences says without numbers:
+assert trained.loc["pool-act", COLUMNS["first"]] < EXACT  # the first crop is final
+assert trained.loc["act-pool", COLUMNS["first"]] > CHANGED  # the ReLU leaks into it
+assert (trained[COLUMNS["final"]] > CHANGED).all()  # neither is a final-window blur
+table(trained.T, caption=trained_caption(trained))
+
+# %% tags=["remove-input"]
+md(describe_trained(trained))
+
+# %% [markdown]
+# Training does not change the structure of the argument, and the exact identity of the
+# pool-act order holds for the learned filters as it must: it follows from the order of
+# the operations, whatever the filters. What the trained networks add is the size of
+# the effects that matter to a classifier. In the act-pool order the learned filters
+# and the ReLU carry input frequencies beyond the first window into the output; and in
+# both orders the network's output changes when its input is reduced to the final
+# window, so a trained spectral-pooling network is not a classifier of the blurred
+# image either. The accuracy columns say how much of what the networks use lies beyond
+# each window.
+#
 # ## Verdict
 
 # %% tags=["remove-input"]
 pa, ap = t.xs("pool-act", level="order"), t.xs("act-pool", level="order")
 toy_spread = pd.DataFrame(probe_rows).set_index("order")["max |ratio 1 - ratio 2| / max |ratio 1|"]
+trained_first, trained_final = trained[COLUMNS["first"]], trained[COLUMNS["final"]]
 verdict = pd.DataFrame([
     {"claim": "The network equals the final-window low-pass of its input (the question)",
      "act-pool": f"false: N(LP15 x) differs by {ap.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].min():.2f}–"
-                 f"{ap.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.2f}",
+                 f"{ap.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.2f}; "
+                 f"trained (final window): {trained_final['act-pool']:.2f}",
      "pool-act (Rippel)": f"false: N(LP15 x) differs by "
                           f"{pa.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].min():.2f}–"
-                          f"{pa.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.2f}",
+                          f"{pa.loc[nonlinear, 'N(x) vs N(LP15 x) mean'].max():.2f}; "
+                          f"trained (final window): {trained_final['pool-act']:.2f}",
      "without activation": "true (linear control)"},
     {"claim": "No fixed low-pass filter reproduces the pipeline (Answer A)",
      "act-pool": f"true: toy ratios differ by {toy_spread['act-pool']:.0%}",
@@ -519,12 +589,16 @@ verdict = pd.DataFrame([
      "without activation": "false: the pipeline is a filter"},
     {"claim": "The first pooling discards the filtered input's high frequencies (Answer B)",
      "act-pool": f"false: N(LP31 x) differs by {ap.loc[nonlinear, 'N(x) vs N(LP31 x) mean'].min():.2f}–"
-                 f"{ap.loc[nonlinear, 'N(x) vs N(LP31 x) mean'].max():.2f}",
+                 f"{ap.loc[nonlinear, 'N(x) vs N(LP31 x) mean'].max():.2f}; "
+                 f"trained (first window): {trained_first['act-pool']:.2f}",
      "pool-act (Rippel)": f"true: N(LP31 x) = N(x) to "
-                          f"{pa['N(x) vs N(LP31 x) mean'].max():.0e}",
+                          f"{pa['N(x) vs N(LP31 x) mean'].max():.0e}; "
+                          f"trained (first window): to {trained_first['pool-act']:.0e}",
      "without activation": "true"},
 ]).set_index("claim")
-table(verdict, caption="which claim holds, in which order (numbers from the cells above)")
+table(verdict, caption="which claim holds, in which order: random filters on photographs, "
+      "and the trained networks (whose windows are the first and the final one of a 32×32 "
+      "grid); numbers from the cells above")
 
 # %% [markdown]
 # In words: the question's intuition is right for a linear network and wrong for any
@@ -542,13 +616,33 @@ table(verdict, caption="which claim holds, in which order (numbers from the cell
 #
 # **The book's own networks.** The ResNet of the [architectures chapter](04_architectures.ipynb)
 # downsamples inside a residual block as convolution → pooling → batch normalisation →
-# ReLU → convolution. At inference batch normalisation is a per-channel affine map, which
-# acts on every frequency alike, so each pooling of that network is in the pool-act
-# position of this chapter: the crop is final for the frequencies of the convolution's
-# output that it drops, and what the next crop drops is the ReLU's re-mapped content.
-# This is an argument from the structure of the block, checked above on random filters;
-# the skip connection, which carries the unpooled input around the block, is not part of
-# it.
+# ReLU → convolution. Here are the lines of `hybridlib.resnet.PreActBlock.forward` that
+# build the pooled paths:
+
+# %%
+forward_lines = [line.strip() for line in inspect.getsource(PreActBlock.forward).splitlines()]
+shown = [line for line in forward_lines if line.startswith(("out =", "skip = self"))]
+# The prose below reads the order off these lines: pool right after the 3x3 convolution,
+# then bn2 and the ReLU; the shortcut pools a 1x1 convolution of the block's input.
+assert shown[0] == "out = self.pool(self.conv1(F.relu(self.bn1(x))))", shown
+assert shown[1] == "out = self.conv2(F.relu(self.bn2(out)))", shown
+assert all("self.pool(" in line and "self.shortcut(" in line for line in shown[2:]), shown
+print("\n".join(shown))
+
+# %% [markdown]
+# At inference batch normalisation is a per-channel affine map, which acts on every
+# frequency alike, so each pooling of that network is in the pool-act position of
+# {eq}`eq-orders`, the order of the trained pool-act network above: the crop is final
+# for the frequencies of the convolution's output that it drops, and what the next crop
+# drops is the ReLU's re-mapped content. The ReLU *before* the convolution
+# (`F.relu(self.bn1(x))`) belongs to the previous layer in this reading: it acts on the
+# full-size map, so input frequencies beyond the window can still reach the crop through
+# it, as they do from one layer to the next above. The shortcut of a projection block
+# goes through the same pooling module, with its 1×1 convolution before or after it (a
+# spectral pooling commutes with it); with spectral pooling that path is linear, so its
+# crop is an exact low-pass of the block's input. Only identity blocks carry an unpooled
+# map around their branch, and they do not pool. This is an argument from the structure
+# of the block, checked above on random and on trained filters.
 #
 # ## Exercises
 #
@@ -777,4 +871,7 @@ pd.DataFrame(spread_rows).set_index(["activation", "order"]).style.format("{:.3f
 #   through the non-linearity, within the same layer.
 # * A modulus or a ReLU after an oscillating filter demodulates high frequencies into low
 #   ones, which is how information carried by them can survive later crops.
+# * Trained filters confirm it: the pool-act identity holds exactly for the learned
+#   filters, and in both orders a trained classifier's output changes when its input is
+#   reduced to the final window.
 # ```

@@ -22,7 +22,8 @@
 # {cite}`hybrid2024` uses DiffStride in the residual blocks of a ResNet-18.
 #
 # This chapter takes the layer apart with `hybridlib.diffstride.DiffStride2d`, and
-# transcribes the rules of the official TensorFlow implementation into a few lines of
+# transcribes the rules of the official TensorFlow implementation
+# {cite}`diffstride2022readme` into a few lines of
 # NumPy where they matter, to check the layer against them:
 #
 # 1. the ramp mask and the *positions* at which each frequency reads it;
@@ -84,7 +85,7 @@ R = 4.0  # the default smoothness of the paper and of DiffStride2d
 #
 # $$
 # m(T, R, p) = \operatorname{clip}\!\left(\frac{R + T - p}{R},\, 0,\, 1\right),
-# $$
+# $$ (eq-ramp-mask)
 #
 # which is 1 up to the threshold $T$, falls linearly to 0 over a ramp of width $R$,
 # and is 0 beyond $T + R$. The threshold comes from the stride $S$ of the axis: for an
@@ -209,11 +210,12 @@ plt.show()
 #
 # $$
 # n_\text{out} = 2 \min\!\left(\left\lceil \frac{n}{2S} + R \right\rceil,\ \frac{n}{2}\right).
-# $$
+# $$ (eq-output-size)
 #
-# The table checks this formula against three other sources over a grid of sizes and
-# strides: the official recipe (counting non-zero mask entries in the transcription
-# above), `DiffStride2d.output_size`, and the shape of an actual forward pass.
+# The table checks formula {eq}`eq-output-size` against three other sources over a
+# grid of sizes and strides: the official recipe (counting non-zero mask entries in the
+# transcription above), `DiffStride2d.output_size`, and the shape of an actual forward
+# pass.
 
 # %%
 def formula(n, s, r=R):
@@ -249,9 +251,9 @@ print("official unit test, 64 x 64 input with S = (2, 4):",
 # %% [markdown]
 # ### At initialisation the maps barely shrink
 #
-# Since $2\lceil n/(2S) + R\rceil \ge n/S + 2R$, the ramp makes every output at
-# least $2R$ (8 with the default $R = 4$) longer than $n/S$, until the length reaches
-# the input's: small maps hardly shrink at all. {numref}`fig-output-length` sets the
+# By {eq}`eq-output-size`, since $2\lceil n/(2S) + R\rceil \ge n/S + 2R$, the ramp
+# makes every output at least $2R$ (8 with the default $R = 4$) longer than $n/S$, until
+# the length reaches the input's: small maps hardly shrink at all. {numref}`fig-output-length` sets the
 # output length against the stride for a 32-long axis, next to fixed spectral pooling
 # (which keeps $\lfloor n/S \rfloor$, made even).
 
@@ -301,8 +303,8 @@ md(
     f"and summed over the five rows the proxy $\\sum C^2 h w$ is "
     f"{cost['DiffStride'] / cost['spectral']:.2f} times that of the fixed strides. "
     "This is how the method works, not a bug: the network starts with generous maps "
-    "and may learn larger strides, and the complexity term of the paper (below) is the "
-    "handle that pushes it to do so."
+    "and may learn larger strides, and the complexity term of the paper (the second term "
+    "of {eq}`eq-stride-loss`, below) is the handle that pushes it to do so."
 )
 
 # %% [markdown]
@@ -349,7 +351,7 @@ print(f"max |f(x^T) - f(x)^T|: 31x31 input {gap_odd:.1e}, 32x32 input {gap_even:
 #
 # $$
 # S_\text{min} = \frac{n}{n - R},
-# $$
+# $$ (eq-stride-clamp)
 #
 # which puts the threshold $R/2$ below $n/2$. The clamp is applied to the value of the
 # parameter (in place, without gradient), not inside the computation, so it does not
@@ -428,10 +430,10 @@ md(
 # \frac{\partial m}{\partial T} = \frac{1}{R} \ \text{ for } T < p < T + R,\qquad
 # \frac{dT}{dS} = -\frac{n}{2S^2},\qquad
 # \frac{\partial m}{\partial S} = -\frac{n}{2RS^2} \ \text{ on the ramp, 0 elsewhere.}
-# $$
+# $$ (eq-stride-gradient)
 #
 # The width has the same derivative (its "+1" is a constant). Autograd through
-# `ramp_mask` agrees with this, position by position:
+# `ramp_mask` agrees with {eq}`eq-stride-gradient`, position by position:
 
 # %%
 n_g, s_g = 32, 2.5
@@ -482,7 +484,7 @@ print(f"output shape {tuple(layer_as_function(x_gc, s_gc).shape)}; gradcheck w.r
 # $$
 # \mathcal{L}(S) = \frac{\lVert \hat y(S) - y^\star \rVert^2}{\lVert y^\star \rVert^2}
 #   + \lambda\, \frac{1}{S_h S_w},
-# $$
+# $$ (eq-stride-loss)
 #
 # where $1/(S_h S_w)$ is `DiffStride2d.complexity_factor()`, the factor by which the
 # layer shrinks the map's area. The reconstruction term is zero as long as the mask is 1
@@ -699,7 +701,8 @@ md(f"A constant 32×32 image through `DiffStride2d(2.0)` becomes {g32.output}×{
 # ## Exercises
 #
 # **Exercise 3.1** (the ramp mask). Write `my_ramp_mask(positions, threshold, smoothness)`
-# returning $m(T, R, p) = \operatorname{clip}((R + T - p)/R, 0, 1)$ for every position,
+# returning the ramp mask {eq}`eq-ramp-mask`,
+# $m(T, R, p) = \operatorname{clip}((R + T - p)/R, 0, 1)$, for every position,
 # and the hard box $p \le T$ (as 0/1 floats) when $R = 0$. It must be differentiable with
 # respect to the threshold: that is the only way a gradient reaches the stride.
 
@@ -734,8 +737,9 @@ print(check_ramp_mask(my_ramp_mask))
 # positions $k$ and $j - 1$ for the frequencies $+k$ and $-j$, threshold $T_h = n/(2S)$,
 # output height = number of kept rows; width: position $k$ for column $k$, threshold
 # $T_w = n/(2S) + 1$, output width $= 2(\text{kept columns} - 1)$), derive
-# $n_\text{out} = 2\min(\lceil n/(2S) + R\rceil, n/2)$ for an even $n$ with $n/S \ge 2$
-# and $R > 0$, on both axes. What is the output at $S = 1$? What changes when
+# the output size {eq}`eq-output-size`,
+# $n_\text{out} = 2\min(\lceil n/(2S) + R\rceil, n/2)$, for an even $n$ with
+# $n/S \ge 2$ and $R > 0$, on both axes. What is the output at $S = 1$? What changes when
 # $n/S < 2$, and when $R = 0$?
 
 # %% [markdown] tags=["solution"]
@@ -815,8 +819,8 @@ print(check_output_size(my_output_length))
 #    official position rules.
 # 2. Predict the learned strides for a target factor of 4 on the same 96×96
 #    photographs, then run `learn_stride` and compare.
-# 3. Without running it: would a ten times larger $\lambda$ move the learned stride
-#    above or below the prediction, and why?
+# 3. Without running it: would a ten times larger $\lambda$ in {eq}`eq-stride-loss` move
+#    the learned stride above or below the prediction, and why?
 
 # %% tags=["exercise-stub"]
 def critical_stride(n, factor):
@@ -877,7 +881,8 @@ print(f"factor {factor_4:g}: predicted {critical_stride(n_learn, factor_4):.3f},
 # * Its output keeps room for the ramp, so at the same initial stride its maps are
 #   larger, and its cost higher, than those of fixed spectral pooling.
 # * Below $S = n/(n-2)$ every mask value is 1 and the gradient vanishes; the layer clamps
-#   $S$ at $n/(n-R)$ so that a stride initialised at 1 can still learn.
+#   $S$ at $n/(n-R)$ {eq}`eq-stride-clamp` so that a stride initialised at 1 can still
+#   learn.
 # * A learned stride settles where the mask just covers the band the task needs, pushed
 #   larger by the complexity term.
 # ```

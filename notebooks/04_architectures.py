@@ -497,7 +497,7 @@ md(architectures.stride_rows_sentence(rows_table))
 # returns the size of the feature map after each position (`stem`, `stage1` ...
 # `stage4`, `head`) of a ResNet-18 built from `spec`, at initialisation, for an input
 # of `input_size = (H, W)` pixels, without building the network. You need one rule
-# per kind: a $3\times3$ convolution with padding 1 and stride $s$; max and average
+# per kind: a $3\times3$ convolution with padding 1 and stride $S$; max and average
 # pooling with kernel = stride and `ceil_mode=True`; fixed spectral pooling
 # (`hybridlib.spectral.spectral_output_size` may be used); DiffStride
 # (`DiffStride2d(stride).output_size(h, w)` may be used). A stride of 1 leaves a fixed

@@ -73,7 +73,7 @@ from hybridlib.evidence import (
     interval_table,
     plateau_table,
 )
-from hybridlib.formatting import dataset_name, md, num, table
+from hybridlib.formatting import dataset_name, md, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
     curves_table,
