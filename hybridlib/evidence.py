@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hybridlib import stats
+from hybridlib.formatting import dataset_name
 from hybridlib.train import decode_correct
 
 __all__ = [
@@ -322,14 +323,15 @@ def conclusion(
     return f"```{{admonition}} What this experiment supports\n:class: conclusion\n{bullets}\n```"
 
 
-def glance(records: Sequence[dict], declared: int, name=lambda dataset: dataset) -> str:
+def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
     """The intro page's "results at a glance" (Markdown): the mean test accuracy of the
     papers' four configurations with 95 % intervals, then the :func:`conclusion` box."""
     intervals = interval_table(records)
     lines = []
     for _, r in intervals[intervals.config.isin(_GLANCE_CONFIGS)].iterrows():
         spread = "" if math.isnan(r.low) else f" (95 % interval {r.low:.2f} to {r.high:.2f})"
-        lines.append(f"`{r.config}` {r['mean']:.2f} %{spread} over {r.seeds} seeds")
+        seeds = f"{r.seeds} seed" + ("s" if r.seeds != 1 else "")
+        lines.append(f"`{r.config}` {r['mean']:.2f} %{spread} over {seeds}")
     means = (
         "Mean test accuracy on " + "; ".join(
             f"{name(d)}: " + ", ".join(lines) for d in dict.fromkeys(intervals.dataset)

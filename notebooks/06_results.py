@@ -224,6 +224,7 @@ if records:
         plt.show()
 
 # %% [markdown]
+# (sec-paired)=
 # ## Paired comparisons
 #
 # Two runs with the same seed start from the same initialisation (where the layers
@@ -778,7 +779,7 @@ display(Markdown(
 
 # %% tags=["hide-input"]
 own = comparisons[(comparisons.a == "hybrid") & (comparisons.b == "diffstride")]
-md("Our own runs make that comparison in the [paired comparisons](#paired-comparisons) "
+md("Our own runs make that comparison in the [paired comparisons](sec-paired) "
    + (f"above: {describe_comparisons(own, name_of)}" if len(own) else
       f"above, once profile {profile} has recorded both the hybrid and DiffStride."))
 
