@@ -27,7 +27,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["TABLE_CLASS", "dataset_name", "md", "num", "pct", "pm", "size", "split", "table"]
+__all__ = ["TABLE_CLASS", "dataset_name", "fixed", "md", "num", "pct", "pm", "size", "split", "table"]
 
 TABLE_CLASS = "hl-table"  # styled by book/_static/hybrid.css
 NBSP = "\u00a0"
@@ -118,6 +118,20 @@ def size(shape: Sequence[int]) -> str:
     return "×".join(str(int(n)) for n in tuple(shape)[-2:])
 
 
+def fixed(decimals: int) -> Callable:
+    """A format for :func:`table`: ``decimals`` decimals (``81.0``), an en dash for NaN."""
+
+    def fmt(value) -> str:
+        if not _is_number(value):
+            return str(value)
+        if math.isnan(value):
+            return "\u2013"
+        text = f"{float(value):.{decimals}f}"
+        return "0" if float(text) == 0 else text.replace("-", MINUS)
+
+    return fmt
+
+
 def md(text: str) -> None:
     """Show ``text`` as Markdown (rendered as MyST, math included) below the cell."""
     from IPython.display import Markdown, display
@@ -143,7 +157,7 @@ def table(
 
     Every number goes through :func:`num` (``digits`` significant digits) unless
     ``formats`` gives its column a format string (``"{:.1%}"``) or a function; numeric
-    columns are right-aligned; the table carries :data:`TABLE_CLASS`, whose CSS pads the
+    columns are right-aligned, the others left-aligned; the table carries :data:`TABLE_CLASS`, whose CSS pads the
     cells, keeps numbers on one line and lets only a table wider than the text column
     scroll.
     """
@@ -158,6 +172,9 @@ def table(
         styler = styler.set_properties(
             subset=numeric, **{"text-align": "right", "white-space": "nowrap"}
         )
+    text = [c for c in df.columns if c not in numeric]
+    if text:  # words read from the left, whatever the theme's default
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
     if caption:
         styler = styler.set_caption(caption)
     if hide_index:

@@ -48,7 +48,7 @@ import pandas as pd
 from IPython.display import display
 
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
-from hybridlib.formatting import md, num, table
+from hybridlib.formatting import fixed, md, num, table
 from hybridlib.paths import results_root, runs_root
 from hybridlib.recipe import recipe_table
 from hybridlib.train import CODE_HASH, build_run, train_profile
@@ -92,8 +92,8 @@ RESULTS, RUNS = results_root(), runs_root()
 
 # %% tags=["hide-input"]
 example = build_run(profile, "hybrid", settings["seeds"][0])
-table(recipe_table(example), caption=f"The settings of a run of profile {profile}, as its "
-      "record stores them")
+table(recipe_table(example).rename_axis(None), caption=f"The settings of a run of profile "
+      f"{profile}, as its record stores them")
 
 # %% [markdown]
 # ## Learning rates, chosen on the validation split
@@ -113,11 +113,13 @@ else:
     spec = settings["lr_grid"]
     wide = grid.pivot(index="config", columns="lr", values="val_acc")
     wide.columns = [f"lr {num(lr)}" for lr in wide.columns]
-    wide["chosen"] = [settings["lr"].get(c) for c in wide.index]
+    scores = list(wide.columns)
+    wide["profile's rate"] = [settings["lr"].get(c) for c in wide.index]
     display(table(wide.reindex([c for c in settings["configs"] if c in wide.index]),
                   caption=f"Final validation accuracy (%) of the grid: seed 0, "
                   f"{spec['epochs']} epochs on {spec['train_subset']} images; "
-                  "empty: not recorded yet", formats={"chosen": num}))
+                  "a dash: not recorded yet",
+                  formats={**{c: fixed(1) for c in scores}, "profile's rate": num}))
     chosen, differ = chosen_rates(grid), disagreements(profile)
     assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
     edge = [c for c, lr in chosen.items() if lr in (min(spec["values"]), max(spec["values"]))]

@@ -96,5 +96,18 @@ def test_text_columns_may_wrap_and_numeric_ones_do_not():
 
     df = pd.DataFrame({"claim": ["a long sentence that may wrap"], "value": [0.25]})
     html = table(df).to_html()
-    styles = html.split("</style>")[0]
-    assert "nowrap" in styles and "col1" in styles and "col0" not in styles
+    rules = dict(rule.split("{", 1) for rule in html.split("</style>")[0].split("}")
+                 if "{" in rule)
+    col0 = " ".join(v for k, v in rules.items() if "col0" in k)
+    col1 = " ".join(v for k, v in rules.items() if "col1" in k)
+    assert "nowrap" in col1 and "text-align: right" in col1
+    assert "nowrap" not in col0 and "text-align: left" in col0
+
+
+def test_fixed_keeps_its_decimals_and_marks_missing_values():
+    from hybridlib.formatting import fixed
+
+    one = fixed(1)
+    assert [one(v) for v in (81, 80.96, float("nan"), -0.04, -1.25)] == [
+        "81.0", "81.0", "\u2013", "0", "\u22121.2"]
+    assert one("text") == "text"
