@@ -27,7 +27,18 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["TABLE_CLASS", "dataset_name", "fixed", "md", "num", "pct", "pm", "size", "split", "table"]
+__all__ = [
+    "TABLE_CLASS",
+    "dataset_name",
+    "fixed",
+    "md",
+    "num",
+    "pct",
+    "pm",
+    "size",
+    "split",
+    "table",
+]
 
 TABLE_CLASS = "hl-table"  # styled by book/_static/hybrid.css
 NBSP = "\u00a0"
@@ -157,9 +168,9 @@ def table(
 
     Every number goes through :func:`num` (``digits`` significant digits) unless
     ``formats`` gives its column a format string (``"{:.1%}"``) or a function; numeric
-    columns are right-aligned, the others left-aligned; the table carries :data:`TABLE_CLASS`, whose CSS pads the
-    cells, keeps numbers on one line and lets only a table wider than the text column
-    scroll.
+    columns are right-aligned, the others left-aligned; the table carries
+    :data:`TABLE_CLASS`, whose CSS pads the cells, keeps numbers on one line and lets only
+    a table wider than the text column scroll.
     """
     styler = df.style.format(_formatter(digits))
     for column, fmt in (formats or {}).items():
