@@ -286,8 +286,8 @@ if records:
 # them: does DiffStride beat fixed spectral pooling, and spectral pooling the strided
 # network, by margins that look alike? The table puts our means next to the papers':
 # the DiffStride paper's (2,2,2) row (the initial strides of our configurations), the
-# official DiffStride README (pre-activation network, trained with mixup) and the
-# Hybrid paper.
+# official DiffStride README {cite}`diffstride2022readme` (pre-activation network,
+# trained with mixup) and the Hybrid paper.
 
 # %% tags=["hide-input"]
 if records:
@@ -341,7 +341,8 @@ if records:
         f"paper's (2,2,2) row on CIFAR-10 the order is "
         f"{' > '.join(f'`{c}`' for c in paper_c10.index)}, with gaps to the strided network of "
         f"{listing(paper_gaps)} points. "
-        + (f"For scale on Fashion-MNIST, the data set's README lists "
+        + (f"For scale on Fashion-MNIST, the data set's README "
+           f"{{cite}}`xiao2017fashionreadme` lists "
            f"{listing(f'{v:.1f} % for {k}' for k, v in fashion_ref.items())} with the full "
            f"60,000 training images and long training; our runs see "
            f"{provenance('fashion_mnist')['train_size']} images for "
@@ -771,7 +772,8 @@ display(Markdown(
     f"{c100['gain claimed']:+.2f}, {100 * share:.0f} % of the claim, and "
     f"{'smaller' if c100['gain over DiffStride mean'] < row_std else 'larger'} than the "
     f"largest standard deviation of DiffStride's CIFAR-100 rows ({row_std:.1f}). "
-    f"The official README's DiffStride runs, with another recipe, reach "
+    f"The official README's DiffStride runs {{cite}}`diffstride2022readme`, with another "
+    f"recipe, reach "
     f"{c100['DiffStride (official README, 1,1,2,2,2)']:.2f} % on CIFAR-100, "
     f"{-c100['gain over official README DiffStride']:.2f} points above the hybrid's "
     f"number. The comparison the paper needed is hybrid against DiffStride trained with "
