@@ -946,8 +946,8 @@ def train_profile(
         row = {"strides": strides} if strides is not None else {}
         run = build_run(profile, config, seed, dataset, {**overrides, **row})
         if train:
-            record = fit_shared if share else fit
-            done = record(run, results_dir, runs_dir, force, progress, accept_code=accept_code)
+            train_one = fit_shared if share else fit
+            done = train_one(run, results_dir, runs_dir, force, progress, accept_code=accept_code)
         else:
             done = recorded(run, results_dir, accept_code)
             unrecorded += done is None
