@@ -40,5 +40,6 @@ def test_the_results_chapter_runs_from_its_own_folder(tmp_path, monkeypatch):
         if c.cell_type == "code"
         for o in c.get("outputs", [])
     )
-    assert "complete run records under `results/cpu/`" in text
+    # The records are looked for in the repository's results/, whether there are any yet.
+    assert "under `results/cpu/`" in text
     assert sorted(p.name for p in folder.iterdir()) == [out.name]  # nothing written here

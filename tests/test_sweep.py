@@ -187,11 +187,22 @@ def test_status_tells_done_missing_and_failed(tmp_path):
 
 
 # ----------------------------------------------------------------------------- on the CPU
+EPOCH_SECONDS = 0.1  # the least an epoch of the tiny runs takes, whatever the machine's load
+
+
 class TinyCifarJob(sweep.RunJob):
-    """The sweep's job, in a process that expects the tiny CIFAR folders."""
+    """The sweep's job, in a process that expects the tiny CIFAR folders, with epochs long
+    enough that a run can be stopped half-way (a tiny epoch alone takes milliseconds)."""
 
     def __call__(self, runs, results_dir, runs_dir):
         shrink_cifar()
+        epoch = train._train_epoch
+
+        def slow_epoch(*args, **kwargs):
+            time.sleep(EPOCH_SECONDS)
+            return epoch(*args, **kwargs)
+
+        train._train_epoch = slow_epoch
         return super().__call__(runs, results_dir, runs_dir)
 
 
