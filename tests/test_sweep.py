@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import pickle
+import signal
 import sys
 import time
 from pathlib import Path
@@ -225,8 +226,14 @@ def test_a_local_sweep_killed_mid_run_resumes_when_resubmitted(tiny_cifar, tmp_p
                           rows=False, overrides=overrides)
     results, ckpts, folder = tmp_path / "results", tmp_path / "runs", tmp_path / "jobs"
     where = {"results_dir": results, "runs_dir": ckpts, "folder": folder}
-    jobs = sweep.submit(runs, "local", gpus=0, max_parallel=2, timeout_min=10,
-                        job=TinyCifarJob(), **where)
+    # A local job is cancelled with SIGINT, which its processes ignore when this one does
+    # (a shell makes the jobs it starts in the background ignore it): give them the default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        jobs = sweep.submit(runs, "local", gpus=0, max_parallel=2, timeout_min=10,
+                            job=TinyCifarJob(), **where)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(jobs) == 2
     victim = runs[1]
     ckpt = train._checkpoint_path(train.record_path(victim, results), results, ckpts)
