@@ -144,7 +144,7 @@ if not records:
        f"{profile}` makes them): the sections below fill in as the runs are recorded.")
 else:
     display(Markdown(
-        f"Profile **{profile}**: {len(records)} complete run records under "
+        f"Profile **{profile}**: {plural(len(records), 'complete run record')} under "
         f"`{relative(results_dir)}/{profile}/`, on {listing(name_of(d) for d in datasets)}. "
         + (f"The profile declares {len(expected)} runs; all of them are here."
            if expected and not missing else
@@ -200,7 +200,7 @@ if records:
         md(f"*{caption}* Provenance: git commit {p['commits']}"
            f"{' with local changes to the library' if p['modified'] else ''}, code hash "
            f"{p['code_hashes']}, PyTorch {p['torch']}, device {p['devices']}, run on "
-           f"{p['dates']}. {p['runs']} runs of {p['configs']} configurations.")
+           f"{p['dates']}. {plural(p['runs'], 'run')} of {plural(p['configs'], 'configuration')}.")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed a dot, the mean with its 95 % t-interval in black.", "name": "fig-headline"}}
 if records:
@@ -490,12 +490,13 @@ if records:
         before_last = (curves[curves.epoch == n_epochs - 1]
                        .groupby(["dataset", "config"])[score].mean())
         last_step = (final_mean - before_last).dropna()
-        climbing = int((last_step > 0).sum())
+        # Still climbing: a mean that rose by the plateau criterion's 0.3 points or more.
+        climbing = int((last_step >= 0.3).sum())
         display(Markdown(
             f"From the first to the last epoch the mean {score_name} of a configuration rises by "
             f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
             f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
-            f"{len(last_step)} curves are still climbing at the end. "
+            f"{len(last_step)} mean curves rise by 0.3 points or more in it. "
             + (f"With {n_epochs} epochs the ranking mixes how fast a configuration learns with "
                f"how well it can do; longer training may reorder it."
                if climbing > len(last_step) / 2 else "")))
