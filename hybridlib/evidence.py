@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hybridlib import stats
+from hybridlib.configs import MAIN_CONFIGS
 from hybridlib.formatting import dataset_name
 from hybridlib.train import decode_correct
 
@@ -328,7 +329,7 @@ def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
     papers' four configurations with 95 % intervals, then the :func:`conclusion` box."""
     intervals = interval_table(records)
     lines = []
-    for _, r in intervals[intervals.config.isin(_GLANCE_CONFIGS)].iterrows():
+    for _, r in intervals[intervals.config.isin(MAIN_CONFIGS)].iterrows():
         spread = "" if math.isnan(r.low) else f" (95 % interval {r.low:.2f} to {r.high:.2f})"
         seeds = f"{r.seeds} seed" + ("s" if r.seeds != 1 else "")
         lines.append(f"`{r.config}` {r['mean']:.2f} %{spread} over {seeds}")
@@ -342,5 +343,3 @@ def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
                      name)
     return f"{means}\n\n{box}\n"
 
-
-_GLANCE_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")

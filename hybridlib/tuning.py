@@ -102,10 +102,15 @@ def chosen_rates(table: pd.DataFrame) -> dict[str, float]:
     return chosen
 
 
-def disagreements(profile: str, results_dir=None) -> dict[str, tuple[float, float]]:
-    """``{config: (profile's rate, grid's choice)}`` where the two differ (complete grids)."""
+def disagreements(
+    profile: str, results_dir=None, table: pd.DataFrame | None = None
+) -> dict[str, tuple[float, float]]:
+    """``{config: (profile's rate, grid's choice)}`` where the two differ (complete grids).
+
+    ``table``: the profile's :func:`grid_table`, when the caller has read it already.
+    """
     rates = profile_settings(profile)["lr"]
-    chosen = chosen_rates(grid_table(profile, results_dir))
+    chosen = chosen_rates(grid_table(profile, results_dir) if table is None else table)
     if not isinstance(rates, dict):
         return {c: (rates, lr) for c, lr in chosen.items() if lr != rates}
     return {c: (rates.get(c), lr) for c, lr in chosen.items() if rates.get(c) != lr}
@@ -149,15 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
             return 130
-    table = grid_table(args.profile, results_dir)
-    if args.config:
-        table = table[table.config.isin(args.config)]
+    recorded = grid_table(args.profile, results_dir)
+    table = recorded[recorded.config.isin(args.config)] if args.config else recorded
     wide = table.pivot(index="config", columns="lr", values="val_acc")
     print("final validation accuracy (%) by learning rate:")
     print(wide.to_string(float_format=lambda v: f"{v:.2f}", na_rep="-"))
     chosen = chosen_rates(table)
     print("chosen:", ", ".join(f"{c} {lr:g}" for c, lr in chosen.items()) or "none yet")
-    differ = disagreements(args.profile, results_dir)
+    differ = disagreements(args.profile, table=recorded)
     for config, (stored, best) in differ.items():
         print(f"note: the profile's rate for {config} is {stored}, the grid chooses {best}")
     return 0

@@ -120,7 +120,7 @@ else:
                   f"{spec['epochs']} epochs on {spec['train_subset']} images; "
                   "a dash: not recorded yet",
                   formats={**{c: fixed(1) for c in scores}, "profile's rate": num}))
-    chosen, differ = chosen_rates(grid), disagreements(profile)
+    chosen, differ = chosen_rates(grid), disagreements(profile, table=grid)
     assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
     edge = [c for c, lr in chosen.items() if lr in (min(spec["values"]), max(spec["values"]))]
     n_configs = grid.config.nunique()
@@ -197,7 +197,8 @@ md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
 # runs were made on, so the sweep's wall-clock time is about half the sum.
 
 # %% tags=["hide-input"]
-grid_done = [r for r in grid_records(profile) if r is not None]
+grid_all = grid_records(profile)
+grid_done = [r for r in grid_all if r is not None]
 seconds = {"learning-rate grid": sum(r["wall_seconds"] for r in grid_done),
            "profile runs": sum(r["wall_seconds"] for r in records)}
 cost = pd.DataFrame({"runs": [len(grid_done), len(records)],
@@ -209,7 +210,7 @@ display(table(cost, caption="Recorded training and scoring time", digits=3,
 total_hours = cost.loc["total", "hours of one core"]
 md(f"In all {num(total_hours)} hours of one core: about {num(total_hours / 2)} hours on two "
    f"cores with two processes, for the {int(cost.loc['total', 'runs'])} runs recorded so far "
-   f"(of {len(declared) + len(grid_records(profile))} the profile and its grid declare). "
+   f"(of {len(declared) + len(grid_all)} the profile and its grid declare). "
    f"This cell took {elapsed:.1f} s.")
 
 # %% [markdown]
