@@ -220,7 +220,7 @@ PROFILES: dict[str, dict] = {
             "spectral_stage2": 0.1,
             "spectral_stage3": 0.1,
             "spectral_stage4": 0.2,
-            "diffstride_early": 0.1,
+            "diffstride_early": 0.4,
             "diffstride_late": 0.1,
             "reversed_hybrid": 0.1,
         },
