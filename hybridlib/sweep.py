@@ -9,7 +9,8 @@ local processes, one per GPU, on a workstation. Every job calls
 finished runs and resumes the interrupted ones from their last epoch. Records land in
 ``results/<profile>/...`` (written atomically, so a shared file system never shows half
 a record); submitit's logs and a ledger of which job holds which run live in
-``runs/sweep/``.
+``runs/sweep/``. The status also sees the runs that ``python -m hybridlib.train``
+processes sharing a sweep hold, and estimates the hours left from the recorded ones.
 
 Examples::
 
@@ -17,6 +18,7 @@ Examples::
     python -m hybridlib.sweep --profile paper --executor local --gpus 4
     python -m hybridlib.sweep --profile paper --executor slurm --partition gpu --gpus 32
     python -m hybridlib.sweep status --profile paper
+    python -m hybridlib.sweep status --profile cpu     # two train processes on a CPU
 
 The price of a run is its FLOPs (``hybridlib.resnet.describe``: forward FLOPs per image,
 times 3 for a training step, over every epoch's training and test images) divided by an
@@ -43,16 +45,21 @@ import torch
 
 from hybridlib import data as datasets
 from hybridlib.argtypes import integer
+from hybridlib.claims import holder
 from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
 from hybridlib.resnet import describe, resnet18
 from hybridlib.train import (
+    CODE_HASH,
     _autocast,
+    _checkpoint_path,
+    _read_checkpoint,
     build_run,
     config_hash,
     fit,
     make_optimizer,
     record_path,
+    recorded,
     resolve_device,
     write_json,
 )
@@ -65,6 +72,7 @@ __all__ = [
     "main",
     "price",
     "run_list",
+    "hours_recorded_and_left",
     "status",
     "submit",
 ]
@@ -331,12 +339,8 @@ def _import_submitit():
 
 
 def _is_done(run: dict, results_dir) -> bool:
-    path = record_path(run, results_dir)
-    try:
-        record = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError):
-        return False
-    return bool(record.get("complete")) and record.get("config_hash") == config_hash(run)
+    """Whether the run has a record that load-or-train would reuse (this code's)."""
+    return recorded(run, results_dir) is not None
 
 
 def _balanced(runs: Sequence[dict], hours: Sequence[float], workers: int) -> list[list[dict]]:
@@ -489,8 +493,13 @@ def _last_line(entry: dict, folder: Path) -> str:
 
 
 def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -> pd.DataFrame:
-    """One row per run: its label, state (done, running, queued, failed, missing), job and,
-    for a failed run, the last line its job logged."""
+    """One row per run: its label, state (done, running, queued, failed, missing), job,
+    epochs in its checkpoint (``"2/6"``; empty without one) and, for a failed run, the last
+    line its job logged.
+
+    A run is running when a submitted job holds it, or when a ``python -m hybridlib.train``
+    process sharing the sweep does (its claim file; the job is then ``pid <n>``).
+    """
     results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
     folder = Path(folder) if folder else runs_dir / SWEEP_DIR
     ledger, phases = _read_ledger(folder), {}
@@ -498,27 +507,75 @@ def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -
     for run in runs:
         key = str(record_path(run, results_dir).relative_to(results_dir))
         entry, note = ledger.get(key), ""
+        job = entry["job_id"] if entry else ""
+        base = _checkpoint_base(run, results_dir, runs_dir)
+        epochs = ""
         if _is_done(run, results_dir):
             state = "done"
-        elif entry is None:
-            state = "missing"
         else:
-            if entry["job_id"] not in phases:
-                phases[entry["job_id"]] = _job_phase(entry, folder)
-            phase = phases[entry["job_id"]]
-            base = _checkpoint_base(run, results_dir, runs_dir)
-            mine = _read_marker(base.with_suffix(".job"), entry["job_id"])
-            if phase == "running":
-                state = "running" if mine is not None else "queued"
-            elif phase in ("queued", "unknown"):
-                state = "queued" if phase == "queued" else "unknown"
+            done = _epochs_done(run, results_dir, runs_dir)
+            epochs = f"{done}/{run['epochs']}" if done else ""
+            claimed = holder(base.with_suffix(".claim"))
+            if claimed is not None:
+                state, job = "running", f"pid {claimed['pid']}"
+            elif entry is None:
+                state = "missing"
             else:
-                state = "failed"
-                failure = _read_marker(base.with_suffix(".failed"), entry["job_id"])
-                note = failure["error"] if failure else _last_line(entry, folder)
-        rows.append({"run": key, "state": state, "job": entry["job_id"] if entry else "",
+                if entry["job_id"] not in phases:
+                    phases[entry["job_id"]] = _job_phase(entry, folder)
+                phase = phases[entry["job_id"]]
+                mine = _read_marker(base.with_suffix(".job"), entry["job_id"])
+                if phase == "running":
+                    state = "running" if mine is not None else "queued"
+                elif phase in ("queued", "unknown"):
+                    state = "queued" if phase == "queued" else "unknown"
+                else:
+                    state = "failed"
+                    failure = _read_marker(base.with_suffix(".failed"), entry["job_id"])
+                    note = failure["error"] if failure else _last_line(entry, folder)
+        rows.append({"run": key, "state": state, "job": job, "epochs": epochs,
                      "last log line": note})
-    return pd.DataFrame(rows, columns=["run", "state", "job", "last log line"])
+    return pd.DataFrame(rows, columns=["run", "state", "job", "epochs", "last log line"])
+
+
+def _epochs_done(run: dict, results_dir: Path, runs_dir: Path) -> int:
+    """Epochs in the checkpoint the run would resume from (0 without a usable one)."""
+    path = _checkpoint_path(record_path(run, results_dir), results_dir, runs_dir)
+    state = _read_checkpoint(path, torch.device("cpu"), config_hash(run), None)
+    if state is None or state.get("code_hash") != CODE_HASH:
+        return 0
+    return len(state["history"])
+
+
+def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame, results_dir=None) -> dict:
+    """Core-hours (or GPU-hours) recorded, and an estimate of those left.
+
+    A run still to train is estimated as the mean recorded time of its configuration
+    (same data set and stride row), less the share of epochs in its checkpoint; runs of a
+    configuration with no record yet are counted in ``unestimated``. Times are the runs'
+    own, so the estimate holds for the same machine and the same number of processes.
+
+    Returns:
+        ``{"recorded": h, "left": h, "unestimated": n}``.
+    """
+    results_dir = results_root(results_dir)
+    kind = lambda run: (run["dataset"], run["config"], str(run["strides"]))  # noqa: E731
+    spent = {}
+    for run, state in zip(runs, table["state"]):
+        if state == "done":
+            spent.setdefault(kind(run), []).append(recorded(run, results_dir)["wall_seconds"])
+    left, unestimated = 0.0, 0
+    for run, state, epochs in zip(runs, table["state"], table["epochs"]):
+        if state == "done":
+            continue
+        if kind(run) not in spent:
+            unestimated += 1
+            continue
+        done = int(epochs.split("/")[0]) if epochs else 0
+        mean = sum(spent[kind(run)]) / len(spent[kind(run)])
+        left += mean * (1 - done / run["epochs"])
+    total = sum(sum(s) for s in spent.values())
+    return {"recorded": total / 3600, "left": left / 3600, "unestimated": unestimated}
 
 
 def _read_marker(path: Path, job_id: str) -> dict | None:
@@ -564,12 +621,15 @@ def _parser() -> argparse.ArgumentParser:
             "  python -m hybridlib.sweep --profile paper --executor slurm --partition gpu "
             "--gpus 32\n"
             "  python -m hybridlib.sweep status --profile paper\n"
+            "  python -m hybridlib.sweep status --profile cpu   # also python -m hybridlib.train's "
+            "runs\n"
             f"\nprofiles: {', '.join(PROFILES)}; recipes: {', '.join(RECIPES)}"
         ),
     )
     add = parser.add_argument
     add("command", nargs="?", default="submit", choices=("submit", "status"),
-        help="submit the missing runs (default), or print the status of every run")
+        help="submit the missing runs (default), or print the status of every run and the "
+        "hours left")
     add("--profile", default="paper", choices=list(PROFILES), help="run profile (default: paper)")
     add("--recipe", choices=list(RECIPES), help="another recipe than the profile's")
     add("--dataset", action="append", choices=list(datasets.DATASETS), help="repeatable")
@@ -628,6 +688,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "display.width", 200):
             print(table.to_string(index=False))
         print(", ".join(f"{n} {s}" for s, n in _counts(table).items() if n))
+        spent = hours_recorded_and_left(runs, table, args.results_dir)
+        if spent["recorded"]:
+            print(f"recorded: {spent['recorded']:.1f} hours of one device (a GPU, or a CPU "
+                  f"process); left: about {spent['left']:.1f}, estimated from the recorded "
+                  "runs of each configuration"
+                  + (f", without the {spent['unestimated']} runs of configurations not "
+                     "recorded yet" if spent["unestimated"] else ""))
         return 0
     if args.dry_run:
         rate, source = _throughput(args)

@@ -234,6 +234,8 @@ md(f"In all {num(total_hours)} hours of one core: about {num(total_hours / 2)} h
 # python -m hybridlib.tuning --profile cpu     # the learning-rate grid (twice, for 2 cores)
 # python -m hybridlib.tuning --profile cpu --status   # the grid and the rates it chooses
 # python -m hybridlib.train --profile cpu      # the profile's runs (twice, for 2 cores)
+# python -m hybridlib.sweep status --profile cpu      # done, running (epochs), missing,
+#                                                     # and the hours left
 # ```
 #
 # The configurations available are:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hybridlib import data, sweep, train
+from hybridlib import claims, data, sweep, train
 from hybridlib.configs import ABLATION, HYBRID_READINGS, PROFILES, RECIPES, STRIDE_ROWS
 
 TINY = {"cifar10": (20, 4), "cifar100": (16, 4)}  # training and test images per tiny folder
@@ -171,7 +171,7 @@ def test_status_tells_done_missing_and_failed(tmp_path):
     runs = sweep.run_list("paper", None, ["cifar10"], ["strided"], [0, 1], rows=False)
     results, ckpts, jobs = tmp_path / "results", tmp_path / "runs", tmp_path / "jobs"
     done = train.record_path(runs[0], results)
-    train.write_json(done, {"complete": True, "config_hash": train.config_hash(runs[0])})
+    train.write_json(done, this_codes_record(runs[0]))
     # The second run's job ended (its process is gone) after its run failed.
     key = str(train.record_path(runs[1], results).relative_to(results))
     jobs.mkdir()
@@ -185,6 +185,48 @@ def test_status_tells_done_missing_and_failed(tmp_path):
     assert table["last log line"][1] == "OOM: boom"
     assert sweep.status(runs, tmp_path / "none", ckpts, tmp_path / "none").state.tolist() == [
         "missing", "missing"]
+
+
+def this_codes_record(run: dict, wall_seconds: float = 60.0) -> dict:
+    return {"complete": True, "config_hash": train.config_hash(run),
+            "code_hash": train.CODE_HASH, "wall_seconds": wall_seconds}
+
+
+def save_checkpoint(run: dict, results: Path, ckpts: Path, epochs_done: int) -> None:
+    path = train._checkpoint_path(train.record_path(run, results), results, ckpts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": {}, "optimizer": {}, "history": [{}] * epochs_done, "elapsed": 1.0,
+                "config_hash": train.config_hash(run), "code_hash": train.CODE_HASH}, path)
+
+
+def test_status_sees_other_code_claims_and_checkpoints(tmp_path):
+    """A record of other library code is not done (load-or-train would retrain it); a run
+    claimed by a live ``hybridlib.train`` process is running; a checkpoint's epochs show."""
+    runs = sweep.run_list("cpu", None, None, ["strided"], [0, 1, 2])
+    results, ckpts = tmp_path / "results", tmp_path / "runs"
+    train.write_json(train.record_path(runs[0], results),
+                     {**this_codes_record(runs[0]), "code_hash": "0" * 16})
+    save_checkpoint(runs[1], results, ckpts, epochs_done=2)
+    base = sweep._checkpoint_base(runs[1], results, ckpts)
+    with claims.claim(base.with_suffix(".claim")) as other:
+        assert other is None
+        table = sweep.status(runs, results, ckpts, tmp_path / "jobs")
+    assert table.state.tolist() == ["missing", "running", "missing"]
+    assert table.job[1] == f"pid {sweep.os.getpid()}"
+    assert table.epochs.tolist() == ["", f"2/{runs[1]['epochs']}", ""]
+
+
+def test_hours_left_are_estimated_per_configuration_from_its_records(tmp_path):
+    runs = sweep.run_list("cpu", None, None, ["strided", "spectral"], [0, 1, 2])
+    strided = [r for r in runs if r["config"] == "strided"]
+    results, ckpts = tmp_path / "results", tmp_path / "runs"
+    train.write_json(train.record_path(strided[0], results), this_codes_record(strided[0], 3600))
+    train.write_json(train.record_path(strided[1], results), this_codes_record(strided[1], 7200))
+    # The third strided run is half-way: half of the mean of 1.5 hours is left.
+    save_checkpoint(strided[2], results, ckpts, epochs_done=strided[2]["epochs"] // 2)
+    table = sweep.status(runs, results, ckpts, tmp_path / "jobs")
+    spent = sweep.hours_recorded_and_left(runs, table, results)
+    assert spent == pytest.approx({"recorded": 3.0, "left": 0.75, "unestimated": 3})
 
 
 # ----------------------------------------------------------------------------- on the CPU
