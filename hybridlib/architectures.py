@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from hybridlib.configs import ABLATION, HYBRID_READINGS, config_spec
-from hybridlib.formatting import dataset_name, num, size, table
+from hybridlib.formatting import dataset_name, listing, num, size, table
 from hybridlib.resnet import describe, resnet18
 
 __all__ = [
@@ -424,16 +424,9 @@ def _math(x: float, digits: int = 2) -> str:
     return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
 
 
-def _listing(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def profile_sentence(profile: str, settings: Mapping, paper_width: int = 64) -> str:
     """The profile line of the chapter: width, number of configurations, data sets."""
-    datasets = _listing([dataset_name(d) for d in settings["datasets"]])
+    datasets = listing([dataset_name(d) for d in settings["datasets"]])
     return (
         f"Profile **{profile}**: its runs use width {settings['width']} (the papers use "
         f"{paper_width}), {len(settings['configs'])} configurations, on {datasets}."
@@ -461,9 +454,9 @@ def shared_pooling_sentence(
     values = sum(stride_values.values())
     difference = parameters["diffstride"] - parameters["strided"]
     return (
-        f"The pooling modules of {_listing(twice)} (the projection blocks) run twice per "
+        f"The pooling modules of {listing(twice)} (the projection blocks) run twice per "
         f"forward pass, once on each path; "
-        f"{'that' if len(once) == 1 else 'those'} of {_listing(once)} once. "
+        f"{'that' if len(once) == 1 else 'those'} of {listing(once)} once. "
         f"The {name} network has {layers} DiffStride layers and {values} learned stride values "
         f"(one per axis and layer). That is the whole parameter cost of learning the "
         f"strides: at width {paper_width} the DiffStride network has "
@@ -513,10 +506,10 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
         f"derives the size rule). The hybrid's extra spectral pooling in the head adds only "
         f"{head_extra:.1f} MFLOPs: it sits after the last convolution, so the only "
         f"operation it makes cheaper is the global average. Of the ablation configurations, "
-        f"{_listing([f'`{a}`' for a in cheapest])} "
+        f"{listing([f'`{a}`' for a in cheapest])} "
         f"{'is the cheapest' if len(cheapest) == 1 else 'are the cheapest'} "
         f"({shown[cheapest[0]]:.2f} times strided) and "
-        f"{_listing([f'`{a}`' for a in dearest])} the most expensive "
+        f"{listing([f'`{a}`' for a in dearest])} the most expensive "
         f"({shown[dearest[0]]:.2f})"
     )
     dear = frame.loc[dearest]
@@ -524,7 +517,7 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
         one = len(dearest) == 1
         text += (
             f": after stage 2 {'its map is' if one else 'their maps are'} "
-            f"{_listing(list(dict.fromkeys(dear['stage2'])))}, and the DiffStride layers of "
+            f"{listing(list(dict.fromkeys(dear['stage2'])))}, and the DiffStride layers of "
             f"stages 3 and 4 do not shrink a map that small at their initial stride (the "
             f"section on `reversed_hybrid` below shows why), so stages 3 and 4 run at that "
             f"size too"

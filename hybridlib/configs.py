@@ -224,7 +224,8 @@ PROFILES: dict[str, dict] = {
             "diffstride_late": 0.1,
             "reversed_hybrid": 0.1,
         },
-        "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000},
+        "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000,
+                    "extend": 2},
         "device": "cpu",
         # One thread per process: two processes share the 2 cores better than one with two
         # threads (python -m hybridlib.train --profile cpu, started twice).

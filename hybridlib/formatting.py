@@ -31,6 +31,7 @@ __all__ = [
     "TABLE_CLASS",
     "dataset_name",
     "fixed",
+    "listing",
     "md",
     "num",
     "pct",
@@ -54,6 +55,14 @@ DATASET_NAMES = {
 def dataset_name(key: str) -> str:
     """A data set's key (``fashion_mnist``) as its authors write it (``Fashion-MNIST``)."""
     return DATASET_NAMES.get(key, key)
+
+
+def listing(items) -> str:
+    """``a``, ``a and b``, ``a, b and c``: items (any, as ``str``) joined for a sentence."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _is_number(x) -> bool:

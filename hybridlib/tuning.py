@@ -1,10 +1,13 @@
 """Learning rates chosen per configuration on the validation split.
 
-A profile may declare ``lr_grid = {"values": (...), "epochs": n, "train_subset": m}``.
-Its grid trains every configuration of the profile once (seed :data:`GRID_SEED`) per
-value, for ``n`` epochs on ``m`` training images, with everything else as in the
-profile (the validation split included). The value with the best final validation
-accuracy is the configuration's rate; the test set plays no part. The profile stores the
+A profile may declare ``lr_grid = {"values": (...), "epochs": n, "train_subset": m,
+"extend": k}``. Its grid trains every configuration of the profile once (seed
+:data:`GRID_SEED`) per value, for ``n`` epochs on ``m`` training images, with everything
+else as in the profile (the validation split included). The value with the best final
+validation accuracy is the configuration's rate; the test set plays no part. Where the
+best value is the grid's largest (or smallest), a rate beyond it might be better still:
+the configuration's grid goes one step further that way, by the grid's own ratio, up to
+``k`` steps (:func:`grid_values`). The profile stores the
 chosen rates (its ``lr`` is ``{config: rate}``), so that a run's settings never depend
 on other records; :func:`disagreements` says whether they still match the grid's records.
 
@@ -41,39 +44,79 @@ __all__ = [
     "grid_records",
     "grid_runs",
     "grid_table",
+    "grid_values",
     "main",
+    "train_grid",
 ]
 
 GRID_SEED = 0
 GRID_DIR = "lr_grid"  # below the results and runs roots
 
 
-def grid_runs(profile: str, configs: Sequence[str] | None = None) -> list[dict]:
-    """The settings of every grid run of ``profile`` (empty if it declares no grid)."""
-    settings = profile_settings(profile)
-    grid = settings.get("lr_grid")
-    if grid is None:
-        return []
+def _grid_run(profile: str, config: str, lr: float) -> dict:
+    grid = profile_settings(profile)["lr_grid"]
     shorter = {k: grid[k] for k in ("epochs", "train_subset") if k in grid}
+    return build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
+
+
+def _record(run: dict, results_dir) -> dict | None:
+    """The complete record of grid run ``run`` under ``results_dir``, or None."""
+    try:
+        record = json.loads(record_path(run, results_dir).read_text(encoding="utf8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(record, dict) and record.get("complete")
+    return record if ok and record.get("config_hash") == config_hash(run) else None
+
+
+def _best(scores: Sequence[float]) -> int:
+    """Index of the best score; a tie goes to the first (the smaller rate)."""
+    return int(np.argmax(scores))
+
+
+def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
+    """The rates of ``config``'s grid, ascending: the profile's values, extended past an end.
+
+    While every value so far is recorded and the best lies at the largest (smallest)
+    value, the next value beyond it, by the ratio of the grid's last (first) two values,
+    joins the grid, up to the grid's ``extend`` steps each way.
+    """
+    grid = profile_settings(profile)["lr_grid"]
+    values = sorted(float(v) for v in grid["values"])
+    steps = {"up": 0, "down": 0}
+    folder = results_root(results_dir) / GRID_DIR
+    while True:
+        records = [_record(_grid_run(profile, config, lr), folder) for lr in values]
+        if None in records or len(values) < 2:
+            return values
+        best = _best([r["final_val_acc"] for r in records])
+        way = "up" if best == len(values) - 1 else "down" if best == 0 else None
+        if way is None or steps[way] >= grid.get("extend", 0):
+            return values
+        steps[way] += 1
+        if way == "up":
+            values.append(float(f"{values[-1] * values[-1] / values[-2]:.12g}"))
+        else:
+            values.insert(0, float(f"{values[0] * values[0] / values[1]:.12g}"))
+
+
+def grid_runs(profile: str, configs: Sequence[str] | None = None, results_dir=None) -> list[dict]:
+    """The settings of every grid run of ``profile`` (empty if it declares no grid), with
+    the extensions its records under ``results_dir`` call for (:func:`grid_values`)."""
+    settings = profile_settings(profile)
+    if settings.get("lr_grid") is None:
+        return []
     return [
-        build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
+        _grid_run(profile, config, lr)
         for config in configs or settings["configs"]
-        for lr in grid["values"]
+        for lr in grid_values(profile, config, results_dir)
     ]
 
 
 def grid_records(profile: str, results_dir=None) -> list[dict | None]:
     """The record of each grid run, in :func:`grid_runs` order (None where incomplete)."""
-    results_dir = results_root(results_dir) / GRID_DIR
-    records = []
-    for run in grid_runs(profile):
-        try:
-            record = json.loads(record_path(run, results_dir).read_text(encoding="utf8"))
-        except (OSError, ValueError):
-            record = None
-        ok = isinstance(record, dict) and record.get("complete")
-        records.append(record if ok and record.get("config_hash") == config_hash(run) else None)
-    return records
+    folder = results_root(results_dir) / GRID_DIR
+    return [_record(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
 
 
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
@@ -84,7 +127,8 @@ def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
             "lr": run["lr"],
             "val_acc": math.nan if record is None else 100.0 * record["final_val_acc"],
         }
-        for run, record in zip(grid_runs(profile), grid_records(profile, results_dir))
+        for run, record in zip(grid_runs(profile, results_dir=results_dir),
+                               grid_records(profile, results_dir))
     ]
     return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
 
@@ -98,7 +142,7 @@ def chosen_rates(table: pd.DataFrame) -> dict[str, float]:
     for config, part in table.groupby("config", sort=False):
         if part.val_acc.notna().all():
             ordered = part.sort_values("lr")
-            chosen[config] = float(ordered.lr.iloc[int(np.argmax(ordered.val_acc))])
+            chosen[config] = float(ordered.lr.iloc[_best(ordered.val_acc)])
     return chosen
 
 
@@ -114,6 +158,21 @@ def disagreements(
     if not isinstance(rates, dict):
         return {c: (rates, lr) for c, lr in chosen.items() if lr != rates}
     return {c: (rates.get(c), lr) for c, lr in chosen.items() if rates.get(c) != lr}
+
+
+def train_grid(profile: str, config: str, results_dir=None, runs_dir=None,
+               progress: bool = True) -> None:
+    """Load-or-train ``config``'s grid, and the extensions its results call for.
+
+    Each run is claimed (:func:`hybridlib.train.fit_shared`): one that another process
+    holds is left to it, and its extension, if any, to the next command.
+    """
+    results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
+    tried = set()
+    while todo := [r for r in grid_runs(profile, [config], results_dir) if r["lr"] not in tried]:
+        for run in todo:
+            fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR, progress=progress)
+            tried.add(run["lr"])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,16 +200,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     results_dir, runs_dir = results_root(args.results_dir), runs_root(args.runs_dir)
+    configs = args.config or profile_settings(args.profile)["configs"]
     try:
-        runs = grid_runs(args.profile, args.config)
+        grid_runs(args.profile, configs, results_dir)  # refuses unknown configurations
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.status:
         try:
-            for run in runs:
-                fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR,
-                           progress=not args.no_progress)
+            for config in configs:
+                train_grid(args.profile, config, results_dir, runs_dir, not args.no_progress)
         except KeyboardInterrupt:
             print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
             return 130

@@ -48,7 +48,7 @@ import pandas as pd
 from IPython.display import display
 
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
-from hybridlib.formatting import fixed, md, num, table
+from hybridlib.formatting import fixed, listing, md, num, table
 from hybridlib.paths import results_root, runs_root
 from hybridlib.recipe import recipe_table
 from hybridlib.train import CODE_HASH, build_run, train_profile
@@ -100,8 +100,11 @@ table(recipe_table(example).rename_axis(None), caption=f"The settings of a run o
 #
 # `hybridlib.tuning` trains each configuration once (seed 0) at every rate of the profile's
 # grid, for a shorter run (fewer epochs, fewer images, the same schedule shape), and keeps
-# the rate with the best final validation accuracy; a tie goes to the smaller rate. The
-# chosen rates are written into the profile, so that a run's settings never depend on
+# the rate with the best final validation accuracy; a tie goes to the smaller rate. Where
+# the best rate is the largest (or smallest) of the grid, a rate beyond it might be better
+# still, so that configuration's grid goes one step further that way, by the grid's own
+# factor, as often as the profile's `extend` allows. The chosen rates are written into the
+# profile, so that a run's settings never depend on
 # other files; the cell below checks that they still agree with the recorded grid.
 
 # %% tags=["hide-input"]
@@ -122,7 +125,10 @@ else:
                   formats={**{c: fixed(1) for c in scores}, "profile's rate": num}))
     chosen, differ = chosen_rates(grid), disagreements(profile, table=grid)
     assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
-    edge = [c for c, lr in chosen.items() if lr in (min(spec["values"]), max(spec["values"]))]
+    ends = grid.groupby("config").lr.agg(["min", "max"])
+    edge = [c for c, lr in chosen.items() if lr in tuple(ends.loc[c])]
+    beyond = grid[~grid.lr.isin(spec["values"])].groupby("config", sort=False).lr
+    extended = [f"`{c}` to {listing(num(v) for v in lrs)}" for c, lrs in beyond]
     n_configs = grid.config.nunique()
     if not chosen:
         md(f"No configuration's grid is complete yet; until it is, the profile's rates "
@@ -130,9 +136,12 @@ else:
     else:
         md(f"The grid is complete for {len(chosen)} of {n_configs} configurations, and the "
            "profile uses the rate it chooses for each of them. "
-           + (f"For {', '.join(f'`{c}`' for c in edge)} the best rate lies at an end of "
-              "the grid, so a rate beyond it might be better still." if edge else
-              "Every chosen rate lies inside the grid."))
+           + (f"Where the best rate lay at an end, the grid went on: {listing(extended)}. "
+              if extended else "")
+           + (f"For {', '.join(f'`{c}`' for c in edge)} the best rate still lies at an end, "
+              f"after the {spec.get('extend', 0)} steps the profile allows, so a rate beyond "
+              "it might be better still." if edge else
+              "Every chosen rate lies inside its configuration's grid."))
 
 # %% [markdown]
 # ## Load or train

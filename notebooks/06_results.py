@@ -73,7 +73,7 @@ from hybridlib.evidence import (
     interval_table,
     plateau_table,
 )
-from hybridlib.formatting import dataset_name, md, table
+from hybridlib.formatting import dataset_name, listing, md, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
     curves_table,
@@ -101,11 +101,6 @@ name_of = dataset_name
 
 def plural(n, word):
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def listing(items):
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def provenance(dataset):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridlib.formatting import TABLE_CLASS, num, pct, pm, size, split, table
+from hybridlib.formatting import TABLE_CLASS, listing, num, pct, pm, size, split, table
 
 MINUS = "\u2212"
 
@@ -111,3 +111,10 @@ def test_fixed_keeps_its_decimals_and_marks_missing_values():
     assert [one(v) for v in (81, 80.96, float("nan"), -0.04, -1.25)] == [
         "81.0", "81.0", "\u2013", "0", "\u22121.2"]
     assert one("text") == "text"
+
+
+def test_listing_joins_items_for_a_sentence():
+    assert listing([]) == ""
+    assert listing(["a"]) == "a"
+    assert listing([1, 2]) == "1 and 2"
+    assert listing(f"`{c}`" for c in "abc") == "`a`, `b` and `c`"

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from hybridlib import tuning
+from hybridlib import train, tuning
 from hybridlib.configs import PROFILES
 
 
@@ -50,3 +50,51 @@ def test_ties_go_to_the_smaller_rate_and_incomplete_grids_choose_nothing():
 
 def test_the_cpu_profile_uses_the_rates_its_recorded_grid_chooses():
     assert tuning.disagreements("cpu") == {}
+
+
+def record_grid_run(profile, config, lr, val_acc, results_dir):
+    run = tuning._grid_run(profile, config, lr)
+    path = tuning.record_path(run, results_dir / tuning.GRID_DIR)
+    train.write_json(path, {"complete": True, "config_hash": tuning.config_hash(run),
+                            "final_val_acc": val_acc, "wall_seconds": 1.0})
+
+
+@pytest.fixture
+def extending(tuned, monkeypatch):
+    grid = {"values": (0.1, 0.2), "epochs": 1, "train_subset": 128, "extend": 2}
+    monkeypatch.setitem(PROFILES[tuned], "lr_grid", grid)
+    return tuned
+
+
+def test_a_grid_whose_best_rate_is_at_an_end_goes_one_step_further(extending, tmp_path):
+    assert tuning.grid_values(extending, "strided", tmp_path) == [0.1, 0.2]  # nothing recorded
+    record_grid_run(extending, "strided", 0.1, 0.50, tmp_path)
+    record_grid_run(extending, "strided", 0.2, 0.60, tmp_path)
+    assert tuning.grid_values(extending, "strided", tmp_path) == [0.1, 0.2, 0.4]
+    table = tuning.grid_table(extending, tmp_path)
+    assert tuning.chosen_rates(table) == {}  # 0.4 is not recorded yet
+    record_grid_run(extending, "strided", 0.4, 0.55, tmp_path)
+    assert tuning.grid_values(extending, "strided", tmp_path) == [0.1, 0.2, 0.4]
+    assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {"strided": 0.2}
+
+
+def test_a_grid_goes_down_too_and_at_most_extend_steps(extending, tmp_path):
+    for lr, acc in [(0.1, 0.7), (0.2, 0.6), (0.05, 0.8), (0.025, 0.9)]:
+        record_grid_run(extending, "strided", lr, acc, tmp_path)
+    # The best is still the smallest after two steps down: the grid stops there.
+    assert tuning.grid_values(extending, "strided", tmp_path) == [0.025, 0.05, 0.1, 0.2]
+    assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {"strided": 0.025}
+
+
+def test_train_grid_trains_the_extensions_its_results_call_for(extending, tmp_path,
+                                                               monkeypatch):
+    trained = []
+
+    def fake_fit(run, results_dir, runs_dir, progress):
+        trained.append(run["lr"])  # accuracy rises with the rate up to 0.4
+        record_grid_run(extending, run["config"], run["lr"], min(run["lr"], 0.4), tmp_path)
+
+    monkeypatch.setattr(tuning, "fit_shared", fake_fit)
+    tuning.train_grid(extending, "strided", tmp_path, tmp_path / "runs")
+    assert trained == [0.1, 0.2, 0.4, 0.8]
+    assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {"strided": 0.4}
