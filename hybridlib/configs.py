@@ -221,7 +221,7 @@ PROFILES: dict[str, dict] = {
             "spectral_stage3": 0.1,
             "spectral_stage4": 0.2,
             "diffstride_early": 0.4,
-            "diffstride_late": 0.1,
+            "diffstride_late": 0.2,
             "reversed_hybrid": 0.1,
         },
         "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000,
