@@ -211,7 +211,7 @@ PROFILES: dict[str, dict] = {
         # Chosen by hybridlib.tuning from the grid below (python -m hybridlib.tuning);
         # tests/test_tuning.py checks them against the recorded grid.
         "lr": {
-            "strided": 0.4,
+            "strided": 0.8,
             "spectral": 0.1,
             "diffstride": 0.1,
             "hybrid": 0.1,
@@ -222,7 +222,7 @@ PROFILES: dict[str, dict] = {
             "spectral_stage4": 0.2,
             "diffstride_early": 0.4,
             "diffstride_late": 0.2,
-            "reversed_hybrid": 0.1,
+            "reversed_hybrid": 0.4,
         },
         "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4), "epochs": 3, "train_subset": 20000,
                     "extend": 2},
