@@ -69,10 +69,10 @@ __all__ = [
     "RunJob",
     "calibrate",
     "counts_table",
+    "hours_recorded_and_left",
     "main",
     "price",
     "run_list",
-    "hours_recorded_and_left",
     "status",
     "submit",
 ]

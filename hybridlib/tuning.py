@@ -24,7 +24,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ import pandas as pd
 
 from hybridlib.configs import PROFILES, profile_settings
 from hybridlib.paths import results_root, runs_root
-from hybridlib.train import build_run, config_hash, fit_shared, record_path
+from hybridlib.train import build_run, fit_shared, recorded
 
 __all__ = [
     "GRID_DIR",
@@ -59,16 +58,6 @@ def _grid_run(profile: str, config: str, lr: float) -> dict:
     return build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
 
 
-def _record(run: dict, results_dir) -> dict | None:
-    """The complete record of grid run ``run`` under ``results_dir``, or None."""
-    try:
-        record = json.loads(record_path(run, results_dir).read_text(encoding="utf8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(record, dict) and record.get("complete")
-    return record if ok and record.get("config_hash") == config_hash(run) else None
-
-
 def _best(scores: Sequence[float]) -> int:
     """Index of the best score; a tie goes to the first (the smaller rate)."""
     return int(np.argmax(scores))
@@ -86,7 +75,7 @@ def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
     steps = {"up": 0, "down": 0}
     folder = results_root(results_dir) / GRID_DIR
     while True:
-        records = [_record(_grid_run(profile, config, lr), folder) for lr in values]
+        records = [recorded(_grid_run(profile, config, lr), folder) for lr in values]
         if None in records or len(values) < 2:
             return values
         best = _best([r["final_val_acc"] for r in records])
@@ -116,7 +105,7 @@ def grid_runs(profile: str, configs: Sequence[str] | None = None, results_dir=No
 def grid_records(profile: str, results_dir=None) -> list[dict | None]:
     """The record of each grid run, in :func:`grid_runs` order (None where incomplete)."""
     folder = results_root(results_dir) / GRID_DIR
-    return [_record(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
+    return [recorded(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
 
 
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:

@@ -54,8 +54,9 @@ def test_the_cpu_profile_uses_the_rates_its_recorded_grid_chooses():
 
 def record_grid_run(profile, config, lr, val_acc, results_dir):
     run = tuning._grid_run(profile, config, lr)
-    path = tuning.record_path(run, results_dir / tuning.GRID_DIR)
-    train.write_json(path, {"complete": True, "config_hash": tuning.config_hash(run),
+    path = train.record_path(run, results_dir / tuning.GRID_DIR)
+    train.write_json(path, {"complete": True, "config_hash": train.config_hash(run),
+                            "code_hash": train.CODE_HASH,
                             "final_val_acc": val_acc, "wall_seconds": 1.0})
 
 
