@@ -35,6 +35,7 @@ __all__ = [
     "md",
     "num",
     "pct",
+    "plural",
     "pm",
     "size",
     "split",
@@ -63,6 +64,11 @@ def listing(items) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: int, word: str) -> str:
+    """``1 seed``, ``3 seeds``: a count and its noun (plural by an added s)."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _is_number(x) -> bool:

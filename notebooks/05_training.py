@@ -48,7 +48,7 @@ import pandas as pd
 from IPython.display import display
 
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
-from hybridlib.formatting import fixed, listing, md, num, table
+from hybridlib.formatting import fixed, listing, md, num, plural, table
 from hybridlib.paths import results_root, runs_root
 from hybridlib.recipe import recipe_table
 from hybridlib.train import CODE_HASH, build_run, train_profile
@@ -142,6 +142,17 @@ else:
               f"after the {spec.get('extend', 0)} steps the profile allows, so a rate beyond "
               "it might be better still." if edge else
               "Every chosen rate lies inside its configuration's grid."))
+    # How sharp the choice is: the best and second-best scores of each complete grid.
+    top_two = grid[grid.config.isin(chosen)].groupby("config").val_acc.nlargest(2)
+    margins = top_two.groupby(level=0).agg(lambda s: s.iloc[0] - s.iloc[1])
+    close = margins[margins < 1.0]
+    gaps = [f"`{c}` {m:.2f}" for c, m in close.sort_values().items()]
+    if gaps:
+        md(f"Each score is one short run with one seed, so small differences are not "
+           f"reliable: for {plural(len(close), 'configuration')} the second-best rate "
+           f"scores within a point of the chosen one ({listing(gaps)} points), and another "
+           "seed could have chosen it. The chosen rate is a good rate "
+           "for each network, not a proven best.")
 
 # %% [markdown]
 # ## Load or train

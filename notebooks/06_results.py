@@ -73,7 +73,7 @@ from hybridlib.evidence import (
     interval_table,
     plateau_table,
 )
-from hybridlib.formatting import dataset_name, listing, md, table
+from hybridlib.formatting import dataset_name, listing, md, plural, table
 from hybridlib.paths import relative, results_root
 from hybridlib.results import (
     curves_table,
@@ -97,10 +97,6 @@ summary, curves, strides = (
 settings = PROFILES.get(profile, {})
 datasets = list(dict.fromkeys(runs.dataset))
 name_of = dataset_name
-
-
-def plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def provenance(dataset):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridlib.formatting import TABLE_CLASS, listing, num, pct, pm, size, split, table
+from hybridlib.formatting import TABLE_CLASS, listing, num, pct, plural, pm, size, split, table
 
 MINUS = "\u2212"
 
@@ -118,3 +118,7 @@ def test_listing_joins_items_for_a_sentence():
     assert listing(["a"]) == "a"
     assert listing([1, 2]) == "1 and 2"
     assert listing(f"`{c}`" for c in "abc") == "`a`, `b` and `c`"
+
+
+def test_plural_adds_an_s_except_for_one():
+    assert [plural(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]
