@@ -494,11 +494,12 @@ def _last_line(entry: dict, folder: Path) -> str:
 
 def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -> pd.DataFrame:
     """One row per run: its label, state (done, running, queued, failed, missing), job,
-    epochs in its checkpoint (``"2/6"``; empty without one) and, for a failed run, the last
-    line its job logged.
+    epochs in the checkpoint of a run not done (``"2/6"``; empty without one) and, for a
+    failed run, the last line its job logged.
 
     A run is running when a submitted job holds it, or when a ``python -m hybridlib.train``
-    process sharing the sweep does (its claim file; the job is then ``pid <n>``).
+    process sharing the sweep does (its claim file; the job is then ``pid <n>``; a claim
+    from another host counts as live, since its process cannot be asked).
     """
     results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
     folder = Path(folder) if folder else runs_dir / SWEEP_DIR
@@ -562,8 +563,9 @@ def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame, results_d
     kind = lambda run: (run["dataset"], run["config"], str(run["strides"]))  # noqa: E731
     spent = {}
     for run, state in zip(runs, table["state"]):
-        if state == "done":
-            spent.setdefault(kind(run), []).append(recorded(run, results_dir)["wall_seconds"])
+        record = recorded(run, results_dir) if state == "done" else None
+        if record is not None:  # (None also if it was replaced since the table was made)
+            spent.setdefault(kind(run), []).append(record["wall_seconds"])
     left, unestimated = 0.0, 0
     for run, state, epochs in zip(runs, table["state"], table["epochs"]):
         if state == "done":

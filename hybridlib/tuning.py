@@ -33,7 +33,7 @@ import pandas as pd
 
 from hybridlib.configs import PROFILES, profile_settings
 from hybridlib.paths import results_root, runs_root
-from hybridlib.train import build_run, fit_shared, recorded
+from hybridlib.train import TrainingDiverged, build_run, fit_shared, recorded
 
 __all__ = [
     "GRID_DIR",
@@ -58,6 +58,12 @@ def _grid_run(profile: str, config: str, lr: float) -> dict:
     return build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
 
 
+def _grid_record(run: dict, folder) -> dict | None:
+    """The run's complete record, whatever library code made it: like the profile's records
+    in the book, the grid is shown as it was recorded (retraining it is the command's job)."""
+    return recorded(run, folder, accept_code=True)
+
+
 def _best(scores: Sequence[float]) -> int:
     """Index of the best score; a tie goes to the first (the smaller rate)."""
     return int(np.argmax(scores))
@@ -75,7 +81,7 @@ def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
     steps = {"up": 0, "down": 0}
     folder = results_root(results_dir) / GRID_DIR
     while True:
-        records = [recorded(_grid_run(profile, config, lr), folder) for lr in values]
+        records = [_grid_record(_grid_run(profile, config, lr), folder) for lr in values]
         if None in records or len(values) < 2:
             return values
         best = _best([r["final_val_acc"] for r in records])
@@ -105,7 +111,7 @@ def grid_runs(profile: str, configs: Sequence[str] | None = None, results_dir=No
 def grid_records(profile: str, results_dir=None) -> list[dict | None]:
     """The record of each grid run, in :func:`grid_runs` order (None where incomplete)."""
     folder = results_root(results_dir) / GRID_DIR
-    return [recorded(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
+    return [_grid_record(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
 
 
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
@@ -154,14 +160,20 @@ def train_grid(profile: str, config: str, results_dir=None, runs_dir=None,
     """Load-or-train ``config``'s grid, and the extensions its results call for.
 
     Each run is claimed (:func:`hybridlib.train.fit_shared`): one that another process
-    holds is left to it, and its extension, if any, to the next command.
+    holds is left to it, and its extension, if any, to the next command. A run that
+    diverges (a rate too large) is reported and leaves the grid incomplete, so that no
+    rate is chosen for ``config`` until someone decides; the other runs go on.
     """
     results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
     tried = set()
     while todo := [r for r in grid_runs(profile, [config], results_dir) if r["lr"] not in tried]:
         for run in todo:
-            fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR, progress=progress)
             tried.add(run["lr"])
+            try:
+                fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR, progress=progress)
+            except TrainingDiverged as err:
+                print(f"warning: {config} at lr {run['lr']:g} diverged, so its grid has no "
+                      f"choice: {err}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -121,31 +121,31 @@ else:
     display(table(wide.reindex([c for c in settings["configs"] if c in wide.index]),
                   caption=f"Final validation accuracy (%) of the grid: seed 0, "
                   f"{spec['epochs']} epochs on {spec['train_subset']} images; "
-                  "a dash: not recorded yet",
+                  "a dash: not recorded yet, or not in that configuration's grid",
                   formats={**{c: fixed(1) for c in scores}, "profile's rate": num}))
     chosen, differ = chosen_rates(grid), disagreements(profile, table=grid)
     assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
     ends = grid.groupby("config").lr.agg(["min", "max"])
     edge = [c for c, lr in chosen.items() if lr in tuple(ends.loc[c])]
     beyond = grid[~grid.lr.isin(spec["values"])].groupby("config", sort=False).lr
-    extended = [f"`{c}` to {listing(num(v) for v in lrs)}" for c, lrs in beyond]
+    extended = [f"`{c}` to {' and '.join(num(v) for v in lrs)}" for c, lrs in beyond]
     n_configs = grid.config.nunique()
     if not chosen:
         md(f"No configuration's grid is complete yet; until it is, the profile's rates "
-           f"({', '.join(sorted({num(v) for v in settings['lr'].values()}))}) are provisional.")
+           f"({listing(sorted({num(v) for v in settings['lr'].values()}))}) are provisional.")
     else:
         md(f"The grid is complete for {len(chosen)} of {n_configs} configurations, and the "
            "profile uses the rate it chooses for each of them. "
-           + (f"Where the best rate lay at an end, the grid went on: {listing(extended)}. "
+           + (f"Where the best rate lay at an end, the grid went on: {'; '.join(extended)}. "
               if extended else "")
            + (f"For {', '.join(f'`{c}`' for c in edge)} the best rate still lies at an end, "
-              f"after the {spec.get('extend', 0)} steps the profile allows, so a rate beyond "
-              "it might be better still." if edge else
+              f"after the {plural(spec.get('extend', 0), 'step')} the profile allows, so a "
+              "rate beyond it might be better still." if edge else
               "Every chosen rate lies inside its configuration's grid."))
     # How sharp the choice is: the best and second-best scores of each complete grid.
     top_two = grid[grid.config.isin(chosen)].groupby("config").val_acc.nlargest(2)
-    margins = top_two.groupby(level=0).agg(lambda s: s.iloc[0] - s.iloc[1])
-    close = margins[margins < 1.0]
+    margins = top_two.groupby(level=0).agg(lambda s: s.iloc[0] - s.iloc[-1])  # 0: one rate
+    close = margins[(margins < 1.0) & (top_two.groupby(level=0).size() == 2)]
     gaps = [f"`{c}` {m:.2f}" for c, m in close.sort_values().items()]
     if gaps:
         md(f"Each score is one short run with one seed, so small differences are not "

@@ -49,7 +49,10 @@ def test_ties_go_to_the_smaller_rate_and_incomplete_grids_choose_nothing():
 
 
 def test_the_cpu_profile_uses_the_rates_its_recorded_grid_chooses():
-    assert tuning.disagreements("cpu") == {}
+    table = tuning.grid_table("cpu")
+    # Complete for every configuration, or there would be nothing to check.
+    assert set(tuning.chosen_rates(table)) == set(PROFILES["cpu"]["configs"])
+    assert tuning.disagreements("cpu", table=table) == {}
 
 
 def record_grid_run(profile, config, lr, val_acc, results_dir):
@@ -99,3 +102,21 @@ def test_train_grid_trains_the_extensions_its_results_call_for(extending, tmp_pa
     tuning.train_grid(extending, "strided", tmp_path, tmp_path / "runs")
     assert trained == [0.1, 0.2, 0.4, 0.8]
     assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {"strided": 0.4}
+
+
+def test_train_grid_leaves_runs_held_elsewhere_and_goes_on_after_a_divergence(
+    extending, tmp_path, monkeypatch, capsys
+):
+    attempts = []
+
+    def fit_held_or_diverging(run, results_dir, runs_dir, progress):
+        attempts.append(run["lr"])
+        if run["lr"] == 0.2:
+            raise train.TrainingDiverged("loss is nan")
+        return None  # another process holds the run
+
+    monkeypatch.setattr(tuning, "fit_shared", fit_held_or_diverging)
+    tuning.train_grid(extending, "strided", tmp_path, tmp_path / "runs")
+    assert attempts == [0.1, 0.2]  # once each, then it returns
+    assert "strided at lr 0.2 diverged" in capsys.readouterr().err
+    assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {}
