@@ -116,15 +116,12 @@ def grid_records(profile: str, results_dir=None) -> list[dict | None]:
 
 def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
     """One row per grid run: config, lr, val_acc (%, final epoch; NaN until recorded)."""
-    rows = [
-        {
-            "config": run["config"],
-            "lr": run["lr"],
-            "val_acc": math.nan if record is None else 100.0 * record["final_val_acc"],
-        }
-        for run, record in zip(grid_runs(profile, results_dir=results_dir),
-                               grid_records(profile, results_dir))
-    ]
+    folder = results_root(results_dir) / GRID_DIR
+    rows = []
+    for run in grid_runs(profile, results_dir=results_dir):  # one pass over the runs
+        record = _grid_record(run, folder)
+        score = math.nan if record is None else 100.0 * record["final_val_acc"]
+        rows.append({"config": run["config"], "lr": run["lr"], "val_acc": score})
     return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
 
 
