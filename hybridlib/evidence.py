@@ -223,7 +223,8 @@ def _verdict(low: float, high: float, p_holm: float, family: int) -> str:
 
 
 def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
-    """One sentence per comparison saying what its intervals support, generated from them.
+    """A Markdown list, one sentence per comparison saying what its intervals support,
+    generated from them.
 
     A difference is called shown only when its interval excludes zero and its
     Holm-adjusted p is below 0.05; otherwise the sentence says why it is not.
@@ -246,7 +247,7 @@ def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> s
                 + _verdict(r.image_low, r.image_high, r.image_p_holm, family[r.dataset])
             )
         sentences.append(text + ".")
-    return " ".join(sentences)
+    return "\n".join(f"* {sentence}" for sentence in sentences)
 
 
 def direction(row) -> int | None:
@@ -266,6 +267,19 @@ def direction(row) -> int | None:
     ):
         return 0
     return sign
+
+
+def _not_shown(row) -> str:
+    """Why :func:`direction` gives 0 for ``row``, in words."""
+    if row.seed_low <= 0 <= row.seed_high:
+        return ("no difference these runs can show; a true difference, if any, is likely "
+                "inside that interval.")
+    if row.seed_p_holm >= 0.05:
+        return ("the interval excludes zero on its own, but not after Holm's correction "
+                f"(adjusted p = {row.seed_p_holm:.2g}), so no difference is shown.")
+    return ("the interval excludes zero, but the per-image test does not agree "
+            f"({_signed(row.image_diff)} points, Holm-adjusted p = {row.image_p_holm:.2g}), "
+            "so no difference is shown.")
 
 
 CLAIM = ("hybrid", "diffstride")  # the Hybrid paper's claim: hybrid above DiffStride
@@ -294,9 +308,7 @@ def conclusion(
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(
             f"{what}: {interval} over {r.paired_seeds} seeds: "
-            + (f"`{r.a}` is {words}, by both paired tests." if words else
-               "no difference these runs can show; a true difference, if any, is likely "
-               "inside that interval.")
+            + (f"`{r.a}` is {words}, by both paired tests." if words else _not_shown(r))
         )
         if (r.a, r.b) == CLAIM:
             verdict = {1: "supports", -1: "contradicts", 0: "does not support"}[shown]

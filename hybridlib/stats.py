@@ -186,7 +186,9 @@ def paired_bootstrap(
             averaged per image, then images are resampled with replacement.
 
     Returns the difference in accuracy points (``a - b``, in %) with a percentile
-    interval; ``p`` is the two-sided bootstrap p-value of a zero difference.
+    interval; ``p`` is the two-sided bootstrap p-value of a zero difference, counted with
+    the add-one rule, ``2 (k + 1) / (resamples + 1)``, so that a finite number of
+    resamples never claims ``p = 0``.
     """
     a = np.atleast_2d(np.asarray(correct_a, dtype=float)).mean(0)
     b = np.atleast_2d(np.asarray(correct_b, dtype=float)).mean(0)
@@ -199,8 +201,8 @@ def paired_bootstrap(
         idx = rng.integers(0, len(diff), size=(min(500, resamples - start), len(diff)))
         means[start : start + len(idx)] = diff[idx].mean(1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    share_below = float(np.mean(means <= 0)), float(np.mean(means >= 0))
-    p = min(1.0, 2 * min(share_below))
+    beyond_zero = min(int(np.sum(means <= 0)), int(np.sum(means >= 0)))
+    p = min(1.0, 2 * (beyond_zero + 1) / (resamples + 1))
     return Interval(float(diff.mean()), float(low), float(high), len(diff), level, p)
 
 

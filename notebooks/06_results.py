@@ -223,9 +223,13 @@ if records:
 # removes much of the run-to-run noise: the table gives the mean of those differences
 # with its 95 % t-interval and the paired t-test's p. Every run also recorded its
 # prediction for each test image, so the same question can be asked image by image: a
-# paired bootstrap over the test images of the seed-averaged correctness. The p-values
-# are corrected for the number of comparisons with Holm's method. A difference counts
-# as shown only when both tests show it.
+# paired bootstrap over the test images of the seed-averaged correctness. The two tests
+# answer different questions. The seed-paired one asks whether *training again* would
+# give the same gap; the per-image one asks whether *these trained networks* differ by
+# more than the sample of test images explains, and is blind to how much a new seed
+# would move them, so on its own it could call a difference real that the next seed
+# undoes. The p-values are corrected for the number of comparisons with Holm's method.
+# A difference counts as shown only when both tests show it.
 
 # %% tags=["hide-input"]
 if records:
@@ -774,7 +778,7 @@ display(Markdown(
 # %% tags=["hide-input"]
 own = comparisons[(comparisons.a == "hybrid") & (comparisons.b == "diffstride")]
 md("Our own runs make that comparison in the [paired comparisons](sec-paired) "
-   + (f"above: {describe_comparisons(own, name_of)}" if len(own) else
+   + (f"above:\n\n{describe_comparisons(own, name_of)}" if len(own) else
       f"above, once profile {profile} has recorded both the hybrid and DiffStride."))
 
 # %% [markdown]

@@ -92,7 +92,8 @@ def test_the_sentences_follow_the_intervals():
         records.append(record("spectral", seed, 0.80 + 0.01 * rng.standard_normal()))
     table = evidence.comparison_table(records, [("hybrid", "diffstride"), ("hybrid", "spectral")])
     text = evidence.describe_comparisons(table)
-    first, second = text.split(". `")
+    first, second = text.split("\n")
+    assert first.startswith("* `hybrid` − `diffstride`") and second.startswith("* `hybrid`")
     assert "a difference these runs show" in first
     gap = table.iloc[1]
     assert ("includes zero" in second) == (gap.seed_low <= 0 <= gap.seed_high)
@@ -154,6 +155,20 @@ def test_the_conclusion_states_the_claim_the_status_and_the_scope():
                                plateau, recorded=48, declared=48)
     assert "All 48 runs" in done and "supports the Hybrid paper's claim" in done
     assert "does not support" not in done
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (comparison_row(0.3, -0.2, 0.8, 0.2), "a true difference, if any, is likely inside"),
+        (comparison_row(-1.9, -3.8, -0.1, 0.19), "not after Holm's correction (adjusted p = 0.19)"),
+        (comparison_row(0.5, 0.2, 0.8, 0.01, (0.4, 0.2)),
+         "the per-image test does not agree (+0.40 points, Holm-adjusted p = 0.2)"),
+    ],
+)
+def test_the_conclusion_says_why_a_difference_is_not_shown(row, reason):
+    text = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    assert reason in text and "is higher" not in text and "is lower" not in text
 
 
 def test_the_glance_gives_the_four_means_with_intervals_and_the_conclusion():
