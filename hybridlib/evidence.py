@@ -37,6 +37,7 @@ __all__ = [
     "format_comparisons",
     "glance",
     "interval_table",
+    "plateau_span",
     "plateau_table",
 ]
 
@@ -139,18 +140,23 @@ def comparison_table(
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def plateau_change(values: Sequence[float], share: float = 0.2) -> float:
-    """Largest change (max - min) of ``values`` over the last ``share`` of epochs.
+def plateau_span(epochs: int, share: float = 0.2) -> int:
+    """How many of the last epochs the plateau criterion looks at.
 
-    The span covers the last ``share * epochs`` epochs, rounded to the nearest whole
-    number (at least one), and the epoch before them, so that a run still climbing in
-    its final epochs shows it: for 6 epochs and a fifth, epochs 5 and 6.
+    The last ``share * epochs`` epochs, rounded to the nearest whole number (at least
+    one), and the epoch before them, so that a run still climbing in its final epochs
+    shows it: for 6 epochs and a fifth, epochs 5 and 6, a span of 2.
     """
+    return min(epochs, max(1, math.floor(share * epochs + 0.5)) + 1)
+
+
+def plateau_change(values: Sequence[float], share: float = 0.2) -> float:
+    """Largest change (max - min) of ``values`` (one per epoch) over their
+    :func:`plateau_span`; NaN for fewer than two epochs."""
     values = list(values)
     if len(values) < 2:
         return math.nan
-    last = max(1, math.floor(share * len(values) + 0.5))
-    span = values[-(last + 1) :]
+    span = values[-plateau_span(len(values), share) :]
     return max(span) - min(span)
 
 

@@ -71,6 +71,7 @@ from hybridlib.evidence import (
     describe_comparisons,
     format_comparisons,
     interval_table,
+    plateau_span,
     plateau_table,
 )
 from hybridlib.formatting import dataset_name, listing, md, plural, table
@@ -430,7 +431,7 @@ if records:
 # test set is scored once, at the end), else the test set's. The configurations of the
 # papers' comparison are drawn as solid lines, the position ablation as dashed lines.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation accuracy, or test accuracy for a profile without a validation split (left: every seed as a thin line, the mean over seeds marked) and training loss (right, mean over seeds) after every epoch, per configuration; dashed: the position ablation.", "name": "fig-curves"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation accuracy, or test accuracy for a profile without a validation split (top left: every seed as a thin line, the mean over seeds marked), training loss (top right, mean over seeds) and the accuracy over the last half of the epochs on its own scale (bottom; shaded: the epochs the plateau criterion looks at), per configuration; dashed: the position ablation.", "name": "fig-curves"}}
 if records:
     def style(config):
         main = config in MAIN_CONFIGS
@@ -442,31 +443,42 @@ if records:
     score = "val_acc" if curves.val_acc.notna().all() else "test_acc"
     score_name = "validation accuracy" if score == "val_acc" else "test accuracy"
     mean_curves = (curves.groupby(["dataset", "config", "epoch"])
-                   [[score, "train_loss"]].agg(["mean", "std"]).reset_index())
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(9, 3.6 * len(datasets) + 0.9),
-                             squeeze=False, constrained_layout=True)
-    for row, dataset in enumerate(datasets):
+                   [[score, "train_loss"]].mean().reset_index())
+    # Per data set, the whole run on top and, below on the full width, the final epochs on a
+    # scale of their own: at the top's scale the early epochs squeeze the plateau to a line.
+    mosaic = [row for d in datasets for row in ([f"{d} acc", f"{d} loss"], [f"{d} end"] * 2)]
+    fig, axes = plt.subplot_mosaic(mosaic, figsize=(9, 6.2 * len(datasets) + 0.9),
+                                   height_ratios=[1.1, 1] * len(datasets),
+                                   constrained_layout=True)
+    for dataset in datasets:
+        acc, loss, end = (axes[f"{dataset} {part}"] for part in ("acc", "loss", "end"))
+        n_ep = int(curves[curves.dataset == dataset].epoch.max())
+        first_shown = n_ep // 2 + 1
         for config in config_order:
             c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
             if c.empty:
                 continue
-            # Every seed as a thin line, the mean over seeds as the marked one.
             seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
-            for _, one in seeds.groupby("seed"):
-                axes[row, 0].plot(one.epoch, one[score], color=COLOURS[config], linewidth=0.7,
-                                  alpha=0.45)
-            axes[row, 0].plot(c.epoch, c[(score, "mean")], label=config, **style(config))
-            axes[row, 1].plot(c.epoch, c[("train_loss", "mean")], label=config, **style(config))
-        axes[row, 0].set_ylabel(f"{score_name} (%)")
-        axes[row, 1].set_ylabel("training loss (with label smoothing)")
-        n_ep = int(curves[curves.dataset == dataset].epoch.max())
-        for ax, what in zip(axes[row], (score_name, "training loss")):
+            for ax, since in ((acc, 1), (end, first_shown)):
+                for _, one in seeds[seeds.epoch >= since].groupby("seed"):
+                    ax.plot(one.epoch, one[score], color=COLOURS[config], linewidth=0.7,
+                            alpha=0.45)
+                tail = c[c.epoch >= since]
+                ax.plot(tail.epoch, tail[score], label=config, **style(config))
+            loss.plot(c.epoch, c.train_loss, label=config, **style(config))
+        if n_ep > 1:
+            end.axvspan(n_ep - plateau_span(n_ep) + 0.5, n_ep + 0.3, color="0.9", zorder=0)
+        acc.set_ylabel(f"{score_name} (%)")
+        end.set_ylabel(f"{score_name} (%)")
+        loss.set_ylabel("training loss (with label smoothing)")
+        for ax, what, since in ((acc, score_name, 1), (loss, "training loss", 1),
+                                (end, f"{score_name}, the last epochs", first_shown)):
             ax.set_xlabel("epoch")
             ax.set_title(f"{name_of(dataset)}, profile {profile}: {what}", fontsize=10)
-            ax.set_xticks(range(1, n_ep + 1))
-            ax.set_xlim(0.7, n_ep + 0.3)
+            ax.set_xticks(range(since, n_ep + 1))
+            ax.set_xlim(since - 0.3, n_ep + 0.3)
             ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = axes[f"{datasets[0]} acc"].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
     plt.show()
 

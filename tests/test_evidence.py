@@ -78,6 +78,11 @@ def test_the_plateau_criterion_looks_at_the_last_fifth_and_the_epoch_before(val,
     assert row.change == pytest.approx(change) and bool(row.settled) == settled
 
 
+@pytest.mark.parametrize(("epochs", "span"), [(2, 2), (6, 2), (10, 3), (30, 7)])
+def test_the_plateau_span_is_the_last_fifth_and_the_epoch_before(epochs, span):
+    assert evidence.plateau_span(epochs) == span
+
+
 def test_runs_without_a_validation_split_have_no_plateau_verdict():
     row = evidence.plateau_table([record("strided", 0, 0.9)]).iloc[0]
     assert math.isnan(row.change) and row.settled is None
