@@ -9,6 +9,9 @@ dimensions are squeezed away) and draws with Matplotlib, which the book extras i
 * :func:`log_magnitude` and :func:`plot_log_spectrum` compute and draw the centred
   log-magnitude DFT of an image, with the frequency index ``k`` on the axes.
 * :func:`plot_mean_std` draws a curve with a shaded ``mean +- std`` band.
+* :func:`label_points` names the points of a scatter plot without overlapping labels.
+* :func:`plot_paired_differences` draws paired comparisons as intervals around zero;
+  :func:`paired_differences_figure`, one panel of them per data set.
 
 One figure style serves the whole book (:data:`BOOK_STYLE`, applied on import and by
 :func:`use_book_style`): figures at most :data:`MAX_WIDTH` inches wide, drawn at
@@ -35,9 +38,12 @@ __all__ = [
     "DPI",
     "MAX_WIDTH",
     "MIN_FONT_PT",
+    "label_points",
     "log_magnitude",
     "plot_log_spectrum",
     "plot_mean_std",
+    "paired_differences_figure",
+    "plot_paired_differences",
     "show_images",
     "to_image",
     "use_book_style",
@@ -206,3 +212,99 @@ def plot_mean_std(ax, x, mean, std, label: str | None = None, band_alpha: float 
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=band_alpha,
                         linewidth=0)
     return line
+
+
+def plot_paired_differences(ax, comparisons, labels: Sequence[str] | None = None):
+    """Draw each comparison ``a - b`` as two 95 % intervals on one row, first row on top.
+
+    Args:
+        comparisons: rows with ``seed_diff``, ``seed_low``, ``seed_high`` (the seed-paired
+            interval, black) and ``image_diff``, ``image_low``, ``image_high`` (the
+            per-image interval, grey, just below); NaN leaves an interval out. A
+            DataFrame such as :func:`hybridlib.evidence.comparison_table` returns.
+        labels: one per row (default ``"a − b"``).
+
+    A dotted line marks zero: an interval that crosses it shows no difference.
+    """
+    rows = list(comparisons.itertuples())
+    labels = list(labels) if labels is not None else [f"{r.a} \u2212 {r.b}" for r in rows]
+    if len(labels) != len(rows):
+        raise ValueError(f"labels needs one entry per comparison ({len(rows)}), got {len(labels)}")
+    kinds = (("seed", "by seed", "black", "D", 0.0), ("image", "by test image", "0.55", "o", 0.25))
+    for kind, name, colour, marker, offset in kinds:
+        drawn = [(i, r) for i, r in enumerate(rows) if not np.isnan(getattr(r, f"{kind}_diff"))]
+        if not drawn:
+            continue
+        mean = np.array([getattr(r, f"{kind}_diff") for _, r in drawn])
+        low = np.array([getattr(r, f"{kind}_low") for _, r in drawn])
+        high = np.array([getattr(r, f"{kind}_high") for _, r in drawn])
+        ax.errorbar(mean, [-i - offset for i, _ in drawn], xerr=[mean - low, high - mean],
+                    fmt=marker, color=colour, markersize=4, capsize=3, label=name)
+    ax.axvline(0, color="0.3", linestyle=":", linewidth=1)
+    ax.set_yticks([-i - kinds[1][4] / 2 for i in range(len(rows))], labels)
+    ax.set_ylim(-len(rows) + 0.4, 0.6)
+    ax.set_xlabel("difference in test accuracy (points), 95 % interval")
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def paired_differences_figure(comparisons, name=str, title: str = ""):
+    """:func:`plot_paired_differences` in one panel per ``dataset`` of ``comparisons``
+    (titled ``name(dataset)``, after ``title``); return the figure."""
+    datasets = list(dict.fromkeys(comparisons.dataset))
+    fig, axes = plt.subplots(
+        len(datasets), 1, squeeze=False,
+        figsize=(7, sum(0.32 * (comparisons.dataset == d).sum() + 1.2 for d in datasets)),
+    )
+    for ax, dataset in zip(axes[:, 0], datasets):
+        plot_paired_differences(ax, comparisons[comparisons.dataset == dataset])
+        ax.set_title(f"{title}{name(dataset)}")
+    axes[0, 0].legend(loc="lower right")
+    return fig
+
+
+def label_points(ax, xs, ys, labels, colours) -> list:
+    """Name each point ``(xs[i], ys[i])`` with ``labels[i]`` in ``colours[i]``; return the texts.
+
+    A label goes just right of its point, or left where it would leave the axes; where it
+    would overlap a label already written, it moves up or down, a line's height at a time,
+    to the nearest free place, with a thin line back to its point. Points are labelled
+    from the lowest up. Call it once the axes' limits are final.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits and gives the renderer that measures the texts
+    renderer = fig.canvas.get_renderer()
+    to_axes = ax.transData + ax.transAxes.inverted()
+    line = 1.25 * MIN_FONT_PT / 72 * fig.dpi / ax.bbox.height  # a line, in axes fraction
+    inside = ax.bbox.padded(-2)
+    boxes, texts = [], []
+    for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
+        px, py = to_axes.transform((x, y))
+        offsets = [0] + [k for n in range(1, 40) for k in (n, -n)]
+        for n in offsets:
+            ly = py + n * line
+            if not 0.02 <= ly <= 0.98:
+                continue
+            for side in (1, -1):
+                text = ax.annotate(
+                    label, (x, y), xytext=(px + side * 0.015, ly), textcoords="axes fraction",
+                    fontsize=MIN_FONT_PT, color=colour, va="center",
+                    ha="left" if side > 0 else "right",
+                    arrowprops=None if n == 0 else
+                    {"arrowstyle": "-", "color": colour, "linewidth": 0.5, "alpha": 0.6},
+                )
+                box = text.get_window_extent(renderer)
+                fits = inside.x0 <= box.x0 and box.x1 <= inside.x1
+                if fits and not any(box.overlaps(other) for other in boxes):
+                    break
+                text.remove()
+            else:
+                continue
+            break
+        else:  # nowhere free: at the point, overlapping
+            text = ax.annotate(label, (x, y), xytext=(px + 0.015, py), fontsize=MIN_FONT_PT,
+                               textcoords="axes fraction", color=colour, va="center")
+            box = text.get_window_extent(renderer)
+        boxes.append(box)
+        texts.append(text)
+    return texts

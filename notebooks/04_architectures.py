@@ -279,7 +279,7 @@ for i, name in enumerate(names):
             text = f"S={entry[1]:g}\n{size(size_in)} → {size(sizes[position])}"
         ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=colour, edgecolor="white",
                                    linewidth=2))
-        ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8.5)
+        ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9)
 ax.set_xlim(0, len(DIAGRAM_POSITIONS))
 ax.set_ylim(len(names), 0)
 ax.set_xticks(np.arange(len(DIAGRAM_POSITIONS)) + 0.5, DIAGRAM_POSITIONS)
@@ -294,7 +294,7 @@ handles = [Patch(facecolor=KIND_COLOURS[k], edgecolor="grey", label=KIND_LABELS[
 handles += [Patch(facecolor="#eeeeee", edgecolor="grey", label="stride-1 stem convolution"),
             Patch(facecolor="white", edgecolor="grey", label=KIND_LABELS[None])]
 ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
-          fontsize=8, frameon=False)
+          fontsize=9, frameon=False)
 ax.set_title("Downsampling per position (initial stride, map size in → out at 32×32)",
              fontsize=10)
 plt.show()

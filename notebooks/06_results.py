@@ -76,6 +76,7 @@ from hybridlib.evidence import (
 )
 from hybridlib.formatting import dataset_name, listing, md, plural, table
 from hybridlib.paths import relative, results_root
+from hybridlib.plots import label_points, paired_differences_figure
 from hybridlib.results import (
     curves_table,
     hybrid_baseline_check,
@@ -240,7 +241,15 @@ if records:
         display(table(format_comparisons(comparisons),
                       caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
                       "intervals and Holm-corrected p (by seed, then by test image)"))
-        md(describe_comparisons(comparisons, name_of))
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The paired comparisons: each difference with its 95 % interval by seed (black) and by test image (grey); an interval that crosses the dotted zero line shows no difference. Comparisons with fewer than two paired seeds have no seed interval yet.", "name": "fig-paired"}}
+if records and not comparisons.empty:
+    paired_differences_figure(comparisons, name_of, f"profile {profile}: ")
+    plt.show()
+
+# %% tags=["hide-input"]
+if records and not comparisons.empty:
+    md(describe_comparisons(comparisons, name_of))
 
 # %% [markdown]
 # ## Had the runs settled?
@@ -552,17 +561,17 @@ if records:
                     n_ep = int(cell.epoch.max())
                     ax.set_xticks(range(1, n_ep + 1))
                     ax.set_xlim(0.7, n_ep + 0.3)
-                    ax.set_title(position, fontsize=8, pad=3)
+                    ax.set_title(position, fontsize=9, pad=3)
                     if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
-                        ax.set_ylabel(config, fontsize=8, fontweight="bold")
+                        ax.set_ylabel(config, fontsize=9, fontweight="bold")
             for j in range(len(pos_order)):
                 shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
                 if shown:
-                    shown[-1].set_xlabel("epoch", fontsize=8)
+                    shown[-1].set_xlabel("epoch", fontsize=9)
                     shown[-1].xaxis.set_tick_params(labelbottom=True)
             handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
             fig.legend(handles + [plt.Line2D([], [], color="grey", linestyle=":")],
-                       labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=8)
+                       labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=9)
             fig.suptitle(f"Learned strides per epoch, {name_of(dataset)}, profile {profile}",
                          fontsize=10)
             plt.show()
@@ -634,23 +643,6 @@ if records:
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean ± standard deviation over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
 if records:
-    def label_points(ax, xs, ys, labels, colours, step=0.045):
-        """Write each label to the right of its point, nudged up until it overlaps no other."""
-        to_axes = ax.transData + ax.transAxes.inverted()
-        placed = []
-        for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
-            px, py = to_axes.transform((x, y))
-            # nearest free slot, searching up and down in turn, inside the axes
-            candidates = [py + k * step for n in range(40) for k in ((n, -n) if n else (0,))]
-            ly = next((c for c in candidates if 0.03 <= c <= 0.97 and not any(
-                abs(c - qy) < step and abs(px - qx) < 0.22 for qx, qy in placed)), py)
-            placed.append((px, ly))
-            ax.annotate(label, (x, y), xytext=(px + 0.015, ly), textcoords="axes fraction",
-                        fontsize=7.5, color=colour, va="center",
-                        arrowprops=None if ly == py else {"arrowstyle": "-", "color": colour,
-                                                           "linewidth": 0.5, "alpha": 0.6})
-
-
     for dataset in datasets:
         s = summary[summary.dataset == dataset].set_index("config")
         scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
@@ -670,7 +662,6 @@ if records:
             ax.set_xlabel(label)
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3, which="both")
-            fig.canvas.draw()  # fix the limits before placing the labels in axes coordinates
             label_points(ax, xs, s.test_acc_mean, s.index, [COLOURS[c] for c in s.index])
         axes[0].set_title(f"{name_of(dataset)}, profile {profile}: accuracy vs counted cost",
                           fontsize=10)
@@ -744,10 +735,14 @@ if records:
             "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
             "points of test accuracy, with 95 % intervals (Holm-corrected p)")))
 
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The position ablation: each configuration minus the hybrid (top half) and minus DiffStride (bottom half), with 95 % intervals by seed (black) and by test image (grey).", "name": "fig-ablation"}}
+if records and ablation_present:
+    paired_differences_figure(ablation, name_of, f"profile {profile}: ")
+    plt.show()
+
 # %% tags=["hide-input"]
-if records:
-    if ablation_present:
-        display(Markdown(describe_comparisons(ablation, name_of)))
+if records and ablation_present:
+    display(Markdown(describe_comparisons(ablation, name_of)))
 
 # %% [markdown]
 # ## Is the Hybrid paper's CIFAR-100 baseline the right one?

@@ -1,0 +1,81 @@
+"""Figure helpers: what they draw, read back from the Matplotlib artists."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from hybridlib.plots import (  # noqa: E402
+    label_points,
+    paired_differences_figure,
+    plot_paired_differences,
+)
+
+NAN = math.nan
+
+
+def comparisons():
+    return pd.DataFrame(
+        [
+            {"a": "hybrid", "b": "diffstride", "seed_diff": 0.2, "seed_low": -1.8,
+             "seed_high": 2.2, "image_diff": 0.2, "image_low": -0.1, "image_high": 0.5},
+            {"a": "spectral", "b": "strided", "seed_diff": NAN, "seed_low": NAN,
+             "seed_high": NAN, "image_diff": -2.0, "image_low": -2.4, "image_high": -1.6},
+        ]
+    )
+
+
+def test_each_comparison_is_a_row_with_its_intervals_around_zero():
+    fig, ax = plt.subplots()
+    plot_paired_differences(ax, comparisons())
+    by_label = {c.get_label(): c for c in ax.containers}
+    seed, image = by_label["by seed"], by_label["by test image"]
+    assert seed.lines[0].get_xydata().tolist() == [[0.2, 0.0]]  # no interval for row 2
+    assert np.allclose(image.lines[0].get_xydata(), [[0.2, -0.25], [-2.0, -1.25]])
+    (bars,) = image.lines[2]
+    assert np.allclose(bars.get_segments()[1][:, 0], [-2.4, -1.6])
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "hybrid \u2212 diffstride", "spectral \u2212 strided"]
+    assert any(line.get_xdata()[0] == 0 for line in ax.get_lines())  # the zero line
+    plt.close(fig)
+
+
+def test_labels_must_match_the_comparisons():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="one entry per comparison \\(2\\), got 1"):
+        plot_paired_differences(ax, comparisons(), labels=["only one"])
+    plt.close(fig)
+
+
+def test_the_figure_has_one_panel_per_data_set():
+    table = pd.concat([comparisons().assign(dataset=d) for d in ("cifar10", "cifar100")])
+    fig = paired_differences_figure(table, name=str.upper, title="profile paper: ")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["profile paper: CIFAR10", "profile paper: CIFAR100"]
+    assert all(len(ax.get_yticks()) == 2 for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_labels_of_crowded_points_do_not_overlap_and_stay_inside_the_axes():
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    xs = [20, 60, 65, 70, 100, 105, 110, 500]
+    ys = [92.0, 91.45, 91.46, 91.2, 91.15, 90.95, 91.6, 90.0]
+    names = ["strided", "spectral_stage2", "diffstride_late", "spectral_stage4", "hybrid",
+             "diffstride", "hybrid_at_gap", "hybrid_stem_at_the_right_edge"]
+    ax.scatter(xs, ys)
+    ax.set_xscale("log")
+    texts = label_points(ax, xs, ys, names, ["black"] * len(xs))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    assert sorted(t.get_text() for t in texts) == sorted(names)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(ax.bbox.x0 <= b.x0 and b.x1 <= ax.bbox.x1 for b in boxes)
+    assert texts[0].get_text() == "hybrid_stem_at_the_right_edge"  # lowest first, ...
+    assert texts[0].get_horizontalalignment() == "right"  # ... and left of its point
+    plt.close(fig)
