@@ -44,7 +44,7 @@ import pandas as pd
 import torch
 
 from hybridlib import data as datasets
-from hybridlib.argtypes import integer
+from hybridlib.argtypes import integer, number
 from hybridlib.claims import holder
 from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
@@ -542,7 +542,8 @@ def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -
 def _epochs_done(run: dict, results_dir: Path, runs_dir: Path) -> int:
     """Epochs in the checkpoint the run would resume from (0 without a usable one)."""
     path = _checkpoint_path(record_path(run, results_dir), results_dir, runs_dir)
-    state = _read_checkpoint(path, torch.device("cpu"), config_hash(run), None)
+    # Mapped, not read: a full-width checkpoint is hundreds of MB, and only its history counts.
+    state = _read_checkpoint(path, torch.device("cpu"), config_hash(run), None, mmap=True)
     if state is None or state.get("code_hash") != CODE_HASH:
         return 0
     return len(state["history"])
@@ -594,16 +595,6 @@ def _counts(table: pd.DataFrame) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------- CLI
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hybridlib.sweep",
@@ -649,7 +640,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--timeout-min", type=integer(1),
         help="a job's time limit in minutes (default: 3x its estimate + 60; it is requeued)")
     add("--dry-run", action="store_true", help="print the run list and its price, submit nothing")
-    add("--gpu-tflops", type=_positive,
+    add("--gpu-tflops", type=number(0, inclusive=False),
         help=f"effective TFLOP/s of the target GPU for the price (default: measured on a "
         f"CUDA device, else {ASSUMED_GPU['tflops']:g}, {ASSUMED_GPU['name']})")
     add("--calibrate-on", default="auto", help="device of the calibration step (default: auto)")

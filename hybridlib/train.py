@@ -606,19 +606,21 @@ def _checkpoint_problem(state) -> str | None:
 
 
 def _read_checkpoint(
-    path: Path, device: torch.device, digest: str, not_before: float | None
+    path: Path, device: torch.device, digest: str, not_before: float | None,
+    mmap: bool = False,
 ) -> dict | None:
     """The checkpoint at ``path`` if it belongs to this run and may be resumed from.
 
     Loaded with ``weights_only=True``: a checkpoint holds tensors, containers and numbers
     only, and a file that asks for anything else (code to run while loading) is refused.
     A damaged checkpoint is reported and ignored: the run starts from scratch and the
-    file is replaced after the first epoch; the run's record is not touched.
+    file is replaced after the first epoch; the run's record is not touched. ``mmap``
+    maps the tensors instead of reading them, for a caller that only needs the history.
     """
     if not path.exists() or not _fresh(path, not_before):
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         refused = [line for line in str(err).splitlines() if "GLOBAL" in line]
         problem = "it holds objects other than tensors and numbers, refused because loading "

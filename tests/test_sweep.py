@@ -149,7 +149,7 @@ def test_dry_run_prints_the_run_list_and_the_bill(capsys):
         (["--gpus", "-1"], "--gpus: must be an integer >= 0, got '-1'"),
         (["--max-parallel", "0"], "--max-parallel: must be an integer >= 1, got '0'"),
         (["--max-parallel", "-1"], "--max-parallel: must be an integer >= 1, got '-1'"),
-        (["--gpu-tflops", "0"], "--gpu-tflops: must be a positive number, got '0'"),
+        (["--gpu-tflops", "0"], "--gpu-tflops: must be a finite number > 0, got '0'"),
         (["--executor", "pbs"], "--executor: invalid choice: 'pbs'"),
     ],
 )
