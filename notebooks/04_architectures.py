@@ -62,11 +62,9 @@ quick = profile == "smoke"
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
-from matplotlib.patches import Patch
 
 from hybridlib import architectures
 from hybridlib.architectures import (
@@ -79,6 +77,7 @@ from hybridlib.architectures import (
     stride_rows_table,
 )
 from hybridlib.configs import ABLATION, CONFIGS, PROFILES, STRIDE_ROWS
+from hybridlib.diagram import configuration_diagram
 from hybridlib.diffstride import DiffStride2d
 from hybridlib.formatting import md, size, table
 from hybridlib.resnet import describe, resnet18
@@ -242,61 +241,8 @@ md(architectures.cost_sentence(configurations))
 # size of the map going in and coming out at a $32\times32$ input.
 
 # %% mystnb={"figure": {"caption": "Every configuration's downsampling at each position that can downsample, with the feature-map sizes of a 32×32 input.", "name": "fig-configurations"}}
-KIND_COLOURS = {
-    "strided": "#b0b0b0",
-    "max": "#8fbf7f",
-    "avg": "#cfe3a0",
-    "spectral": "#6f9fd8",
-    "diffstride": "#f0a04b",
-    None: "#ffffff",
-}
-KIND_LABELS = {
-    "strided": "strided convolution",
-    "max": "max pooling",
-    "avg": "average pooling",
-    "spectral": "fixed spectral pooling",
-    "diffstride": "DiffStride (learned stride)",
-    None: "nothing (no layer)",
-}
-DIAGRAM_POSITIONS = ("stem", "stage2", "stage3", "stage4", "head", "gap")
-INPUT_OF = {"stem": None, "stage2": "stage1", "stage3": "stage2", "stage4": "stage3",
-            "head": "stage4", "gap": "head"}
-
-names = list(CONFIGS)
-fig, ax = plt.subplots(figsize=(9, 0.52 * len(names) + 1.6), constrained_layout=True)
-for i, name in enumerate(names):
-    spec, sizes = CONFIGS[name], costs[name].sizes
-    for j, position in enumerate(DIAGRAM_POSITIONS):
-        entry = spec.get(position)
-        kind = entry[0] if entry else None
-        size_in = (32, 32) if position == "stem" else sizes[INPUT_OF[position]]
-        colour = KIND_COLOURS[kind]
-        if kind == "strided" and entry[1] == 1:
-            colour, text = "#eeeeee", f"plain conv\n{size(size_in)}"
-        elif kind is None:
-            text = "—"
-        else:
-            text = f"S={entry[1]:g}\n{size(size_in)} → {size(sizes[position])}"
-        ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=colour, edgecolor="white",
-                                   linewidth=2))
-        ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9)
-ax.set_xlim(0, len(DIAGRAM_POSITIONS))
-ax.set_ylim(len(names), 0)
-ax.set_xticks(np.arange(len(DIAGRAM_POSITIONS)) + 0.5, DIAGRAM_POSITIONS)
-ax.set_yticks(np.arange(len(names)) + 0.5, names)
-ax.xaxis.tick_top()
-ax.tick_params(length=0)
-for spine in ax.spines.values():
-    spine.set_visible(False)
-ax.axhline(names.index(ABLATION[0]), color="black", linewidth=1)  # baselines | ablation
-handles = [Patch(facecolor=KIND_COLOURS[k], edgecolor="grey", label=KIND_LABELS[k])
-           for k in ("strided", "max", "avg", "spectral", "diffstride")]
-handles += [Patch(facecolor="#eeeeee", edgecolor="grey", label="stride-1 stem convolution"),
-            Patch(facecolor="white", edgecolor="grey", label=KIND_LABELS[None])]
-ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
-          fontsize=9, frameon=False)
-ax.set_title("Downsampling per position (initial stride, map size in → out at 32×32)",
-             fontsize=10)
+configuration_diagram(CONFIGS, {name: costs[name].sizes for name in CONFIGS},
+                      split_before=ABLATION[0])  # the line: papers' baselines | ablation
 plt.show()
 
 # %% [markdown]
