@@ -439,6 +439,8 @@ if records:
 # seeds marked. The accuracy is the validation split's where the profile has one (the
 # test set is scored once, at the end), else the test set's. The configurations of the
 # papers' comparison are drawn as solid lines, the position ablation as dashed lines.
+# Below, the last half of the epochs on a scale of their own, with the epochs the
+# plateau criterion looks at shaded.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation accuracy, or test accuracy for a profile without a validation split (top left: every seed as a thin line, the mean over seeds marked), training loss (top right, mean over seeds) and the accuracy over the last half of the epochs on its own scale (bottom; shaded: the epochs the plateau criterion looks at), per configuration; dashed: the position ablation.", "name": "fig-curves"}}
 if records:
@@ -710,9 +712,9 @@ if records:
 # pooling late. `hybridlib.configs.ABLATION` turns that into configurations that move
 # one kind at a time (see the [architectures chapter](04_architectures.ipynb) for
 # their sizes). Each is compared with the hybrid and with plain DiffStride as in the
-# paired comparisons above, by seed and by test image; the twelve comparisons form one
-# family for Holm's correction. The seeds of each configuration are the dots of the
-# headline figure.
+# paired comparisons above, by seed and by test image; the comparisons of a data set
+# form one family for Holm's correction. The seeds of each configuration are the dots
+# of the headline figure.
 
 # %% tags=["hide-input"]
 if records:
