@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hybridlib.configs import PROFILES, profile_settings
+from hybridlib.configs import PROFILES, profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
 from hybridlib.train import TrainingDiverged, build_run, fit_shared, recorded
 
@@ -45,6 +45,7 @@ __all__ = [
     "grid_table",
     "grid_values",
     "main",
+    "sweep_cost",
     "train_grid",
 ]
 
@@ -123,6 +124,30 @@ def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
         score = math.nan if record is None else 100.0 * record["final_val_acc"]
         rows.append({"config": run["config"], "lr": run["lr"], "val_acc": score})
     return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
+
+
+def sweep_cost(profile: str, records: Sequence[dict], results_dir=None) -> pd.DataFrame:
+    """What ``profile``'s sweep has cost so far, in hours of one process (a CPU core or GPU).
+
+    Args:
+        records: the profile's complete run records (``train_profile(..., train=False)``).
+
+    Rows ``learning-rate grid``, ``profile runs`` and ``total``; columns ``recorded`` and
+    ``declared`` (runs) and ``hours``, the sum of the records' own ``wall_seconds``
+    (training and scoring, so the time of the processes that made them).
+    """
+    grid = grid_records(profile, results_dir)
+    done = [r for r in grid if r is not None]
+    cost = pd.DataFrame(
+        {
+            "recorded": [len(done), len(records)],
+            "declared": [len(grid), len(profile_runs(profile))],
+            "hours": [sum(r["wall_seconds"] for r in rs) / 3600 for rs in (done, records)],
+        },
+        index=["learning-rate grid", "profile runs"],
+    )
+    cost.loc["total"] = cost.sum()
+    return cost
 
 
 def chosen_rates(table: pd.DataFrame) -> dict[str, float]:

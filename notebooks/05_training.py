@@ -52,7 +52,7 @@ from hybridlib.formatting import fixed, listing, md, num, plural, table
 from hybridlib.paths import results_root, runs_root
 from hybridlib.recipe import recipe_table
 from hybridlib.train import CODE_HASH, build_run, train_profile
-from hybridlib.tuning import chosen_rates, disagreements, grid_records, grid_table
+from hybridlib.tuning import chosen_rates, disagreements, grid_table, sweep_cost
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
@@ -217,21 +217,19 @@ md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
 # runs were made on, so the sweep's wall-clock time is about half the sum.
 
 # %% tags=["hide-input"]
-grid_all = grid_records(profile)
-grid_done = [r for r in grid_all if r is not None]
-seconds = {"learning-rate grid": sum(r["wall_seconds"] for r in grid_done),
-           "profile runs": sum(r["wall_seconds"] for r in records)}
-cost = pd.DataFrame({"runs": [len(grid_done), len(records)],
-                     "hours of one core": [s / 3600 for s in seconds.values()]},
-                    index=list(seconds))
-cost.loc["total"] = cost.sum()
-display(table(cost, caption="Recorded training and scoring time", digits=3,
-              formats={"runs": "{:.0f}"}))
-total_hours = cost.loc["total", "hours of one core"]
-md(f"In all {num(total_hours)} hours of one core: about {num(total_hours / 2)} hours on two "
-   f"cores with two processes, for the {int(cost.loc['total', 'runs'])} runs recorded so far "
-   f"(of {len(declared) + len(grid_all)} the profile and its grid declare). "
-   f"This cell took {elapsed:.1f} s.")
+cost = sweep_cost(profile, records)
+display(table(cost.rename(columns={"recorded": "runs recorded", "declared": "runs declared",
+                                   "hours": "hours of one process"}),
+              caption="Recorded training and scoring time", digits=3,
+              formats={"runs recorded": "{:.0f}", "runs declared": "{:.0f}"}))
+total = cost.loc["total"]
+runs_counted = (f"all {total.declared:.0f} runs of the profile and its grid"
+                if total.recorded == total.declared else
+                f"the {total.recorded:.0f} runs recorded so far (of {total.declared:.0f} the "
+                "profile and its grid declare)")
+md(f"In all {num(total.hours)} hours of one process: about {num(total.hours / 2)} hours on two "
+   f"cores with two processes, for {runs_counted}. In this build, the cell that loads (or "
+   f"trains) the profile's runs took {elapsed:.1f} s.")
 
 # %% [markdown]
 # ## Rerunning and changing a run

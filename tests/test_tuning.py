@@ -82,6 +82,16 @@ def test_a_grid_whose_best_rate_is_at_an_end_goes_one_step_further(extending, tm
     assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {"strided": 0.2}
 
 
+def test_the_sweep_cost_adds_the_grid_and_the_runs_recorded(tuned, tmp_path):
+    record_grid_run(tuned, "strided", 0.01, 0.50, tmp_path)  # 1 s each
+    runs = [{"wall_seconds": 1800.0}, {"wall_seconds": 5398.0}]
+    cost = tuning.sweep_cost(tuned, runs, tmp_path)
+    assert cost.loc["learning-rate grid"].tolist() == [1, 2, pytest.approx(1 / 3600)]
+    declared = len(PROFILES[tuned]["seeds"])  # one configuration, one data set
+    assert cost.loc["profile runs"].tolist() == [2, declared, pytest.approx(7198 / 3600)]
+    assert cost.loc["total"].tolist() == [3, 2 + declared, pytest.approx(7199 / 3600)]
+
+
 def test_a_grid_goes_down_too_and_at_most_extend_steps(extending, tmp_path):
     for lr, acc in [(0.1, 0.7), (0.2, 0.6), (0.05, 0.8), (0.025, 0.9)]:
         record_grid_run(extending, "strided", lr, acc, tmp_path)
