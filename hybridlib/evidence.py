@@ -93,8 +93,9 @@ def comparison_table(
 
     For each data set and each pair present: the seeds both have, the mean seed-paired
     difference with its t-interval and paired-t p (``seed_*``), and the paired bootstrap
-    over test images of the seed-averaged correctness (``image_*``). ``*_p_holm`` are
-    Holm-adjusted across the pairs of one data set, each family on its own.
+    over test images of the correctness averaged over those same seeds (``image_*``, so
+    ``image_diff`` equals ``seed_diff``). ``*_p_holm`` are Holm-adjusted across the pairs
+    of one data set, each family on its own.
     """
     by_config = _by_config(records)
     rows = []
@@ -116,9 +117,10 @@ def comparison_table(
                     seed_diff=paired.mean, seed_low=paired.low, seed_high=paired.high,
                     seed_p=paired.p,
                 )
-            correct_a = [c for c in map(_correct, runs_a.values()) if c is not None]
-            correct_b = [c for c in map(_correct, runs_b.values()) if c is not None]
-            if correct_a and correct_b:
+            # The same seeds as the seed-paired test, so that both estimate one difference.
+            correct_a = [_correct(runs_a[s]) for s in seeds]
+            correct_b = [_correct(runs_b[s]) for s in seeds]
+            if seeds and not any(c is None for c in (*correct_a, *correct_b)):
                 boot = stats.paired_bootstrap(
                     np.array(correct_a), np.array(correct_b), level, resamples
                 )

@@ -225,7 +225,8 @@ if records:
 # removes much of the run-to-run noise: the table gives the mean of those differences
 # with its 95 % t-interval and the paired t-test's p. Every run also recorded its
 # prediction for each test image, so the same question can be asked image by image: a
-# paired bootstrap over the test images of the seed-averaged correctness. The two tests
+# paired bootstrap over the test images of the correctness averaged over the same seeds
+# (so both tests estimate the same difference, with different intervals). The two tests
 # answer different questions. The seed-paired one asks whether *training again* would
 # give the same gap; the per-image one asks whether *these trained networks* differ by
 # more than the sample of test images explains, and is blind to how much a new seed

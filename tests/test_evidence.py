@@ -56,6 +56,20 @@ def test_comparison_pairs_by_seed_and_by_image_and_corrects_with_holm():
     assert (table.seed_p_holm >= table.seed_p).all()
 
 
+def test_both_paired_tests_use_the_seeds_both_configurations_have():
+    rng = np.random.default_rng(3)
+    records = []
+    for seed in range(5):  # five seeds of one, three of the other, as in the ablation
+        correct = rng.random(500) < 0.8 + 0.02 * seed
+        records.append(record("hybrid", seed, correct.mean(), correct))
+        if seed < 3:
+            other = rng.random(500) < 0.8
+            records.append(record("diffstride_late", seed, other.mean(), other))
+    row = evidence.comparison_table(records, [("diffstride_late", "hybrid")]).iloc[0]
+    assert row.paired_seeds == 3
+    assert row.image_diff == pytest.approx(row.seed_diff)
+
+
 def test_records_without_per_image_results_leave_those_columns_empty():
     records = [record(c, s, 0.8 + 0.01 * s) for c in ("hybrid", "diffstride") for s in (0, 1)]
     row = evidence.comparison_table(records).iloc[0]
