@@ -4,6 +4,7 @@ The tables chapter 6 reports, built on ``hybridlib.stats``:
 
 * :func:`interval_table`: per data set and configuration, the mean test accuracy over
   seeds with its 95 % t-interval (never a gap divided by a standard deviation);
+* :func:`headline_table`: those intervals beside the other means of one data set's runs;
 * :func:`comparison_table`: for pairs of configurations, the seed-paired difference with
   its t-interval and paired-t p, and a paired bootstrap over test images (from the
   per-image correctness every record stores), each family Holm-corrected;
@@ -24,7 +25,8 @@ import pandas as pd
 
 from hybridlib import stats
 from hybridlib.configs import MAIN_CONFIGS
-from hybridlib.formatting import dataset_name
+from hybridlib.formatting import dataset_name, signed
+from hybridlib.results import config_label, runs_table, summary_table
 from hybridlib.train import decode_correct
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "describe_comparisons",
     "format_comparisons",
     "glance",
+    "headline_table",
     "interval_table",
     "plateau_span",
     "plateau_table",
@@ -53,11 +56,11 @@ HYBRID_COMPARISONS = (
 
 
 def _by_config(records: Sequence[dict]) -> dict[tuple[str, str], dict[int, dict]]:
-    """``{(dataset, config): {seed: record}}``."""
+    """``{(dataset, config label): {seed: record}}``; a stride row is its own label."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
     for r in records:
         c = r["config"]
-        out.setdefault((c["dataset"], c["config"]), {})[c["seed"]] = r
+        out.setdefault((c["dataset"], config_label(r)), {})[c["seed"]] = r
     return out
 
 
@@ -76,6 +79,34 @@ def interval_table(records: Sequence[dict], level: float = 0.95) -> pd.DataFrame
         rows.append(row)
     columns = ["dataset", "config", "seeds", "mean", "low", "high", "half_width"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def headline_table(records: Sequence[dict], dataset: str, level: float = 0.95) -> pd.DataFrame:
+    """Chapter 6's headline table: one row per configuration of ``dataset``'s runs.
+
+    Rows follow ``hybridlib.configs.CONFIGS``. Columns: ``test acc. (%)`` (mean over
+    seeds), ``95 % interval`` (``"low to high"``, empty with one seed), ``seeds``, and the
+    means of ``train acc. (%)``, ``val. acc. (%)`` (NaN without a validation split),
+    ``MFLOPs / image`` and ``images / s``.
+    """
+    runs = runs_table([r for r in records if r["config"]["dataset"] == dataset])
+    if runs.empty:
+        raise ValueError(f"no run records for dataset={dataset!r}")
+    summary = summary_table(runs).set_index("config")
+    # Every column is aligned on the configuration, so no column can slip against another.
+    ci = interval_table(records, level).query("dataset == @dataset").set_index("config")
+    ci = ci.reindex(summary.index)
+    interval = pd.Series([("" if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}")
+                          for lo, hi in zip(ci["low"], ci["high"])], index=summary.index)
+    return pd.DataFrame({
+        "test acc. (%)": ci["mean"],
+        "95 % interval": interval,
+        "seeds": summary.n_seeds,
+        "train acc. (%)": summary.train_acc_mean,
+        "val. acc. (%)": runs.groupby("config").val_acc.mean(),
+        "MFLOPs / image": summary.gflops * 1e3,
+        "images / s": summary.images_per_s,
+    }, index=summary.index)
 
 
 def _correct(record: dict) -> np.ndarray | None:
@@ -177,7 +208,7 @@ def plateau_table(
         change = plateau_change(val, share) if len(val) == len(r["epochs"]) else math.nan
         rows.append(
             {
-                "dataset": c["dataset"], "config": c["config"], "seed": c["seed"],
+                "dataset": c["dataset"], "config": config_label(r), "seed": c["seed"],
                 "epochs": len(r["epochs"]), "change": change,
                 "settled": None if math.isnan(change) else bool(change < tolerance),
             }
@@ -186,17 +217,12 @@ def plateau_table(
 
 
 # ---------------------------------------------------------------------- for the reader
-def _signed(x: float) -> str:
-    """``+1.23`` or ``−1.23`` (a true minus sign)."""
-    return f"{x:+.2f}".replace("-", "\u2212")
-
-
 def _bracket(low: float, high: float) -> str:
-    return f"[{_signed(low)}, {_signed(high)}]"
+    return f"[{signed(low)}, {signed(high)}]"
 
 
 def _interval_text(mean: float, low: float, high: float) -> str:
-    return f"{_signed(mean)} {_bracket(low, high)}"
+    return f"{signed(mean)} {_bracket(low, high)}"
 
 
 def format_comparisons(table: pd.DataFrame) -> pd.DataFrame:
@@ -245,7 +271,7 @@ def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> s
             sentences.append(f"{what}: fewer than two paired seeds, no interval.")
             continue
         text = (
-            f"{what}: {_signed(r.seed_diff)} points over {r.paired_seeds} paired seeds, 95 % "
+            f"{what}: {signed(r.seed_diff)} points over {r.paired_seeds} paired seeds, 95 % "
             f"interval {_bracket(r.seed_low, r.seed_high)}, "
             + _verdict(r.seed_low, r.seed_high, r.seed_p_holm, family[r.dataset])
         )
@@ -286,7 +312,7 @@ def _not_shown(row) -> str:
         return ("the interval excludes zero on its own, but not after Holm's correction "
                 f"(adjusted p = {row.seed_p_holm:.2g}), so no difference is shown.")
     return ("the interval excludes zero, but the per-image test does not agree "
-            f"({_signed(row.image_diff)} points, Holm-adjusted p = {row.image_p_holm:.2g}), "
+            f"({signed(row.image_diff)} points, Holm-adjusted p = {row.image_p_holm:.2g}), "
             "so no difference is shown.")
 
 
@@ -311,7 +337,7 @@ def conclusion(
         if shown is None:
             lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
             continue
-        interval = (f"{_signed(r.seed_diff)} points, 95 % interval "
+        interval = (f"{signed(r.seed_diff)} points, 95 % interval "
                     f"{_bracket(r.seed_low, r.seed_high)}")
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(

@@ -37,6 +37,7 @@ __all__ = [
     "pct",
     "plural",
     "pm",
+    "signed",
     "size",
     "split",
     "table",
@@ -114,6 +115,16 @@ def _decimals_for(spread: float, digits: int) -> int:
     if not spread or not math.isfinite(spread):
         return 2
     return max(digits - 1 - math.floor(math.log10(abs(spread))), 0)
+
+
+def signed(x: float, decimals: int = 2) -> str:
+    """``x`` with its sign and a true minus; a value that rounds to zero has no sign.
+
+    >>> signed(-1.234), signed(0.5, 1), signed(-0.04, 1)
+    ('\u22121.23', '+0.5', '0.0')
+    """
+    text = f"{float(x):+.{decimals}f}"
+    return text[1:] if float(text) == 0 else text.replace("-", MINUS)
 
 
 def pm(mean, spread, decimals: int | None = None, digits: int = 2) -> str:

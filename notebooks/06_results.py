@@ -70,11 +70,12 @@ from hybridlib.evidence import (
     conclusion,
     describe_comparisons,
     format_comparisons,
+    headline_table,
     interval_table,
     plateau_span,
     plateau_table,
 )
-from hybridlib.formatting import dataset_name, listing, md, plural, table
+from hybridlib.formatting import dataset_name, listing, md, plural, signed, table
 from hybridlib.paths import relative, results_root
 from hybridlib.plots import label_points, paired_differences_figure
 from hybridlib.results import (
@@ -96,6 +97,7 @@ runs = runs_table(records)
 summary, curves, strides = (
     (summary_table(runs), curves_table(records), strides_table(records)) if records
     else (None, None, None))
+intervals = interval_table(records)  # mean test accuracy with its 95 % t-interval
 settings = PROFILES.get(profile, {})
 datasets = list(dict.fromkeys(runs.dataset))
 name_of = dataset_name
@@ -161,33 +163,13 @@ md(conclusion(comparisons, plateau, len(records), len(expected), name_of))
 
 # %% tags=["hide-input"]
 if records:
-    intervals = interval_table(records)
-
-
-    def headline(dataset):
-        s = summary[summary.dataset == dataset].set_index("config")
-        ci = intervals[intervals.dataset == dataset].set_index("config").reindex(s.index)
+    for dataset in datasets:
         p = provenance(dataset)
-        headline_table = pd.DataFrame({
-            "test acc. (%)": ci["mean"],
-            "95 % interval": [("" if np.isnan(lo) else f"{lo:.2f} to {hi:.2f}")
-                              for lo, hi in zip(ci["low"], ci["high"])],
-            "seeds": s.n_seeds,
-            "train acc. (%)": s.train_acc_mean,
-            "val. acc. (%)": runs[runs.dataset == dataset].groupby("config").val_acc.mean(),
-            "MFLOPs / image": s.gflops * 1e3,
-            "images / s": s.images_per_s,
-        })
         caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
                    f"epoch{'' if p['epochs'] == '1' else 's'} on "
                    f"{p['train_size']} training images (tested on {p['test_size']}), "
                    f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
-        return headline_table, caption, p
-
-
-    for dataset in datasets:
-        headline_table, caption, p = headline(dataset)
-        display(table(headline_table, caption=caption, digits=4,
+        display(table(headline_table(records, dataset), caption=caption, digits=4,
                       formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
                                "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
         md(f"*{caption}* Provenance: git commit {p['commits']}"
@@ -342,6 +324,9 @@ if records:
     paper_gaps = [f"{paper_c10[c] - paper_c10['strided']:+.1f} (`{c}`)"
                   for c in paper_c10.index if c != "strided"]
     fashion_ref = reported[reported.key == "fashion_mnist_readme"].set_index("model").test_acc
+    ours = intervals.set_index(["dataset", "config"])
+    strided = ours.loc[("fashion_mnist", "strided")] if ("fashion_mnist", "strided") in ours.index \
+        else None
     display(Markdown(
         f"Order of our configurations by mean accuracy: {'; '.join(notes)}. In the DiffStride "
         f"paper's (2,2,2) row on CIFAR-10 the order is "
@@ -352,7 +337,10 @@ if records:
            f"{listing(f'{v:.1f} % for {k}' for k, v in fashion_ref.items())} with the full "
            f"60,000 training images and long training; our runs see "
            f"{provenance('fashion_mnist')['train_size']} images for "
-           f"{provenance('fashion_mnist')['epochs']} epochs."
+           f"{provenance('fashion_mnist')['epochs']} epochs"
+           + (f", and our strided network reaches {strided.loc['mean']:.2f} % (95 % "
+              f"interval {strided.low:.2f} to {strided.high:.2f}, "
+              f"{plural(int(strided.seeds), 'seed')})." if strided is not None else ".")
            if "fashion_mnist" in datasets else
            "Our runs use the same data sets as the papers; differences in recipe remain "
            "(see the training chapter)."
@@ -514,7 +502,7 @@ if records:
         display(Markdown(
             f"From the first to the last epoch the mean {score_name} of a configuration rises by "
             f"{gain.min():.1f} to {gain.max():.1f} points, and in the last epoch alone by "
-            f"{last_step.min():+.1f} to {last_step.max():+.1f}: {climbing} of the "
+            f"{signed(last_step.min(), 1)} to {signed(last_step.max(), 1)}: {climbing} of the "
             f"{len(last_step)} mean curves rise by 0.3 points or more in it. "
             + (f"With {n_epochs} epochs the ranking mixes how fast a configuration learns with "
                f"how well it can do; longer training may reorder it."
@@ -642,20 +630,21 @@ if records:
 # image at the end of training (counted, so exact but blind to how well the hardware
 # runs FFTs), and training images per second (measured, so real but dependent on the
 # machine and on whatever else it was doing). Both axes are logarithmic; the bars are
-# the standard deviations over seeds.
+# the 95 % t-intervals over seeds.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean ± standard deviation over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean with its 95 % interval over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
 if records:
     for dataset in datasets:
         s = summary[summary.dataset == dataset].set_index("config")
+        half_width = intervals[intervals.dataset == dataset].set_index("config").half_width
         scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), sharey=True, constrained_layout=True)
         for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
                                            ("images_per_s", "training images per second"))):
             xs = s[col] * (scale if col == "gflops" else 1.0)
             for config, r in s.iterrows():
-                ax.errorbar(xs[config], r.test_acc_mean, yerr=0 if np.isnan(r.test_acc_std)
-                            else r.test_acc_std, fmt="o", color=COLOURS[config], capsize=3,
+                ax.errorbar(xs[config], r.test_acc_mean, yerr=np.nan_to_num(half_width[config]),
+                            fmt="o", color=COLOURS[config], capsize=3,
                             markersize=6 if config in MAIN_CONFIGS else 4.5)
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -684,11 +673,11 @@ if records:
                 f"{s.images_per_s['strided'] / s.images_per_s['diffstride']:.1f} times slower "
                 f"({s.images_per_s['diffstride']:.0f} against {s.images_per_s['strided']:.0f} "
                 f"images/s) for a difference in accuracy of "
-                f"{s.test_acc_mean['diffstride'] - s.test_acc_mean['strided']:+.2f} points.")
+                f"{signed(s.test_acc_mean['diffstride'] - s.test_acc_mean['strided'])} points.")
         if {"hybrid", "diffstride"} <= set(s.index):
             compute_lines.append(
                 f"The hybrid's head layer changes the FLOPs by "
-                f"{100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1):+.1f} % relative to "
+                f"{signed(100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1), 1)} % relative to "
                 f"DiffStride.")
         frontier = s.sort_values("gflops")
         best_so_far, efficient = -math.inf, []

@@ -10,6 +10,7 @@ from scipy import stats as sp
 
 from hybridlib import evidence
 from hybridlib.train import encode_correct
+from tests.test_results import make_record
 
 
 def record(config, seed, acc, correct=None, val=None, dataset="fashion_mnist"):
@@ -198,3 +199,28 @@ def test_the_glance_gives_the_four_means_with_intervals_and_the_conclusion():
     assert "`hybrid` 90.10 %" in text and "3 of" not in text.split("```")[0]
     assert "6 of 10 runs are recorded" in text
     assert evidence.glance([], declared=10).startswith("No run is recorded yet.")
+
+
+def test_the_headline_table_keeps_each_interval_on_its_configurations_row():
+    records = [make_record(c, s, acc=a + 0.01 * s) for c, a in [("diffstride", 0.7),
+                                                                ("strided", 0.9)]
+               for s in range(3)]
+    records.append(make_record("spectral", 0, acc=0.8))
+    table = evidence.headline_table(records, "synthetic")
+    assert list(table.index) == ["strided", "spectral", "diffstride"]  # the CONFIGS order
+    intervals = evidence.interval_table(records).set_index("config")
+    for config in ("strided", "diffstride"):
+        low, high = intervals.loc[config, ["low", "high"]]
+        assert table.loc[config, "95 % interval"] == f"{low:.2f} to {high:.2f}"
+        assert low < table.loc[config, "test acc. (%)"] < high
+    assert table.loc["spectral", "95 % interval"] == "" and table.loc["spectral", "seeds"] == 1
+    with pytest.raises(ValueError, match="dataset='cifar10'"):
+        evidence.headline_table(records, "cifar10")
+
+
+def test_a_stride_row_is_its_own_configuration():
+    own = [make_record("diffstride", s, acc=0.9) for s in range(2)]
+    row = [make_record("diffstride", s, acc=0.5, strides=[3, 1, 3]) for s in range(2)]
+    table = evidence.interval_table(own + row).set_index("config")
+    assert table.loc["diffstride", "mean"] == pytest.approx(90.0)
+    assert table.loc["diffstride_s313", "mean"] == pytest.approx(50.0)

@@ -6,7 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridlib.formatting import TABLE_CLASS, listing, num, pct, plural, pm, size, split, table
+from hybridlib.formatting import (
+    TABLE_CLASS,
+    listing,
+    num,
+    pct,
+    plural,
+    pm,
+    signed,
+    size,
+    split,
+    table,
+)
 
 MINUS = "\u2212"
 
@@ -122,3 +133,8 @@ def test_listing_joins_items_for_a_sentence():
 
 def test_plural_adds_an_s_except_for_one():
     assert [plural(n, "seed") for n in (0, 1, 2)] == ["0 seeds", "1 seed", "2 seeds"]
+
+
+def test_signed_shows_the_sign_with_a_true_minus_and_none_on_zero():
+    assert signed(0.183) == "+0.18" and signed(-1.1, 1) == "\u22121.1"
+    assert signed(-0.04, 1) == "0.0" and signed(0.004) == "0.00"

@@ -1,10 +1,12 @@
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from hybridlib import train, tuning
 from hybridlib.configs import PROFILES
+from hybridlib.results import load_records
 
 
 @pytest.fixture
@@ -130,3 +132,17 @@ def test_train_grid_leaves_runs_held_elsewhere_and_goes_on_after_a_divergence(
     assert attempts == [0.1, 0.2]  # once each, then it returns
     assert "strided at lr 0.2 diverged" in capsys.readouterr().err
     assert tuning.chosen_rates(tuning.grid_table(extending, tmp_path)) == {}
+
+
+def test_the_stated_cpu_sweep_time_is_the_recorded_one():
+    # The profile description, the README and the instructors page state the sweep's time;
+    # it must be what the committed records add up to, on one process and on two.
+    root = Path(__file__).resolve().parents[1]
+    hours = tuning.sweep_cost("cpu", load_records("cpu", root / "results"),
+                              root / "results").loc["total", "hours"]
+    stated = f"{hours:.1f} hours of one single-threaded process, about {hours / 2:.1f} hours"
+    texts = {"profile": PROFILES["cpu"]["description"],
+             "README": (root / "README.md").read_text(),
+             "instructors page": (root / "book" / "for_instructors.md").read_text()}
+    for name, text in texts.items():
+        assert stated in " ".join(text.split()), f"the {name} does not state: {stated}"
