@@ -318,6 +318,15 @@ def _not_shown(row) -> str:
 
 CLAIM = ("hybrid", "diffstride")  # the Hybrid paper's claim: hybrid above DiffStride
 
+# What a shown difference means where the names suggest something else.
+MEANING = {
+    ("hybrid_at_gap", "diffstride"): (
+        " That network computes DiffStride's function with a rescaled last layer (the "
+        "architectures chapter), so the difference is what the rescaling does to training, "
+        "not an effect of spectral pooling."
+    ),
+}
+
 
 def conclusion(
     comparisons: pd.DataFrame, plateau: pd.DataFrame, recorded: int, declared: int,
@@ -342,7 +351,8 @@ def conclusion(
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(
             f"{what}: {interval} over {r.paired_seeds} seeds: "
-            + (f"`{r.a}` is {words}, by both paired tests." if words else _not_shown(r))
+            + (f"`{r.a}` is {words}, by both paired tests." + MEANING.get((r.a, r.b), "")
+               if words else _not_shown(r))
         )
         if (r.a, r.b) == CLAIM:
             verdict = {1: "supports", -1: "contradicts", 0: "does not support"}[shown]

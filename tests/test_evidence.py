@@ -191,6 +191,15 @@ def test_the_conclusion_says_why_a_difference_is_not_shown(row, reason):
     assert reason in text and "is higher" not in text and "is lower" not in text
 
 
+def test_the_conclusion_says_what_a_gap_reading_difference_measures():
+    row = comparison_row(0.55, 0.17, 0.94, 0.03, a="hybrid_at_gap")
+    shown = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    assert "is higher" in shown and "rescaled last layer" in shown
+    row = comparison_row(0.1, -0.2, 0.4, 0.5, a="hybrid_at_gap")
+    unshown = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    assert "rescaled last layer" not in unshown
+
+
 def test_the_glance_gives_the_four_means_with_intervals_and_the_conclusion():
     records = [record(c, s, a + 0.001 * s) for c, a in (("strided", 0.92), ("hybrid", 0.90))
                for s in range(3)]
