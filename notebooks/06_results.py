@@ -324,9 +324,8 @@ if records:
     paper_gaps = [f"{paper_c10[c] - paper_c10['strided']:+.1f} (`{c}`)"
                   for c in paper_c10.index if c != "strided"]
     fashion_ref = reported[reported.key == "fashion_mnist_readme"].set_index("model").test_acc
-    ours = intervals.set_index(["dataset", "config"])
-    strided = ours.loc[("fashion_mnist", "strided")] if ("fashion_mnist", "strided") in ours.index \
-        else None
+    strided = next(intervals.query("dataset == 'fashion_mnist' and config == 'strided'")
+                   .itertuples(), None)
     display(Markdown(
         f"Order of our configurations by mean accuracy: {'; '.join(notes)}. In the DiffStride "
         f"paper's (2,2,2) row on CIFAR-10 the order is "
@@ -338,9 +337,9 @@ if records:
            f"60,000 training images and long training; our runs see "
            f"{provenance('fashion_mnist')['train_size']} images for "
            f"{provenance('fashion_mnist')['epochs']} epochs"
-           + (f", and our strided network reaches {strided.loc['mean']:.2f} % (95 % "
+           + (f", and our strided network reaches {strided.mean:.2f} % (95 % "
               f"interval {strided.low:.2f} to {strided.high:.2f}, "
-              f"{plural(int(strided.seeds), 'seed')})." if strided is not None else ".")
+              f"{plural(strided.seeds, 'seed')})." if strided is not None else ".")
            if "fashion_mnist" in datasets else
            "Our runs use the same data sets as the papers; differences in recipe remain "
            "(see the training chapter)."
