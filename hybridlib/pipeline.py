@@ -19,8 +19,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -310,13 +312,16 @@ def write_stamp(prepared: Prepared, inputs: dict, output_dir: Path = OUTPUT_DIR)
 # --- executing -----------------------------------------------------------------------
 
 
-def kernel_config() -> Config:
-    """The kernel talks to papermill over local IPC sockets, not TCP.
+def kernel_config(socket_dir: Path) -> Config:
+    """The kernel talks to papermill over local IPC sockets in ``socket_dir``, not TCP.
 
-    Over TCP every kernel logs that its traffic is unencrypted, on every chapter.
+    Over TCP every kernel logs that its traffic is unencrypted, on every chapter. The
+    sockets' default place is the working directory, where a build stopped by a signal
+    would leave them in the repository; ``socket_dir`` is a private temporary folder.
     """
     config = Config()
     config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(Path(socket_dir) / "kernel")  # sockets kernel-1 … kernel-5
     return config
 
 
@@ -455,7 +460,10 @@ def execute(
     for stale in (final, failed, partial, stamp_path(stem, output_dir)):
         stale.unlink(missing_ok=True)
     try:
-        with environment(HYBRIDLIB_PROFILE=prepared.parameters["profile"]):
+        with (
+            environment(HYBRIDLIB_PROFILE=prepared.parameters["profile"]),
+            tempfile.TemporaryDirectory(prefix="hybridlib-kernel-") as socket_dir,
+        ):
             papermill.execute_notebook(
                 prepared.notebook,
                 str(partial),
@@ -465,7 +473,7 @@ def execute(
                 cwd=str(cwd),
                 progress_bar=progress_bar,
                 log_output=log_output,
-                config=kernel_config(),
+                config=kernel_config(socket_dir),
                 execution_timeout=cell_timeout,
             )
         check_finished(partial, prepared.chapter.source)
@@ -766,6 +774,15 @@ def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def interrupt(signum: int, frame) -> None:
+    """Handle SIGTERM (``kill``, ``timeout``) as Ctrl-C: the kernel is shut down with us.
+
+    Left to the default action, the process would die at once and its kernel, possibly
+    in the middle of training, would go on running with no one to read it.
+    """
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     profiles = available_profiles()
@@ -777,6 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     index = None
     book_dir = Path(args.book_dir).resolve() if args.book_dir else REPO_ROOT
+    previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
     try:
         if args.check_published:
             check_published(book_dir / "_build" / "html")
@@ -812,6 +830,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     print("\ntimings:")
     for step, seconds in timings.items():
         print(f"  {step:<24} {seconds:8.1f} s")

@@ -31,7 +31,7 @@ def test_the_results_chapter_runs_from_its_own_folder(tmp_path, monkeypatch):
         parameters=prepared.parameters,
         kernel_name=pipeline.KERNEL,
         cwd=str(folder),
-        config=pipeline.kernel_config(),
+        config=pipeline.kernel_config(tmp_path),
         progress_bar=False,
     )
     text = "\n".join(

@@ -300,6 +300,34 @@ def test_ctrl_c_ends_the_pipeline_with_one_line(repo, monkeypatch, capsys):
     assert len(lines) == 1 and lines[0].startswith("interrupted: ")
 
 
+@pytest.mark.slow
+def test_sigterm_ends_the_pipeline_like_ctrl_c_and_takes_the_kernel_with_it(repo, capsys):
+    import signal
+    import time
+
+    write_notebook(
+        repo / "notebooks", "01_terminated", 'profile = "cpu"',
+        "import os, pathlib, signal, time\n"
+        "pathlib.Path('kernel.pid').write_text(str(os.getpid()))\n"
+        "os.kill(os.getppid(), signal.SIGTERM)  # as `kill` or `timeout` would\n"
+        "time.sleep(60)",
+    )  # fmt: skip
+    before = signal.getsignal(signal.SIGTERM)
+    assert pipeline.main(["--profile", "smoke", "--no-build"]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("interrupted: ")
+    assert signal.getsignal(signal.SIGTERM) is before
+    kernel = int((repo / "kernel.pid").read_text())
+    for _ in range(50):  # the kernel is shut down, not left training on its own
+        try:
+            os.kill(kernel, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"kernel {kernel} still running after the pipeline ended")
+    assert not list(repo.glob("kernel-*"))  # its sockets were not in the working folder
+
+
 def test_a_forced_sweep_spans_the_command_and_ends_only_when_it_succeeds(tmp_path, monkeypatch):
     from hybridlib.train import FORCED_SINCE_ENV
 
