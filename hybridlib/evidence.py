@@ -217,8 +217,17 @@ def plateau_table(
 
 
 # ---------------------------------------------------------------------- for the reader
+def _end(x: float) -> str:
+    """An interval's end, ``+0.36``; one that rounds to 0.00 gets the decimals (up to 4)
+    that show its side of zero, ``+0.002``, as the verdict beside it rests on that side."""
+    decimals = 2
+    while x != 0 and decimals < 4 and round(x, decimals) == 0:
+        decimals += 1
+    return signed(x, decimals)
+
+
 def _bracket(low: float, high: float) -> str:
-    return f"[{signed(low)}, {signed(high)}]"
+    return f"[{_end(low)}, {_end(high)}]"
 
 
 def _interval_text(mean: float, low: float, high: float) -> str:

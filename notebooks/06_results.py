@@ -554,6 +554,8 @@ if records:
                     ax.set_title(position, fontsize=9, pad=3)
                     if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
                         ax.set_ylabel(config, fontsize=9, fontweight="bold")
+                        # sharey keeps the tick labels of column 0 only, empty in some rows
+                        ax.yaxis.set_tick_params(labelleft=True)
             for j in range(len(pos_order)):
                 shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
                 if shown:

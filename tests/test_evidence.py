@@ -160,6 +160,25 @@ def test_a_difference_is_shown_only_when_both_paired_tests_agree(row, expected):
     assert evidence.direction(row) == expected
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (0.002, 0.36005, "[+0.002, +0.36]"),  # shown: the end is above zero, and says so
+        (-0.0004, 0.51, "[\u22120.0004, +0.51]"),
+        (0.0, 0.51, "[0.00, +0.51]"),
+        (-0.00001, -1.4, "[0.0000, \u22121.40]"),  # at most 4 decimals
+    ],
+)
+def test_an_interval_end_near_zero_shows_its_side_of_zero(low, high, text):
+    row = comparison_row(0.2, -0.1, 0.5, 0.2)
+    row[["image_diff", "image_low", "image_high", "image_p_holm"]] = [0.18, low, high, 0.05]
+    table = pd.DataFrame([row])
+    assert evidence.format_comparisons(table).iloc[0]["by test image: mean [95 % CI]"] == (
+        f"+0.18 {text}"
+    )
+    assert f"over test images +0.18 {text}" in evidence.describe_comparisons(table)
+
+
 def test_the_conclusion_states_the_claim_the_status_and_the_scope():
     comparisons = pd.DataFrame([comparison_row(0.3, -0.2, 0.8, 0.2),
                                 comparison_row(-1.0, -1.5, -0.5, 0.001, a="spectral",
