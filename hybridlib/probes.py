@@ -52,6 +52,7 @@ def amplitude_settings(dataset: str, configs: list[str], width: int) -> dict:
                 "subset": PROBE_SUBSET,
                 "subset_seed": 0,
                 "init_seed": 0,
+                "batch_norm": "batch statistics",
                 "stages": list(PROBE_STAGES),
                 "configs": {
                     name: {k: v for k, v in config_spec(name).items() if k != "description"}
@@ -85,7 +86,8 @@ def probe_batch(dataset: str) -> tuple[torch.Tensor, int, int]:
 def shortcut_to_residual(
     config: str, batch: torch.Tensor, num_classes: int, width: int
 ) -> dict[str, float]:
-    """std(shortcut) / std(residual branch) of each projection block, at initialisation.
+    """std(shortcut) / std(residual branch) of each projection block, at initialisation,
+    with batch norm normalising by the batch (training mode).
 
     Args:
         config: a configuration's name (``hybridlib.configs.CONFIGS``).
@@ -112,8 +114,12 @@ def shortcut_to_residual(
 
         handles.append(block.register_forward_hook(hook))
     try:
+        # Batch norm with the batch's statistics, as in the first training step. In eval
+        # mode a fresh network's running statistics (mean 0, variance 1) make batch norm
+        # the identity, so the crop's gain would pass through the residual branch as
+        # well and the ratio could not show it.
         with torch.no_grad():
-            model.eval()(batch)
+            model.train()(batch)
     finally:
         for handle in handles:
             handle.remove()

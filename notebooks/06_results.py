@@ -168,7 +168,8 @@ if records:
         caption = (f"Profile {profile}, {name_of(dataset)}: {p['epochs']} "
                    f"epoch{'' if p['epochs'] == '1' else 's'} on "
                    f"{p['train_size']} training images (tested on {p['test_size']}), "
-                   f"width-{p['width']} ResNet-18, {plural(p['n_seeds'], 'seed')} ({p['seeds']}).")
+                   f"width-{p['width']} ResNet-18, seed{'' if p['n_seeds'] == 1 else 's'} {p['seeds']} "
+                   f"(the *seeds* column: how many each configuration has).")
         display(table(headline_table(records, dataset), caption=caption, digits=4,
                       formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
                                "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
@@ -225,7 +226,7 @@ if records:
                       caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
                       "intervals and Holm-corrected p (by seed, then by test image)"))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The paired comparisons: each difference with its 95 % interval by seed (black) and by test image (grey); an interval that crosses the dotted zero line shows no difference. Comparisons with fewer than two paired seeds have no seed interval yet.", "name": "fig-paired"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The paired comparisons: each difference with its 95 % interval by seed (black) and by test image (grey); an interval that crosses the dotted zero line shows no difference. A comparison with a single paired seed has only its per-image interval.", "name": "fig-paired"}}
 if records and not comparisons.empty:
     paired_differences_figure(comparisons, name_of, f"profile {profile}: ")
     plt.show()
@@ -348,8 +349,8 @@ if records:
            "accuracies say nothing about the methods.")
         + (f" One cell needs care: the Hybrid paper's CIFAR-100 baseline, "
            f"{side.loc['diffstride', 'Hybrid paper: CIFAR-100']:.1f} %, sits in the `diffstride` "
-           f"row because the paper presents it as its DiffStride baseline; the last section "
-           f"checks which number it really is." if "diffstride" in side.index else "")))
+           f"row because the paper presents it as its DiffStride baseline; the section "
+           f"[on that baseline](sec-baseline) asks which mean it equals." if "diffstride" in side.index else "")))
 
 # %% [markdown]
 # ### When the order differs: underfitting, and the shortcut's amplitude
@@ -363,8 +364,8 @@ if records:
 # block the main path meets batch norm after the pooling, but the shortcut
 # (1×1 convolution, then the *same* pooling module) is added to the block's output as
 # it is. The cell below measures, at initialisation and on a batch of this profile's
-# images, how much larger the shortcut is than the residual branch in each projection
-# block.
+# images, with batch norm normalising by the batch as in the first training step, how
+# much larger the shortcut is than the residual branch in each projection block.
 
 # %% tags=["hide-input"]
 if records:
@@ -383,7 +384,7 @@ if records:
         fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(compare_configs)
         display(pd.concat([fit.rename(columns=lambda c: c + " (%)"), amplitude.add_prefix("shortcut/residual ")],
                           axis=1).style.set_caption(
-            "Final training and test accuracy (mean over seeds and data sets) and, at "
+            f"Final training and test accuracy (mean over seeds{' and data sets' if len(datasets) > 1 else ''}) and, at "
             "initialisation, the ratio of the shortcut's standard deviation to the residual "
             "branch's in each projection block").format("{:.2f}"))
     else:
@@ -403,8 +404,9 @@ if records:
             f"Here `{best}` has the best mean test accuracy. "
             + (f"{listing(f'`{c}`' for c in lower_fit)} also fit the training set less well "
                f"(training accuracy {listing(f'{fit.train_acc[c]:.1f} %' for c in lower_fit)} against "
-               f"{fit.train_acc[best]:.1f} %), so within this budget they are slower to train rather "
-               f"than more prone to overfit. " if lower_fit else
+               f"{fit.train_acc[best]:.1f} %), which points to slower training within this budget "
+               f"rather than overfitting (the configurations also train at different learning "
+               f"rates). " if lower_fit else
                "Every other configuration fits the training set at least as well, so the gaps are "
                "in generalisation, not in fitting. ")
             + f"At initialisation the shortcut of the strided network is "
@@ -600,9 +602,9 @@ if records:
         text += (f"{same} of the {len(with_diffstride)} runs with DiffStride layers end with "
                  f"exactly the map sizes they started with"
                  + (": the output size is a step function of the stride (an even number of "
-                    "rows, rounded up), and a change of a few tenths can stay within one step. "
-                    "The table below shows the sizes, and the cost after the first and the "
-                    "last epoch." if same else "; the table below shows how the sizes moved."))
+                    "rows, rounded up), and a stride can move without crossing a step, or "
+                    "press against the largest stride a small map allows. The table below "
+                    "shows the sizes at initialisation and at the end of training." if same else "; the table below shows how the sizes moved."))
         display(Markdown(text))
 
 # %% tags=["hide-input"]
@@ -677,9 +679,10 @@ if records:
                 f"{signed(s.test_acc_mean['diffstride'] - s.test_acc_mean['strided'])} points.")
         if {"hybrid", "diffstride"} <= set(s.index):
             compute_lines.append(
-                f"The hybrid's head layer changes the FLOPs by "
-                f"{signed(100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1), 1)} % relative to "
-                f"DiffStride.")
+                f"The hybrid's mean FLOPs differ from DiffStride's by "
+                f"{signed(100 * (s.gflops['hybrid'] / s.gflops['diffstride'] - 1), 1)} %; each "
+                f"run's FLOPs follow its learned strides, so this mixes the head layer with "
+                f"where the strides ended.")
         frontier = s.sort_values("gflops")
         best_so_far, efficient = -math.inf, []
         for config, r in frontier.iterrows():
@@ -738,6 +741,7 @@ if records and ablation_present:
     display(Markdown(describe_comparisons(ablation, name_of)))
 
 # %% [markdown]
+# (sec-baseline)=
 # ## Is the Hybrid paper's CIFAR-100 baseline the right one?
 #
 # The Hybrid paper reports its model against a DiffStride baseline on both CIFAR data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from hybridlib import probes
 from hybridlib.configs import MAIN_CONFIGS, PROFILES
@@ -54,3 +55,15 @@ def test_the_committed_record_of_the_cpu_profile_is_what_measuring_gives():
     assert record["settings"] == measured["settings"], "the profile changed: rerun chapter 6"
     for config, ratios in measured["ratios"].items():
         assert record["ratios"][config] == pytest.approx(ratios, rel=1e-4), config
+
+
+def test_the_crop_gain_on_the_shortcut_shows_with_batch_statistics():
+    # Un-rescaled spectral pooling multiplies a map by HW/(hw) = 4 at stride 2; batch norm
+    # removes it from the residual branch only. With eval-mode statistics of a fresh network
+    # batch norm is the identity and both ratios would be alike.
+    torch.manual_seed(1)
+    batch = torch.randn(32, 1, 32, 32)
+    strided = probes.shortcut_to_residual("strided", batch, num_classes=10, width=8)
+    spectral = probes.shortcut_to_residual("spectral", batch, num_classes=10, width=8)
+    for stage in probes.PROBE_STAGES:
+        assert spectral[stage] > 1.5 * strided[stage], stage
