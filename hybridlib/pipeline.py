@@ -312,7 +312,7 @@ def write_stamp(prepared: Prepared, inputs: dict, output_dir: Path = OUTPUT_DIR)
 # --- executing -----------------------------------------------------------------------
 
 
-def kernel_config(socket_dir: Path) -> Config:
+def kernel_config(socket_dir: str | Path) -> Config:
     """The kernel talks to papermill over local IPC sockets in ``socket_dir``, not TCP.
 
     Over TCP every kernel logs that its traffic is unencrypted, on every chapter. The

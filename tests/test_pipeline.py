@@ -7,12 +7,15 @@ execute one start a real kernel (about a second each).
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
 import pytest
+from jupyter_client import KernelManager
 
 from hybridlib import pipeline, sphinx_fixes
 from hybridlib.pipeline import Chapter, PipelineError
@@ -204,6 +207,28 @@ def test_inline_scripts_that_sphinx_adds_twice_are_written_once():
     assert context["script_files"] == scripts[:2]
 
 
+def test_the_kernel_uses_ipc_sockets_in_the_given_folder_not_the_working_one(
+    tmp_path, monkeypatch
+):
+    sockets, cwd = tmp_path / "sockets", tmp_path / "cwd"
+    sockets.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    manager = KernelManager(config=pipeline.kernel_config(sockets), kernel_name=pipeline.KERNEL)
+    assert manager.transport == "ipc"
+    manager.start_kernel()
+    try:
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.stop_channels()
+        assert len(list(sockets.glob("kernel-*"))) == 5  # shell, iopub, stdin, control, hb
+        assert list(cwd.iterdir()) == []
+    finally:
+        manager.shutdown_kernel(now=True)
+    assert list(sockets.iterdir()) == []  # removed at shutdown
+
+
 def test_a_dying_kernel_is_reported_with_the_notebook(tmp_path):
     path = write_notebook(tmp_path, "01_dies", 'profile = "cpu"', "import os\nos._exit(1)")
     with pytest.raises(PipelineError, match="01_dies.py stopped: DeadKernelError"):
@@ -302,9 +327,6 @@ def test_ctrl_c_ends_the_pipeline_with_one_line(repo, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_sigterm_ends_the_pipeline_like_ctrl_c_and_takes_the_kernel_with_it(repo, capsys):
-    import signal
-    import time
-
     write_notebook(
         repo / "notebooks", "01_terminated", 'profile = "cpu"',
         "import os, pathlib, signal, time\n"

@@ -113,30 +113,6 @@ def test_another_profile_is_another_input(tmp_path, records):
     assert smoke["parameters"] != cpu["parameters"] and smoke["source"] == cpu["source"]
 
 
-def test_the_kernel_uses_ipc_sockets_in_the_given_folder_not_the_working_one(
-    tmp_path, monkeypatch
-):
-    from jupyter_client import KernelManager
-
-    sockets, cwd = tmp_path / "sockets", tmp_path / "cwd"
-    sockets.mkdir()
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    manager = KernelManager(config=pipeline.kernel_config(sockets), kernel_name=pipeline.KERNEL)
-    assert manager.transport == "ipc"
-    manager.start_kernel()
-    try:
-        client = manager.client()
-        client.start_channels()
-        client.wait_for_ready(timeout=60)
-        client.stop_channels()
-        assert len(list(sockets.glob("kernel-*"))) == 5  # shell, iopub, stdin, control, hb
-        assert list(cwd.iterdir()) == []
-    finally:
-        manager.shutdown_kernel(now=True)
-    assert list(sockets.iterdir()) == []  # removed at shutdown
-
-
 # --- the setup cell -------------------------------------------------------------------
 
 
