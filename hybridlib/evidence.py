@@ -5,9 +5,13 @@ The tables chapter 6 reports, built on ``hybridlib.stats``:
 * :func:`interval_table`: per data set and configuration, the mean test accuracy over
   seeds with its 95 % t-interval (never a gap divided by a standard deviation);
 * :func:`headline_table`: those intervals beside the other means of one data set's runs;
-* :func:`comparison_table`: for pairs of configurations, the seed-paired difference with
-  its t-interval and paired-t p, and a paired bootstrap over test images (from the
-  per-image correctness every record stores), each family Holm-corrected;
+* :func:`comparison_table`: for pairs of configurations, the difference tested by seed,
+  by test image (from the per-image correctness every record stores) and by both as
+  crossed random effects, each family Holm-corrected; no test draws random numbers, so
+  no verdict depends on a random seed of the analysis;
+* :func:`equivalence_table` and :func:`detectable_difference`: what the records rule out
+  (two one-sided tests against a stated margin) and the smallest difference each family
+  of comparisons could detect;
 * :func:`plateau_table`: whether each run's validation accuracy had settled, the change
   over its last 20 % of epochs.
 
@@ -26,20 +30,32 @@ import pandas as pd
 from hybridlib import stats
 from hybridlib.configs import MAIN_CONFIGS
 from hybridlib.formatting import dataset_name, signed
-from hybridlib.results import config_label, runs_table, summary_table
+from hybridlib.results import config_label, hybrid_baseline_check, runs_table, summary_table
 from hybridlib.train import decode_correct
 
 __all__ = [
     "CLAIM",
+    "EQUIVALENCE_MARGIN",
     "HYBRID_COMPARISONS",
+    "PAPER_GAIN",
+    "ablation_ranking",
+    "ablation_sentence",
+    "baselines_sentence",
+    "claim_equivalence",
     "comparison_table",
     "conclusion",
+    "detectable_difference",
     "direction",
     "describe_comparisons",
+    "equivalence_sentence",
+    "equivalence_table",
     "format_comparisons",
+    "format_equivalence",
     "glance",
     "headline_table",
     "interval_table",
+    "p_text",
+    "pairing_sentence",
     "plateau_span",
     "plateau_table",
 ]
@@ -114,19 +130,31 @@ def _correct(record: dict) -> np.ndarray | None:
     return None if text is None else decode_correct(text, record["test_size"])
 
 
+KINDS = ("seed", "image", "crossed")  # the three paired tests of comparison_table
+VERDICT_KIND = "crossed"  # the test the verdicts read: it counts both sources of noise
+
+
 def comparison_table(
     records: Sequence[dict],
     pairs: Sequence[tuple[str, str]] = HYBRID_COMPARISONS,
     level: float = 0.95,
-    resamples: int = 10_000,
 ) -> pd.DataFrame:
-    """Paired comparisons ``a - b`` of test accuracy (points), by seed and by test image.
+    """Paired comparisons ``a - b`` of test accuracy (points): by seed, by image, crossed.
 
-    For each data set and each pair present: the seeds both have, the mean seed-paired
-    difference with its t-interval and paired-t p (``seed_*``), and the paired bootstrap
-    over test images of the correctness averaged over those same seeds (``image_*``, so
-    ``image_diff`` equals ``seed_diff``). ``*_p_holm`` are Holm-adjusted across the pairs
-    of one data set, each family on its own.
+    For each data set and each pair present, over the seeds both have:
+
+    * ``seed_*``: the mean seed-paired difference with its t-interval and paired-t p
+      (training noise, the test set fixed); ``seed_sd`` the paired differences' standard
+      deviation and ``seed_r`` the correlation of the two configurations over seeds;
+    * ``image_*``: the paired t-test over test images of the correctness averaged over
+      those seeds (the test images' noise, the trained networks fixed);
+    * ``crossed_*``: seeds and test images as crossed random effects
+      (:func:`hybridlib.stats.crossed_difference`), both sources of noise; the verdicts
+      (:func:`direction`) read this one.
+
+    The three estimate one difference (``seed_diff == image_diff == crossed_diff``) with
+    different intervals; none draws random numbers. ``*_p_holm`` are Holm-adjusted across
+    the pairs of one data set, each kind of test on its own.
     """
     by_config = _by_config(records)
     rows = []
@@ -138,39 +166,98 @@ def comparison_table(
                 continue
             seeds = sorted(set(runs_a) & set(runs_b))
             row = {"dataset": dataset, "a": a, "b": b, "paired_seeds": len(seeds)}
+            tests = {}
             if len(seeds) > 1:
-                paired = stats.paired_difference(
-                    [100 * runs_a[s]["final_test_acc"] for s in seeds],
-                    [100 * runs_b[s]["final_test_acc"] for s in seeds],
-                    level,
-                )
-                row.update(
-                    seed_diff=paired.mean, seed_low=paired.low, seed_high=paired.high,
-                    seed_p=paired.p,
-                )
-            # The same seeds as the seed-paired test, so that both estimate one difference.
+                acc_a = [100 * runs_a[s]["final_test_acc"] for s in seeds]
+                acc_b = [100 * runs_b[s]["final_test_acc"] for s in seeds]
+                tests["seed"] = stats.paired_difference(acc_a, acc_b, level)
+                row.update(seed_sd=float(np.std(np.subtract(acc_a, acc_b), ddof=1)),
+                           seed_r=_correlation(acc_a, acc_b))
             correct_a = [_correct(runs_a[s]) for s in seeds]
             correct_b = [_correct(runs_b[s]) for s in seeds]
             if seeds and not any(c is None for c in (*correct_a, *correct_b)):
-                boot = stats.paired_bootstrap(
-                    np.array(correct_a), np.array(correct_b), level, resamples
-                )
-                row.update(
-                    image_diff=boot.mean, image_low=boot.low, image_high=boot.high,
-                    image_p=boot.p,
-                )
+                tests["image"] = stats.paired_image_test(np.array(correct_a),
+                                                         np.array(correct_b), level)
+                if len(seeds) > 1:
+                    tests["crossed"] = stats.crossed_difference(np.array(correct_a),
+                                                                np.array(correct_b), level)
+            for kind, interval in tests.items():
+                row.update({f"{kind}_diff": interval.mean, f"{kind}_low": interval.low,
+                            f"{kind}_high": interval.high, f"{kind}_p": interval.p})
             family.append(row)
-        for kind in ("seed", "image"):
+        for kind in KINDS:
             tested = [r for r in family if f"{kind}_p" in r]
             for r, adjusted in zip(tested, stats.holm([r[f"{kind}_p"] for r in tested])):
                 r[f"{kind}_p_holm"] = adjusted
         rows.extend(family)
-    columns = [
-        "dataset", "a", "b", "paired_seeds",
-        "seed_diff", "seed_low", "seed_high", "seed_p", "seed_p_holm",
-        "image_diff", "image_low", "image_high", "image_p", "image_p_holm",
+    columns = ["dataset", "a", "b", "paired_seeds", "seed_sd", "seed_r"] + [
+        f"{kind}_{field}" for kind in KINDS for field in ("diff", "low", "high", "p", "p_holm")
     ]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def _correlation(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson's r of two configurations' accuracies over seeds (NaN if one is constant)."""
+    if np.std(x) == 0 or np.std(y) == 0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+EQUIVALENCE_MARGIN = 0.3  # points: the margin of every equivalence test in this book
+PAPER_GAIN = 0.94  # points: the Hybrid paper's CIFAR-10 gain of hybrid over DiffStride
+
+
+def equivalence_table(
+    records: Sequence[dict],
+    pairs: Sequence[tuple[str, str]] = HYBRID_COMPARISONS,
+    margin: float = EQUIVALENCE_MARGIN,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Two one-sided tests (TOST) of ``|a - b| < margin`` for each pair, paired by seed.
+
+    Columns: dataset, a, b, seeds, diff, low, high (the ``1 - 2 alpha`` interval: a
+    difference beyond either end is ruled out by a one-sided test at ``alpha``), p_lower,
+    p_upper, equivalent (both p below ``alpha``), and ``p_paper_gain``: the one-sided p
+    that ``a - b`` is at least :data:`PAPER_GAIN` points.
+    """
+    by_config = _by_config(records)
+    rows = []
+    for dataset in dict.fromkeys(d for d, _ in by_config):
+        for a, b in pairs:
+            runs_a, runs_b = by_config.get((dataset, a), {}), by_config.get((dataset, b), {})
+            seeds = sorted(set(runs_a) & set(runs_b))
+            if len(seeds) < 2:
+                continue
+            acc_a = [100 * runs_a[s]["final_test_acc"] for s in seeds]
+            acc_b = [100 * runs_b[s]["final_test_acc"] for s in seeds]
+            test = stats.tost(acc_a, acc_b, margin, alpha)
+            rows.append({"dataset": dataset, "a": a, "b": b, "seeds": len(seeds),
+                         "diff": test.mean, "low": test.low, "high": test.high,
+                         "p_lower": test.p_lower, "p_upper": test.p_upper,
+                         "equivalent": test.equivalent,
+                         "p_paper_gain": stats.tost(acc_a, acc_b, PAPER_GAIN, alpha).p_upper})
+    columns = ["dataset", "a", "b", "seeds", "diff", "low", "high", "p_lower", "p_upper",
+               "equivalent", "p_paper_gain"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def detectable_difference(comparisons: pd.DataFrame, alpha: float = 0.05,
+                          power: float = 0.8) -> pd.DataFrame:
+    """Per data set, the smallest true difference each family's seed-paired tests detect.
+
+    Over the rows of ``comparisons`` (one family, a :func:`comparison_table`): the fewest
+    paired seeds, the pooled standard deviation of the seed-paired differences, the
+    family's size and :func:`hybridlib.stats.minimal_detectable_difference` at
+    ``power``, judged at Holm's first step (``alpha`` over the family's size).
+    """
+    rows = []
+    for dataset, family in comparisons.dropna(subset=["seed_sd"]).groupby("dataset", sort=False):
+        seeds = int(family.paired_seeds.min())
+        sd = float(np.sqrt(np.mean(family.seed_sd**2)))
+        rows.append({"dataset": dataset, "seeds": seeds, "comparisons": len(family), "sd": sd,
+                     "detectable": stats.minimal_detectable_difference(
+                         sd, seeds, alpha, power, family=len(family))})
+    return pd.DataFrame(rows, columns=["dataset", "seeds", "comparisons", "sd", "detectable"])
 
 
 def plateau_span(epochs: int, share: float = 0.2) -> int:
@@ -234,95 +321,93 @@ def _interval_text(mean: float, low: float, high: float) -> str:
     return f"{signed(mean)} {_bracket(low, high)}"
 
 
+def p_text(p: float) -> str:
+    """A p-value for the reader: two significant digits, and no smaller than 0.0001."""
+    return "< 0.0001" if p < 1e-4 else f"{p:#.2g}"
+
+
 def format_comparisons(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`comparison_table` as a reader's table: one row per pair, intervals as text."""
+    """:func:`comparison_table` as a reader's table: one row per pair, intervals as text.
+
+    Shows the seed-paired test and the crossed seed x image test (the one the verdicts
+    read); the per-image test stays in ``table``.
+    """
     rows = []
     for _, r in table.iterrows():
         row = {"data set": r.dataset, "comparison": f"{r.a} − {r.b}", "seeds": r.paired_seeds}
-        row["by seed: mean [95 % CI]"] = (
-            "" if math.isnan(r.seed_diff) else _interval_text(r.seed_diff, r.seed_low, r.seed_high)
-        )
-        row["p (Holm)"] = "" if math.isnan(r.seed_p_holm) else f"{r.seed_p_holm:.2g}"
-        row["by test image: mean [95 % CI]"] = (
-            "not recorded"
-            if math.isnan(r.image_diff)
-            else _interval_text(r.image_diff, r.image_low, r.image_high)
-        )
-        row["p (Holm) "] = "" if math.isnan(r.image_p_holm) else f"{r.image_p_holm:.2g}"
+        for kind, title in (("seed", "by seed"), ("crossed", "seed × image")):
+            diff = r[f"{kind}_diff"]
+            row[f"{title}: mean [95 % CI]"] = (
+                "" if math.isnan(diff)
+                else _interval_text(diff, r[f"{kind}_low"], r[f"{kind}_high"]))
+            row[f"{title}: p (Holm)"] = (
+                "" if math.isnan(r[f"{kind}_p_holm"]) else p_text(r[f"{kind}_p_holm"]))
         rows.append(row)
     return pd.DataFrame(rows).set_index(["data set", "comparison"])
 
 
-def _verdict(low: float, high: float, p_holm: float, family: int) -> str:
-    """What an interval and its Holm-adjusted p support, in words."""
-    if low <= 0 <= high:
-        return "an interval that includes zero: these runs do not show a difference"
-    if p_holm >= 0.05:
-        return (
-            f"an interval that excludes zero on its own, but not after Holm's correction for "
-            f"the {family} comparisons (adjusted p = {p_holm:.2g}): not shown"
-        )
-    return f"a difference these runs show (Holm-adjusted p = {p_holm:.2g})"
-
-
-def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
-    """A Markdown list, one sentence per comparison saying what its intervals support,
-    generated from them.
-
-    A difference is called shown only when its interval excludes zero and its
-    Holm-adjusted p is below 0.05; otherwise the sentence says why it is not.
-    """
-    sentences = []
-    family = table.groupby("dataset").size()
-    for _, r in table.iterrows():
-        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
-        if math.isnan(r.seed_diff):
-            sentences.append(f"{what}: fewer than two paired seeds, no interval.")
-            continue
-        text = (
-            f"{what}: {signed(r.seed_diff)} points over {r.paired_seeds} paired seeds, 95 % "
-            f"interval {_bracket(r.seed_low, r.seed_high)}, "
-            + _verdict(r.seed_low, r.seed_high, r.seed_p_holm, family[r.dataset])
-        )
-        if not math.isnan(r.image_diff):
-            text += (
-                f"; over test images {_interval_text(r.image_diff, r.image_low, r.image_high)}, "
-                + _verdict(r.image_low, r.image_high, r.image_p_holm, family[r.dataset])
-            )
-        sentences.append(text + ".")
-    return "\n".join(f"* {sentence}" for sentence in sentences)
+def _kind(row) -> str | None:
+    """The test a verdict on ``row`` reads: the crossed one, else (no per-image record)
+    the seed-paired one; None with fewer than two paired seeds."""
+    for kind in (VERDICT_KIND, "seed"):
+        if not math.isnan(row.get(f"{kind}_diff", math.nan)):
+            return kind
+    return None
 
 
 def direction(row) -> int | None:
     """+1 or -1 when a comparison row shows ``a`` above or below ``b``, 0 when it does not
     show a difference, None with fewer than two paired seeds.
 
-    Shown means: the seed-paired interval excludes zero with Holm-adjusted p < 0.05, and
-    the per-image test, where recorded, agrees in sign with adjusted p < 0.05.
+    Shown means: the interval of the crossed seed x image test (which counts the noise of
+    training and of the test images) excludes zero, with Holm-adjusted p < 0.05. Records
+    without per-image results fall back on the seed-paired test.
     """
-    if math.isnan(row.seed_diff):
+    kind = _kind(row)
+    if kind is None:
         return None
-    sign = 1 if row.seed_low > 0 else -1 if row.seed_high < 0 else 0
-    if sign == 0 or row.seed_p_holm >= 0.05:
-        return 0
-    if not math.isnan(row.image_diff) and (
-        row.image_p_holm >= 0.05 or np.sign(row.image_diff) != sign
-    ):
-        return 0
-    return sign
+    low, high = row[f"{kind}_low"], row[f"{kind}_high"]
+    sign = 1 if low > 0 else -1 if high < 0 else 0
+    return sign if sign and row[f"{kind}_p_holm"] < 0.05 else 0
 
 
 def _not_shown(row) -> str:
     """Why :func:`direction` gives 0 for ``row``, in words."""
-    if row.seed_low <= 0 <= row.seed_high:
+    kind = _kind(row)
+    if row[f"{kind}_low"] <= 0 <= row[f"{kind}_high"]:
         return ("no difference these runs can show; a true difference, if any, is likely "
                 "inside that interval.")
-    if row.seed_p_holm >= 0.05:
-        return ("the interval excludes zero on its own, but not after Holm's correction "
-                f"(adjusted p = {row.seed_p_holm:.2g}), so no difference is shown.")
-    return ("the interval excludes zero, but the per-image test does not agree "
-            f"({signed(row.image_diff)} points, Holm-adjusted p = {row.image_p_holm:.2g}), "
-            "so no difference is shown.")
+    return ("the interval excludes zero on its own, but not after Holm's correction "
+            f"(adjusted p = {p_text(row[f'{kind}_p_holm'])}), so no difference is shown.")
+
+
+def _interval_sentence(row) -> str:
+    """``+0.18 points, 95 % interval [−0.04, +0.40] over 5 seeds (seeds and test images)``."""
+    kind = _kind(row)
+    noise = "seeds and test images" if kind == VERDICT_KIND else "seeds"
+    return (f"{signed(row[f'{kind}_diff'])} points, 95 % interval "
+            f"{_bracket(row[f'{kind}_low'], row[f'{kind}_high'])} over {row.paired_seeds} "
+            f"seeds (counting the noise of {noise})")
+
+
+def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
+    """A Markdown list, one sentence per comparison saying what its test supports.
+
+    A difference is called shown only when the crossed test's interval excludes zero and
+    its Holm-adjusted p is below 0.05 (see :func:`direction`); otherwise the sentence
+    says why it is not.
+    """
+    sentences = []
+    for _, r in table.iterrows():
+        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
+        shown = direction(r)
+        if shown is None:
+            sentences.append(f"{what}: fewer than two paired seeds, no interval.")
+            continue
+        verdict = (f"a difference these runs show (Holm-adjusted p = "
+                   f"{p_text(r[f'{_kind(r)}_p_holm'])})." if shown else _not_shown(r))
+        sentences.append(f"{what}: {_interval_sentence(r)}: {verdict}")
+    return "\n".join(f"* {sentence}" for sentence in sentences)
 
 
 CLAIM = ("hybrid", "diffstride")  # the Hybrid paper's claim: hybrid above DiffStride
@@ -337,9 +422,23 @@ MEANING = {
 }
 
 
+def claim_equivalence(row) -> str:
+    """What an :func:`equivalence_table` row rules out, in words (for :data:`CLAIM`)."""
+    margin = EQUIVALENCE_MARGIN
+    text = (f"Over {row.seeds} seeds, a gain of `{row.a}` over `{row.b}` larger than "
+            f"{row.high:.2f} points is ruled out (one-sided test at 5 %), and so is the Hybrid "
+            f"paper's {signed(PAPER_GAIN)} (p = {p_text(row.p_paper_gain)}). ")
+    if row.equivalent:
+        return text + (f"The two lie within ±{margin} points of each other (two one-sided "
+                       f"tests, p = {p_text(max(row.p_lower, row.p_upper))}).")
+    return text + (f"That they lie within ±{margin} points of each other is not shown either "
+                   f"(two one-sided tests, p = {p_text(max(row.p_lower, row.p_upper))}): "
+                   "these runs cannot tell a small gain from none.")
+
+
 def conclusion(
     comparisons: pd.DataFrame, plateau: pd.DataFrame, recorded: int, declared: int,
-    name=lambda dataset: dataset,
+    name=lambda dataset: dataset, equivalence: pd.DataFrame | None = None,
 ) -> str:
     """The results chapter's conclusion box (MyST admonition), generated from the tables.
 
@@ -347,6 +446,8 @@ def conclusion(
         comparisons: :func:`comparison_table` of :data:`HYBRID_COMPARISONS`.
         plateau: :func:`plateau_table` of the same records.
         recorded, declared: runs recorded and runs the profile declares.
+        equivalence: :func:`equivalence_table` of the same records; its :data:`CLAIM`
+            row adds what the records rule out.
     """
     lines = []
     for _, r in comparisons.iterrows():
@@ -355,24 +456,28 @@ def conclusion(
         if shown is None:
             lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
             continue
-        interval = (f"{signed(r.seed_diff)} points, 95 % interval "
-                    f"{_bracket(r.seed_low, r.seed_high)}")
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(
-            f"{what}: {interval} over {r.paired_seeds} seeds: "
-            + (f"`{r.a}` is {words}, by both paired tests." + MEANING.get((r.a, r.b), "")
+            f"{what}: {_interval_sentence(r)}: "
+            + (f"`{r.a}` is {words}." + MEANING.get((r.a, r.b), "")
                if words else _not_shown(r))
         )
         if (r.a, r.b) == CLAIM:
             verdict = {1: "supports", -1: "contradicts", 0: "does not support"}[shown]
             lines[-1] += f" This {verdict} the Hybrid paper's claim at this scale."
+            if equivalence is not None:
+                row = equivalence[(equivalence.dataset == r.dataset) & (equivalence.a == r.a)
+                                  & (equivalence.b == r.b)]
+                if len(row):
+                    lines[-1] += " " + claim_equivalence(row.iloc[0])
     settled = plateau.settled.dropna()
     if len(settled):
         lines.append(
-            f"{int(settled.sum())} of {len(settled)} runs had settled (validation accuracy "
-            "changing by less than 0.3 points over their last fifth of epochs)"
-            + ("." if settled.all() else "; the others were still moving, so their numbers "
-               "may understate what longer training gives.")
+            f"{int(settled.sum())} of {len(settled)} runs changed by less than 0.3 points of "
+            "validation accuracy over their last fifth of epochs and the epoch before. At the "
+            "end of a step schedule, whose last epochs run at its lowest learning rate, "
+            "that says the schedule had ended, not that longer training would not change "
+            "the numbers."
         )
     status = (
         f"All {declared} runs of the profile are recorded."
@@ -387,6 +492,44 @@ def conclusion(
     )
     bullets = "\n".join(f"* {line}" for line in (status, *lines, scope))
     return f"```{{admonition}} What this experiment supports\n:class: conclusion\n{bullets}\n```"
+
+
+def baselines_sentence() -> str:
+    """What the papers' own numbers say about the Hybrid paper's baselines, in words."""
+    check = hybrid_baseline_check()
+    c10, c100 = check.loc["cifar10"], check.loc["cifar100"]
+    return (
+        f"The papers' own numbers: the Hybrid paper's CIFAR-100 baseline, "
+        f"{c100['baseline (Hybrid paper)']:.1f} %, is the DiffStride paper's "
+        f"{c100['baseline equals']}, not its DiffStride mean "
+        f"({c100['DiffStride mean (DiffStride paper)']:.1f} %); against that, the hybrid's "
+        f"{c100['hybrid (Hybrid paper)']:.2f} % is a gain of "
+        f"{signed(c100['gain over DiffStride mean'])} points, not "
+        f"{signed(c100['gain claimed'])}. On CIFAR-10 the official DiffStride README reports "
+        f"{c10['DiffStride (official README, 1,1,2,2,2)']:.2f} % for DiffStride (another "
+        f"recipe), above the hybrid's {c10['hybrid (Hybrid paper)']:.2f} %."
+    )
+
+
+def ablation_ranking(records: Sequence[dict], configs: Sequence[str]) -> dict[str, list[str]]:
+    """Which of ``configs`` is the lowest and the highest in every seed all of them share.
+
+    Returns ``{"lowest": [...], "highest": [...]}``: the configurations ranked last (first)
+    by test accuracy in each such seed (empty lists when none is, or with no shared seed).
+    """
+    by_config = _by_config(records)
+    lowest, highest = [], []
+    for dataset in dict.fromkeys(d for d, _ in by_config):
+        runs = {c: by_config[(dataset, c)] for c in configs if (dataset, c) in by_config}
+        seeds = set.intersection(*(set(r) for r in runs.values())) if runs else set()
+        if len(runs) < 2 or not seeds:
+            continue
+        for seed in sorted(seeds):
+            accs = {c: r[seed]["final_test_acc"] for c, r in runs.items()}
+            lowest.append(min(accs, key=accs.get))
+            highest.append(max(accs, key=accs.get))
+    return {"lowest": sorted(set(lowest)) if len(set(lowest)) == 1 else [],
+            "highest": sorted(set(highest)) if len(set(highest)) == 1 else []}
 
 
 def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
@@ -405,6 +548,92 @@ def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
         if lines else "No run is recorded yet."
     )
     box = conclusion(comparison_table(records), plateau_table(records), len(records), declared,
-                     name)
+                     name, equivalence_table(records))
+    box = box.replace("\n```", f"\n* {baselines_sentence()}\n```")
     return f"{means}\n\n{box}\n"
 
+
+
+def pairing_sentence(comparisons: pd.DataFrame) -> str:
+    """How much pairing by seed bought for the :data:`CLAIM` pair: the correlation of the
+    two configurations' accuracies over seeds, in words (empty without that pair)."""
+    row = comparisons[(comparisons.a == CLAIM[0]) & (comparisons.b == CLAIM[1])]
+    if row.empty or math.isnan(row.iloc[0].seed_r):
+        return ""
+    r = row.iloc[0]
+    strength = ("almost nothing" if abs(r.seed_r) < 0.3 else
+                "some of the run-to-run noise" if abs(r.seed_r) < 0.7 else
+                "much of the run-to-run noise")
+    return (f"Pairing by seed removes noise only where the two configurations' runs move "
+            f"together. For `{r.a}` and `{r.b}` the correlation of their test accuracies over "
+            f"{r.paired_seeds} seeds is r = {r.seed_r:.2f}, so pairing removes {strength} "
+            f"here; the paired interval is about as wide as an unpaired one would be.")
+
+
+def format_equivalence(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`equivalence_table` as a reader's table, one row per pair."""
+    rows = []
+    for _, r in table.iterrows():
+        rows.append({
+            "comparison": f"{r.a} − {r.b}", "seeds": r.seeds,
+            "mean [90 % CI]": _interval_text(r["diff"], r.low, r.high),
+            "TOST p": p_text(max(r.p_lower, r.p_upper)),
+            f"within ±{EQUIVALENCE_MARGIN}": "shown" if r.equivalent else "not shown",
+        })
+    return pd.DataFrame(rows).set_index("comparison")
+
+
+def equivalence_sentence(equivalence: pd.DataFrame, detectable: pd.DataFrame,
+                         comparisons: pd.DataFrame) -> str:
+    """What the records rule out for the :data:`CLAIM` pair, and what the family could
+    detect, in words."""
+    parts = []
+    claim = equivalence[(equivalence.a == CLAIM[0]) & (equivalence.b == CLAIM[1])]
+    if len(claim):
+        parts.append(claim_equivalence(claim.iloc[0]))
+    row = comparisons[(comparisons.a == CLAIM[0]) & (comparisons.b == CLAIM[1])]
+    if len(row) and not math.isnan(row.iloc[0].seed_sd):
+        r = row.iloc[0]
+        alone = stats.minimal_detectable_difference(r.seed_sd, r.paired_seeds)
+        parts.append(f"On its own, with {r.paired_seeds} seeds and a paired standard deviation "
+                     f"of {r.seed_sd:.2f} points, that comparison would detect a true "
+                     f"difference of {alone:.2f} points with 80 % power.")
+    for _, d in detectable.iterrows():
+        parts.append(f"As one of a family of {d.comparisons} comparisons corrected by Holm's "
+                     f"method, at {d.seeds} seeds and a pooled paired standard deviation of "
+                     f"{d.sd:.2f}, the smallest difference detected with 80 % power is "
+                     f"{d.detectable:.2f} points: a smaller true difference is likely to be "
+                     "\"not shown\".")
+    return " ".join(parts)
+
+
+def ablation_sentence(records: Sequence[dict], ablation: pd.DataFrame,
+                      configs: Sequence[str]) -> str:
+    """The position ablation's verdict in words: the number of differences shown, what the
+    family could detect, and where the configurations that move DiffStride rank."""
+    shown = [r for _, r in ablation.iterrows() if direction(r)]
+    detectable = detectable_difference(ablation)
+    text = (f"{len(shown) or 'None'} of the {len(ablation)} ablation comparisons "
+            f"{'is' if len(shown) == 1 else 'are'} shown after Holm's correction")
+    if len(detectable):
+        d = detectable.iloc[0]
+        text += (f"; with {d.seeds} seeds this family detects only differences of about "
+                 f"{d.detectable:.1f} points or more with 80 % power")
+    text += ". "
+    ranking = ablation_ranking(records, ["hybrid", "diffstride", *configs])
+    means = interval_table(records).set_index("config")["mean"]
+    means = means[means.index.isin(["hybrid", "diffstride", *configs])]
+    if ranking["lowest"]:
+        low = ranking["lowest"][0]
+        text += (f"Still, `{low}` is the lowest of these configurations in every seed they "
+                 f"share, and the highest mean is `{means.idxmax()}`'s "
+                 f"({means.max():.2f} %). ")
+    if {"diffstride_early", "diffstride_late"} <= set(means.index):
+        early, late = means["diffstride_early"], means["diffstride_late"]
+        text += ("The direction runs against the Hybrid paper's \"DiffStride early, spectral "
+                 "pooling late\": moving DiffStride early lowers the mean here "
+                 if early < late else "The direction agrees with the Hybrid paper's "
+                 "\"DiffStride early, spectral pooling late\": ")
+        text += (f"(`diffstride_early` {early:.2f} %, `diffstride_late` {late:.2f} %), "
+                 "though no difference is shown.")
+    return text

@@ -219,18 +219,21 @@ def plot_paired_differences(ax, comparisons, labels: Sequence[str] | None = None
 
     Args:
         comparisons: rows with ``seed_diff``, ``seed_low``, ``seed_high`` (the seed-paired
-            interval, black) and ``image_diff``, ``image_low``, ``image_high`` (the
-            per-image interval, grey, just below); NaN leaves an interval out. A
-            DataFrame such as :func:`hybridlib.evidence.comparison_table` returns.
+            interval, black) and ``crossed_diff``, ``crossed_low``, ``crossed_high`` (the
+            crossed seed x image interval, the one the verdicts read, in colour, just
+            below); NaN leaves an interval out. A DataFrame such as
+            :func:`hybridlib.evidence.comparison_table` returns.
         labels: one per row (default ``"a − b"``).
 
-    A dotted line marks zero: an interval that crosses it shows no difference.
+    A dotted line marks zero. The intervals drawn are unadjusted 95 % intervals; a
+    caption must say so where the verdicts apply a correction for many comparisons.
     """
     rows = list(comparisons.itertuples())
     labels = list(labels) if labels is not None else [f"{r.a} \u2212 {r.b}" for r in rows]
     if len(labels) != len(rows):
         raise ValueError(f"labels needs one entry per comparison ({len(rows)}), got {len(labels)}")
-    kinds = (("seed", "by seed", "black", "D", 0.0), ("image", "by test image", "0.55", "o", 0.25))
+    kinds = (("seed", "by seed", "black", "D", 0.0),
+             ("crossed", "seed × image", "tab:blue", "o", 0.25))
     for kind, name, colour, marker, offset in kinds:
         drawn = [(i, r) for i, r in enumerate(rows) if not np.isnan(getattr(r, f"{kind}_diff"))]
         if not drawn:

@@ -44,6 +44,7 @@ __all__ = [
     "load_records",
     "paper_table",
     "runs_table",
+    "settings_comparison",
     "strides_table",
     "summary_table",
 ]
@@ -473,3 +474,98 @@ def hybrid_baseline_check() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("dataset")
+
+
+# What the papers say of their training, where this book's table of settings needs it.
+# The DiffStride column is the official repository's current configuration (RECIPES
+# "official"), the recipe behind the README's numbers; the Hybrid paper states little.
+_PAPER_SETTINGS = {
+    "DiffStride (official code)": {
+        "data": "CIFAR-10, CIFAR-100 (50,000 training, 10,000 test images)",
+        "input channels": "3 (colour)",
+        "width (stem filters)": "64",
+        "epochs": "400",
+        "schedule": "step: 0.01 warm-up, 0.1, then ÷ 10 at steps 18,000 and 32,000",
+        "augmentation": "none (crop and flip exist in the code, off in its config)",
+        "mixup": "0.2",
+        "complexity weight": "0 (the paper's regulariser is not in the code)",
+        "learning-rate selection": "fixed by the recipe",
+        "seeds": "3 runs per number (README)",
+    },
+    "Hybrid paper": {
+        "data": "CIFAR-10, CIFAR-100",
+        "input channels": "3 (colour)",
+        "width (stem filters)": "not stated (ResNet-18: 64)",
+        "epochs": "not stated",
+        "schedule": "not stated",
+        "augmentation": "not stated",
+        "mixup": "not stated",
+        "complexity weight": "not stated",
+        "learning-rate selection": "tuned (procedure not stated)",
+        "seeds": "not stated",
+    },
+}
+
+
+# Input channels and printed names of the data sets (data.make_synthetic's default: 3).
+_CHANNELS = {"cifar10": "3 (colour)", "cifar100": "3 (colour)", "fashion_mnist": "1 (grey)",
+             "synthetic": "3 (colour)"}
+_SCHEDULES = {"step": "step: 10 % warm-up, then ÷ 10 at half and ÷ 100 from two thirds of "
+                      "the steps",
+              "onecycle": "one cycle: 15 % linear warm-up, then linear decay to zero"}
+_DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                  "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic images"}
+
+
+def settings_comparison(records: Sequence[dict], width64_parameters: int | None = None
+                        ) -> pd.DataFrame:
+    """This book's training settings, from its run records, beside the papers'.
+
+    Args:
+        records: run records of one profile; the book's column is read from them
+            (several values are listed where runs differ).
+        width64_parameters: the parameter count of the width-64 network on 3-channel,
+            10-class input, for the papers' columns (computed by the caller; None leaves
+            the row "not stated").
+
+    Rows: data, input channels, width, parameters, epochs, schedule, augmentation,
+    mixup, complexity weight, learning-rate selection, seeds.
+    """
+    if not records:
+        raise ValueError("settings_comparison needs at least one run record")
+    runs = runs_table(records)
+    settings = [r["config"] for r in records]
+
+    def values(key, fmt=str):
+        return ", ".join(fmt(v) for v in sorted({s[key] for s in settings}, key=str))
+
+    seeds = runs.groupby("config").seed.nunique()
+
+    def counts(column):
+        return ", ".join(f"{int(v):,}" for v in sorted(runs[column].unique()))
+
+    ours = {
+        "data": f"{values('dataset', _DATASET_NAMES.get)} ({counts('train_size')} training, "
+        f"{counts('test_size')} test images)",
+        "input channels": values("dataset", lambda d: _CHANNELS[d]),
+        "width (stem filters)": values("width"),
+        "parameters": f"{int(runs.parameters.min()):,}"
+        + (f" to {int(runs.parameters.max()):,}" if runs.parameters.nunique() > 1 else ""),
+        "epochs": values("epochs"),
+        "schedule": values("schedule", lambda v: _SCHEDULES.get(v, v)),
+        "augmentation": "crop and flip" if any(s["augment"] for s in settings) else "none",
+        "mixup": values("mixup"),
+        "complexity weight": values("complexity_weight"),
+        "learning-rate selection": (
+            "per configuration, on the validation split"
+            if all(s.get("validation") for s in settings) else "fixed per profile"),
+        "seeds": ", ".join(str(n) for n in sorted(seeds.unique(), reverse=True))
+        + " per configuration",
+    }
+    table = pd.DataFrame({"this book": ours, **_PAPER_SETTINGS})
+    table.loc["parameters", "Hybrid paper"] = "not stated"
+    table.loc["parameters", "DiffStride (official code)"] = (
+        f"{width64_parameters:,} (width 64, counted here)" if width64_parameters
+        else "not stated")
+    table.index.name = "setting"
+    return table.reindex(list(ours))

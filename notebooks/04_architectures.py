@@ -391,9 +391,11 @@ md(architectures.readings_sentence(configurations))
 # the same fraction per step. And $c$ is constant only while the stage-4 map keeps its
 # size: the learned strides can move it ($16\times16 \to 8\times8$ gives $c = 4$). A
 # difference between `hybrid_at_gap` and `diffstride` after training therefore measures a
-# rescaled last layer, not spectral pooling. Only a non-linearity or a normalisation
-# between the pooling and the average, as in the `head` reading, lets the layer change what
-# the network computes.
+# rescaled last layer, not spectral pooling. A batch norm in evaluation mode between the
+# pooling and the average would not change that: it is a per-channel affine map, which
+# commutes with the average. Only a ReLU between them (as in the `head` reading), or batch
+# norm's batch statistics during training, lets the layer change what the network
+# computes.
 #
 # The check on built networks: `hybridlib.architectures.gap_scale_check` builds the
 # `hybrid_at_gap` network at this profile's width, gives its batch norms the scales and

@@ -23,9 +23,9 @@ def comparisons():
     return pd.DataFrame(
         [
             {"a": "hybrid", "b": "diffstride", "seed_diff": 0.2, "seed_low": -1.8,
-             "seed_high": 2.2, "image_diff": 0.2, "image_low": -0.1, "image_high": 0.5},
+             "seed_high": 2.2, "crossed_diff": 0.2, "crossed_low": -0.1, "crossed_high": 0.5},
             {"a": "spectral", "b": "strided", "seed_diff": NAN, "seed_low": NAN,
-             "seed_high": NAN, "image_diff": -2.0, "image_low": -2.4, "image_high": -1.6},
+             "seed_high": NAN, "crossed_diff": -2.0, "crossed_low": -2.4, "crossed_high": -1.6},
         ]
     )
 
@@ -34,7 +34,7 @@ def test_each_comparison_is_a_row_with_its_intervals_around_zero():
     fig, ax = plt.subplots()
     plot_paired_differences(ax, comparisons())
     by_label = {c.get_label(): c for c in ax.containers}
-    seed, image = by_label["by seed"], by_label["by test image"]
+    seed, image = by_label["by seed"], by_label["seed × image"]
     assert seed.lines[0].get_xydata().tolist() == [[0.2, 0.0]]  # no interval for row 2
     assert np.allclose(image.lines[0].get_xydata(), [[0.2, -0.25], [-2.0, -1.25]])
     (bars,) = image.lines[2]

@@ -187,3 +187,28 @@ def test_runs_table_columns_are_the_declared_ones_with_or_without_records():
     assert list(runs_table([record]).columns) == RUN_COLUMNS
     assert (row.test_acc, row.val_acc, row.train_acc, row.lr, row.code_hash) == (
         90.0, 91.0, 95.0, 0.1, "abc")
+
+
+def test_the_settings_table_reads_this_books_column_from_the_records():
+    records = []
+    for seed in range(3):
+        for config in ("strided", "hybrid"):
+            r = make_record(config, seed)
+            r["config"].update(schedule="step", augment=False, mixup=0.0,
+                               complexity_weight=0.0, validation=64)
+            records.append(r)
+    records[0]["parameters"] = 1000
+    table = results.settings_comparison(records, width64_parameters=11_172_810)
+    assert list(table.index) == [
+        "data", "input channels", "width (stem filters)", "parameters", "epochs", "schedule",
+        "augmentation", "mixup", "complexity weight", "learning-rate selection", "seeds"]
+    ours = table["this book"]
+    assert ours["data"] == "synthetic images (256 training, 128 test images)"
+    assert ours["width (stem filters)"] == "4" and ours["epochs"] == "2"
+    assert ours["parameters"] == "1,000 to 1,234"
+    assert ours["seeds"] == "3 per configuration"
+    assert ours["learning-rate selection"] == "per configuration, on the validation split"
+    assert table.loc["parameters", "DiffStride (official code)"].startswith("11,172,810")
+    assert table.loc["parameters", "Hybrid paper"] == "not stated"
+    with pytest.raises(ValueError, match="at least one run record"):
+        results.settings_comparison([])

@@ -1,6 +1,7 @@
-"""hybridlib.stats against scipy.stats on known cases."""
+"""hybridlib.stats against scipy.stats and statsmodels on known cases."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sp
 
@@ -48,16 +49,97 @@ def test_mcnemar_is_the_exact_binomial_test_on_the_discordant_images():
     assert stats.mcnemar(a, a, labels)["p"] == 1.0
 
 
-def test_paired_bootstrap_finds_a_real_gap_and_not_a_null_one():
+def test_the_per_image_test_is_scipys_paired_t_over_images():
     rng = np.random.default_rng(1)
-    truth = rng.random(5000) < 0.8
-    better = truth | (rng.random(5000) < 0.1)
-    gap = stats.paired_bootstrap(better, truth, resamples=2000)
-    # No resample reaches zero: the add-one rule gives the smallest p 2000 resamples allow.
-    assert gap.low > 0 and gap.p == pytest.approx(2 / 2001)
-    assert gap.mean == pytest.approx(100 * (better.mean() - truth.mean()))
-    null = stats.paired_bootstrap(truth, truth.copy(), resamples=2000)
-    assert null.low <= 0 <= null.high
+    truth = rng.random((3, 4000)) < 0.8
+    better = truth | (rng.random((3, 4000)) < 0.02)
+    result = stats.paired_image_test(better, truth)
+    diff = 100 * (better.mean(0) - truth.mean(0))
+    reference = sp.ttest_1samp(diff, 0.0)
+    assert result.p == pytest.approx(reference.pvalue, rel=1e-9)
+    assert result.df == 3999 and result.mean == pytest.approx(diff.mean())
+    low, high = reference.confidence_interval(0.95)
+    assert (result.low, result.high) == pytest.approx((low, high))
+
+
+def crossed_data(seeds=4, images=30, seed_sd=0.5, image_sd=0.8, noise_sd=0.6, rng_seed=3):
+    """Continuous d[s, i] = 0.3 + seed + image + noise, returned as two arrays whose
+    difference (in points) is d: correct_a = d / 100, correct_b = 0."""
+    rng = np.random.default_rng(rng_seed)
+    d = (0.3 + rng.normal(0, seed_sd, (seeds, 1)) + rng.normal(0, image_sd, (1, images))
+         + rng.normal(0, noise_sd, (seeds, images)))
+    return d, d / 100, np.zeros_like(d)
+
+
+def test_the_crossed_mean_squares_are_statsmodels_two_way_anova():
+    anova = pytest.importorskip("statsmodels.stats.anova")
+    smf = pytest.importorskip("statsmodels.formula.api")
+    d, a, b = crossed_data()
+    s, n = d.shape
+    frame = pd.DataFrame({"d": d.ravel(), "seed": np.repeat(np.arange(s), n),
+                          "image": np.tile(np.arange(n), s)})
+    table = anova.anova_lm(smf.ols("d ~ C(seed) + C(image)", frame).fit())
+    ms = table["sum_sq"] / table["df"]
+    variance = (ms["C(seed)"] + ms["C(image)"] - ms["Residual"]) / (s * n)
+    result = stats.crossed_difference(a, b)
+    assert result.se == pytest.approx(np.sqrt(variance), rel=1e-9)
+    assert result.mean == pytest.approx(d.mean())
+    # Satterthwaite's degrees of freedom for MS_seed + MS_image - MS_residual, capped at S - 1.
+    parts = [(ms["C(seed)"], s - 1), (ms["C(image)"], n - 1), (ms["Residual"], (s - 1) * (n - 1))]
+    satterthwaite = (s * n * variance) ** 2 / sum(m**2 / df for m, df in parts)
+    assert result.df == pytest.approx(min(satterthwaite, s - 1))
+
+
+def test_the_crossed_standard_error_is_the_mixed_models_in_a_balanced_design():
+    sm = pytest.importorskip("statsmodels.api")
+    d, a, b = crossed_data(seeds=5, images=40, seed_sd=1.0, image_sd=1.0, noise_sd=0.5)
+    s, n = d.shape
+    frame = pd.DataFrame({"d": d.ravel(), "seed": np.repeat(np.arange(s), n),
+                          "image": np.tile(np.arange(n), s), "group": 0})
+    model = sm.MixedLM.from_formula(
+        "d ~ 1", frame, groups="group", re_formula="0",
+        vc_formula={"seed": "0 + C(seed)", "image": "0 + C(image)"})
+    fit = model.fit(reml=True)
+    # Balanced, with both components above zero: REML equals the ANOVA estimates.
+    assert stats.crossed_difference(a, b).se == pytest.approx(fit.bse["Intercept"], rel=1e-3)
+
+
+def test_the_crossed_test_is_never_narrower_than_the_seeds_allow():
+    # Image noise only, seeds almost alike: the image component dominates, yet the
+    # degrees of freedom stay at S - 1 and the interval at least the seed-paired one's.
+    d, a, b = crossed_data(seeds=3, images=2000, seed_sd=0.01, image_sd=1.0, noise_sd=0.1)
+    crossed = stats.crossed_difference(a, b)
+    paired = stats.paired_difference(d.mean(1), np.zeros(3))
+    assert crossed.df == 2
+    assert crossed.half_width >= paired.half_width
+    with pytest.raises(ValueError, match="at least two seeds"):
+        stats.crossed_difference(a[:1], b[:1])
+
+
+def test_tost_matches_statsmodels():
+    weightstats = pytest.importorskip("statsmodels.stats.weightstats")
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(90.2, 0.3, 6), rng.normal(90.0, 0.3, 6)
+    result = stats.tost(a, b, margin=0.3)
+    p, lower, upper = weightstats.ttost_paired(a, b, -0.3, 0.3)
+    assert result.p == pytest.approx(p, rel=1e-9)
+    assert result.p_lower == pytest.approx(lower[1], rel=1e-9)
+    assert result.p_upper == pytest.approx(upper[1], rel=1e-9)
+    low, high = sp.t.interval(0.90, 5, loc=np.mean(a - b), scale=sp.sem(a - b))
+    assert (result.low, result.high) == pytest.approx((low, high))
+    assert result.equivalent == (p < 0.05)
+
+
+def test_the_minimal_detectable_difference_has_the_power_it_promises():
+    # 0.30 points at a paired SD of 0.18 with 5 seeds; checked against the noncentral t.
+    mdd = stats.minimal_detectable_difference(0.18, 5)
+    assert mdd == pytest.approx((sp.t.ppf(0.975, 4) + sp.t.ppf(0.8, 4)) * 0.18 / np.sqrt(5))
+    assert mdd == pytest.approx(0.30, abs=0.005)
+    critical = sp.t.ppf(0.975, 4)
+    power = 1 - sp.nct.cdf(critical, 4, mdd / (0.18 / np.sqrt(5)))
+    assert 0.75 < power < 0.85
+    # A 12-comparison Holm family with 3 seeds needs a far larger difference.
+    assert stats.minimal_detectable_difference(0.18, 3, family=12) > 5 * mdd / 3
 
 
 def test_holm_matches_the_step_down_definition():
@@ -74,6 +156,9 @@ def test_holm_matches_the_step_down_definition():
         (lambda: stats.paired_difference([1, 2, 3], [1, 2]), "equal lengths"),
         (lambda: stats.holm([0.5, 1.5]), "[0, 1]"),
         (lambda: stats.t_quantile(1.0, 3), "strictly between"),
+        (lambda: stats.tost([1, 2], [1, 3], margin=0), "margin must be positive"),
+        (lambda: stats.minimal_detectable_difference(0.2, 1), "at least two seeds"),
+        (lambda: stats.paired_image_test([True], [False]), "at least two images"),
     ],
 )
 def test_bad_input_names_the_problem(call, words):
