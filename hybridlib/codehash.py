@@ -4,6 +4,13 @@ A run record stores it, so a record made by other code is never taken for one of
 current code without saying so (see ``hybridlib.train.fit``). The fingerprint is taken of
 each module's syntax tree without its docstrings: comments, docstrings and formatting do
 not change it; any change to what the code does does.
+
+A change that adds to the code without changing what the older runs compute (a new
+schedule, a new layer option) changes the fingerprint too. Such older records stay valid
+only with a proof: ``python -m hybridlib.verify RECORD`` retrains one with the current
+code and compares its prediction for every test image bit for bit; when they are equal,
+it adds the pair (old fingerprint, current fingerprint) to :data:`EQUIVALENCES`, with the
+evidence. :func:`accepted_hashes` follows those pairs.
 """
 
 from __future__ import annotations
@@ -11,9 +18,17 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import json
 from pathlib import Path
 
-__all__ = ["MODEL_AND_STEP", "code_hash", "normalised_source"]
+__all__ = [
+    "EQUIVALENCES",
+    "MODEL_AND_STEP",
+    "accepted_hashes",
+    "add_equivalence",
+    "code_hash",
+    "normalised_source",
+]
 
 PACKAGE = Path(__file__).resolve().parent
 # The code that decides a run's numbers: the layers, networks and data modules whole, and
@@ -24,6 +39,9 @@ TRAIN_STEP = (
     "OFFICIAL_BOUNDARIES",
     "OFFICIAL_VALUES",
     "FIRST_COMMIT_EPOCHS",
+    "WSD_WARMUP_EPOCHS",
+    "WSD_DECAY_SHARE",
+    "wsd_trunk_epochs",
     "learning_rate",
     "make_optimizer",
     "_load",
@@ -99,3 +117,43 @@ def code_hash(modules: tuple = MODEL_AND_STEP) -> str:
         digest.update(name.encode())
         digest.update(normalised_source(source, names).encode())
     return digest.hexdigest()[:16]
+
+
+# The proven equivalences of fingerprints, written by hybridlib.verify (package data).
+EQUIVALENCES = PACKAGE / "code_equivalences.json"
+
+
+def _read_equivalences(path: Path) -> list[dict]:
+    """The entries of an equivalence file (none if it does not exist)."""
+    if not path.exists():
+        return []
+    entries = json.loads(path.read_text("utf8")).get("equivalences")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("old"), str) and isinstance(e.get("new"), str)
+        for e in entries
+    ):
+        raise ValueError(f"{path}: 'equivalences' must be a list of {{old, new, ...}} entries")
+    return entries
+
+
+def accepted_hashes(current: str, path: Path = EQUIVALENCES) -> frozenset[str]:
+    """``current`` and every older fingerprint proven, step by step, to compute as it does."""
+    accepted, entries = {current}, _read_equivalences(path)
+    grew = True
+    while grew:
+        grew = False
+        for entry in entries:
+            if entry["new"] in accepted and entry["old"] not in accepted:
+                accepted.add(entry["old"])
+                grew = True
+    return frozenset(accepted)
+
+
+def add_equivalence(entry: dict, path: Path = EQUIVALENCES) -> None:
+    """Append a proven ``{old, new, ...evidence}`` entry to the equivalence file."""
+    entries = _read_equivalences(path)
+    entries.append(entry)
+    text = json.dumps({"equivalences": entries}, indent=1, sort_keys=True) + "\n"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text, "utf8")
+    temporary.replace(path)

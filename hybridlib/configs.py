@@ -86,6 +86,13 @@ CONFIGS: dict[str, dict] = {
     "diffstride_late": _spec(
         "DiffStride only late (stages 3-4), spectral pooling in stage 2", T, (S, D, D)
     ),
+    # The budget study's control: DiffStride whose crops keep the amplitude of their input.
+    "diffstride_rescaled": _spec(
+        "DiffStride with amplitude-preserving crops in the stem and stages 2-4 (the control "
+        "of the budget study)",
+        "diffstride_rescaled",
+        ("diffstride_rescaled",) * 3,
+    ),
     # The hybrid's kinds swapped in depth. DiffStride cannot sit above global average
     # pooling after three fixed stride-2 stages: a 4x4 map is not larger than R = 4.
     "reversed_hybrid": _spec(
@@ -231,6 +238,35 @@ PROFILES: dict[str, dict] = {
         "device": "cpu",
         # One thread per process: two processes share the 2 cores better than one with two
         # threads (python -m hybridlib.train --profile cpu, started twice).
+        "threads": 1,
+        "cell_timeout": 6 * 3600,
+    },
+    "cpu-budget": {
+        "description": (
+            "the training-budget study: strided, DiffStride, the hybrid and DiffStride with "
+            "amplitude-preserving crops on Fashion-MNIST as in the cpu profile, trained "
+            "with a warmup-stable-decay schedule to budgets of 6, 12 and 18 epochs, the "
+            "shorter budgets branching off the longest run's trunk; 6 seeds for the hybrid "
+            "and DiffStride, 3 for the others (hybridlib.budget)"
+        ),
+        "datasets": ("fashion_mnist",),
+        "configs": ("strided", "diffstride", "hybrid", "diffstride_rescaled"),
+        "seeds": (0, 1, 2, 3, 4, 5),
+        "config_seeds": {"strided": (0, 1, 2), "diffstride_rescaled": (0, 1, 2)},
+        "width": 8,
+        "epochs": 18,  # the largest budget; profile_runs lists these runs
+        "budgets": (6, 12, 18),  # epochs; each a multiple of the schedule's decay share
+        "batch_size": 128,
+        "train_subset": 50000,
+        "test_subset": None,
+        "validation": 5000,
+        "precision": "bf16",
+        "schedule": "wsd",
+        # The cpu profile's rates (the control takes DiffStride's); hybridlib.budget checks
+        # each against its grid neighbours at the largest budget before the seeds run.
+        "lr": {"strided": 0.8, "diffstride": 0.1, "hybrid": 0.1, "diffstride_rescaled": 0.1},
+        "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)},
+        "device": "cpu",
         "threads": 1,
         "cell_timeout": 6 * 3600,
     },

@@ -28,6 +28,7 @@ KIND_COLOURS = {
     "avg": "#cfe3a0",
     "spectral": "#6f9fd8",
     "diffstride": "#f0a04b",
+    "diffstride_rescaled": "#c97c2a",
     None: "#ffffff",
 }
 KIND_LABELS = {
@@ -36,6 +37,7 @@ KIND_LABELS = {
     "avg": "average pooling",
     "spectral": "fixed spectral pooling",
     "diffstride": "DiffStride (learned stride)",
+    "diffstride_rescaled": "DiffStride, amplitude kept",
     None: "nothing (no layer)",
 }
 PLAIN_STEM = "#eeeeee"  # a stride-1 strided convolution: the stem of the fixed networks

@@ -206,6 +206,11 @@ class DiffStride2d(nn.Module):
         shared_stride: learn one stride for both axes (parameter shape ``(1,)``).
         lower_limit: optional lower bound(s) on the stride, clipped like the automatic one.
         upper_limit: optional upper bound(s) on the stride.
+        rescale: multiply the output by ``h w / (H W)``, so that a crop keeps the input's
+            amplitude (its mean, the DC coefficient) as ``SpectralPool2d(rescale=True)``
+            does; off by default, as in the official layer, whose inverse FFT at the
+            smaller size scales the signal by ``H W / (h w)``. The factor follows the
+            integer output size, so no gradient reaches the stride through it.
         method: ``auto``, ``fft`` or ``matrix``: how the masked crop is computed. ``matrix``
             uses products with partial DFT matrices (``hybridlib.dft``), ``auto`` takes it on
             the CPU for maps up to the measured crossover in ``dft.MATRIX_MAX_SIZE``. Values
@@ -231,19 +236,23 @@ class DiffStride2d(nn.Module):
         lower_limit: float | Sequence[float] | None = None,
         upper_limit: float | Sequence[float] | None = None,
         method: str = "auto",
+        rescale: bool = False,
     ) -> None:
         super().__init__()
         self.method = check_method(method)
         s_h, s_w = _float32_stride(stride, "stride")
         if not _is_real(smoothness) or not (math.isfinite(smoothness) and smoothness >= 0):
             raise ValueError(f"smoothness must be a finite number >= 0, got {smoothness!r}")
-        for name, flag in (("cropping", cropping), ("shared_stride", shared_stride)):
+        for name, flag in (
+            ("cropping", cropping), ("shared_stride", shared_stride), ("rescale", rescale)
+        ):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
         if shared_stride and s_h != s_w:
             raise ValueError(f"shared_stride=True needs equal strides, got {stride!r}")
         self.smoothness = float(smoothness)
         self.cropping = cropping
+        self.rescale = rescale
         self.shared_stride = shared_stride
         limit = lambda v, name: None if v is None else _float32_stride(v, name)  # noqa: E731
         self.lower_limit = limit(lower_limit, "lower_limit")
@@ -372,12 +381,15 @@ class DiffStride2d(nn.Module):
                 y = dft.apply(z, rows, dft.col_operator(width, cols, out_w, z, mask_w))
             else:
                 y = _crop_fft(z, pos_h, neg_h, cols, out_w, mask_h, mask_w)
+        if self.rescale:
+            y = y * (y.shape[-2] * y.shape[-1] / (height * width))
         return y.to(x.dtype)
 
     def extra_repr(self) -> str:
         s_h, s_w = self.current_stride()
         shared = ", shared_stride=True" if self.shared_stride else ""
+        rescale = ", rescale=True" if self.rescale else ""
         return (
             f"stride=({s_h:.3f}, {s_w:.3f}), smoothness={self.smoothness}, "
-            f"cropping={self.cropping}{shared}, method={self.method!r}"
+            f"cropping={self.cropping}{shared}{rescale}, method={self.method!r}"
         )

@@ -93,3 +93,11 @@ def _spectral(stride: float, channels: int) -> nn.Module:
 def _diffstride(stride: float, channels: int) -> nn.Module:
     # Always a DiffStride layer, even at stride 1: it can learn to downsample.
     return DiffStride2d(stride=stride)
+
+
+@register("diffstride_rescaled", linear=True)
+def _diffstride_rescaled(stride: float, channels: int) -> nn.Module:
+    # The control of the budget study: DiffStride whose crops keep the input's amplitude,
+    # so that a projection block's shortcut is no larger, relative to its residual
+    # branch, than in the strided network.
+    return DiffStride2d(stride=stride, rescale=True)

@@ -37,6 +37,10 @@ MEANINGS = {
     "compile": "torch.compile the model (CUDA only)",
     "device": "where it trains (not part of the settings hash)",
     "threads": "torch's intra-op threads (not part of the settings hash)",
+    "branches": (
+        "shorter budgets whose trunk state this run keeps for them (not part of the "
+        "settings hash)"
+    ),
     "config": "the configuration",
     "seed": "seed of initialisation, data order and augmentation",
     "spec": "downsampling (kind, initial stride) at each position",

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from hybridlib import data as datasets
 from hybridlib.argtypes import integer, number
 from hybridlib.claims import claim
-from hybridlib.codehash import code_hash
+from hybridlib.codehash import accepted_hashes, code_hash
 from hybridlib.configs import (
     CONFIGS,
     PROFILES,
@@ -63,6 +63,9 @@ __all__ = [
     "main",
     "record_path",
     "train_profile",
+    "trunk_hash",
+    "trunk_path",
+    "wsd_trunk_epochs",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +94,9 @@ HASH_NEUTRAL = {"precision": "auto", "validation": None}
 # How a run is computed rather than what it computes: recorded, but outside the hash and
 # the record's path. ``threads`` is torch's intra-op thread count (None: torch's default);
 # sums are split differently per thread count, so it changes results at the 1e-7 level.
-EXECUTION_SETTINGS = ("device", "threads")
+# ``branches``: for the ``wsd`` schedule, the shorter budgets (epochs) whose trunk
+# checkpoints this run leaves behind for their runs to start from (see wsd_trunk_epochs).
+EXECUTION_SETTINGS = ("device", "threads", "branches")
 # Set by a command that runs a forced sweep in child processes (the book pipeline): the
 # UNIX time before which records and checkpoints are not reused.
 FORCED_SINCE_ENV = "HYBRIDLIB_FORCED_SINCE"
@@ -106,6 +111,12 @@ OFFICIAL_VALUES = (0.01, 0.1, 0.01, 0.001)
 STEP_DROPS = (1 / 2, 2 / 3)
 # The first commit's schedule: the rate is divided by 10 at the start of these epochs.
 FIRST_COMMIT_EPOCHS = (200, 300)
+# The warmup-stable-decay schedule: a warm-up of a fixed length (the step schedule's 10 %
+# of 6 epochs), a constant rate, and a linear decay to zero over the last sixth of the
+# epochs. Its first steps do not depend on the budget, so every shorter budget's run
+# shares the longer one's trunk up to where its own decay starts.
+WSD_WARMUP_EPOCHS = 0.6
+WSD_DECAY_SHARE = 6  # the decay is the last epochs // WSD_DECAY_SHARE epochs
 # Fields that change the numbers a run produces, and so its hash and path.
 OVERRIDABLE = (
     "epochs",
@@ -149,6 +160,8 @@ def build_run(
     # ... and set any other run setting for all of its runs (validation, precision).
     run.update({k: settings[k] for k in RUN_DEFAULTS if k in settings})
     run["threads"] = settings.get("threads")
+    if "budgets" in settings:
+        run["branches"] = None
     run.update(overrides)
     if run["strides"] is not None:
         run["strides"] = [int(s) for s in run["strides"]]
@@ -159,6 +172,8 @@ def build_run(
     own = [CONFIGS[config][p][1] for p in ("stage2", "stage3", "stage4")]
     if profile_row and run["strides"] == own:
         run["strides"] = None
+    # So is a training budget the profile declares (its "budgets", in epochs).
+    profile_budget = run["epochs"] in settings.get("budgets", ())
     run.update(
         profile=profile,
         dataset=dataset,
@@ -168,7 +183,9 @@ def build_run(
         overrides=sorted(
             k
             for k in overrides
-            if k not in EXECUTION_SETTINGS and not (k == "strides" and profile_row)
+            if k not in EXECUTION_SETTINGS
+            and not (k == "strides" and profile_row)
+            and not (k == "epochs" and profile_budget)
         ),
     )
     return json.loads(json.dumps(run))  # tuples -> lists, as they are stored
@@ -203,7 +220,19 @@ def record_path(run: dict, results_dir: str | Path = "results") -> Path:
     config = run["config"]
     if run["strides"] is not None:
         config += "_s" + "".join(str(s) for s in run["strides"])
+    if "budgets" in PROFILES.get(run["profile"], {}):
+        config += f"_e{run['epochs']}"
     return Path(results_dir) / profile / run["dataset"] / config / f"seed{run['seed']}.json"
+
+
+def trunk_hash(run: dict) -> str:
+    """The settings hash of a ``wsd`` run without its budget: equal for every budget."""
+    return config_hash({**run, "epochs": None})
+
+
+def trunk_path(run: dict, epochs: int, runs_dir: str | Path = "runs") -> Path:
+    """Where the state of ``run``'s trunk after ``epochs`` epochs is kept (git-ignored)."""
+    return Path(runs_dir) / run["profile"] / "trunks" / f"{trunk_hash(run)}-e{epochs}.pt"
 
 
 # ---------------------------------------------------------------------- helpers
@@ -230,7 +259,10 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
     ``step``: linear warm-up over the first 10 % of the steps, then ``lr``, divided by 10
     from half of the steps and by 100 from two thirds (the official schedule's shape,
     scaled to any length): the last third runs at a rate small enough that its epochs
-    show whether training has reached a plateau.
+    show whether training has reached a plateau. ``wsd`` (warmup-stable-decay): linear
+    warm-up over :data:`WSD_WARMUP_EPOCHS` epochs, then ``lr`` until the last
+    ``epochs // WSD_DECAY_SHARE`` epochs, which decay it linearly to zero
+    (:func:`wsd_trunk_epochs`).
     """
     if run["schedule"] == "first_commit":
         epoch = step * run["epochs"] // total_steps
@@ -248,8 +280,29 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
         if step < warmup:
             return run["lr"] * (step + 1) / warmup
         return run["lr"] * 0.1 ** sum(step >= f * total_steps for f in STEP_DROPS)
-    valid = "onecycle, step, official, first_commit"
+    if run["schedule"] == "wsd":
+        steps_per_epoch = total_steps // run["epochs"]
+        warmup = max(1, int(WSD_WARMUP_EPOCHS * steps_per_epoch))
+        decay_from = wsd_trunk_epochs(run["epochs"]) * steps_per_epoch
+        if step < warmup:
+            return run["lr"] * (step + 1) / warmup
+        if step < decay_from:
+            return run["lr"]
+        return run["lr"] * (total_steps - step) / (total_steps - decay_from)
+    valid = "onecycle, step, wsd, official, first_commit"
     raise ValueError(f"unknown schedule {run['schedule']!r}; valid: {valid}")
+
+
+def wsd_trunk_epochs(epochs: int) -> int:
+    """The epochs of a ``wsd`` run of ``epochs`` before its decay starts (its trunk).
+
+    A budget needs at least :data:`WSD_DECAY_SHARE` epochs, so that its decay has one.
+    """
+    if epochs < WSD_DECAY_SHARE:
+        raise ValueError(
+            f"the wsd schedule needs at least {WSD_DECAY_SHARE} epochs, got {epochs}"
+        )
+    return epochs - epochs // WSD_DECAY_SHARE
 
 
 def make_optimizer(model: PreActResNet, run: dict) -> torch.optim.SGD:
@@ -318,6 +371,9 @@ CODE_VERSION = _code_version()
 # The fingerprint of the code that computes a run (see hybridlib.codehash), also taken at
 # import for the same reason.
 CODE_HASH = code_hash()
+# The fingerprints of older code whose runs were shown to compute exactly what this code
+# computes (hybridlib.verify reruns a record and compares its predictions bit for bit).
+ACCEPTED_CODE = accepted_hashes(CODE_HASH)
 
 
 def encode_predictions(predictions: torch.Tensor) -> str:
@@ -700,15 +756,31 @@ def fit(
     state = _read_checkpoint(ckpt_path, device, digest, not_before)
     if state is not None and not _same_code(state.get("code_hash"), ckpt_path, accept_code):
         state = None
+    trunks, from_trunk = {}, None
+    if run["schedule"] == "wsd":
+        # A shorter budget starts from the trunk a longer run of the same settings left.
+        start = trunk_path(run, wsd_trunk_epochs(run["epochs"]), runs_dir)
+        if state is None:
+            state = _read_checkpoint(start, device, trunk_hash(run), not_before)
+            if state is not None and not _same_code(state.get("code_hash"), start, accept_code):
+                state = None
+            if state is not None:
+                from_trunk = {"epochs": len(state["history"]), "seconds": state["elapsed"]}
+        trunks = {wsd_trunk_epochs(b): trunk_path(run, wsd_trunk_epochs(b), runs_dir)
+                  for b in run.get("branches") or () if b < run["epochs"]}
     with _thread_count(run, state, ckpt_path):
-        record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress)
+        record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress,
+                        trunks)
+    if from_trunk is not None:
+        # Its first epochs were computed once, by the longer run: say so, for the bill.
+        record["from_trunk"] = from_trunk
     write_json(path, record)
     return record
 
 
 def _same_code(made_by: str | None, path: Path, accept: bool) -> bool:
     """Whether a file made by code ``made_by`` may be used; says so when it may not."""
-    if made_by == CODE_HASH or accept:
+    if made_by in ACCEPTED_CODE or accept:
         return True
     _warn(
         f"{path} was made by other code (code hash {made_by}, now {CODE_HASH}): training "
@@ -736,8 +808,13 @@ def _train(
     ckpt_path: Path,
     label: str,
     progress: bool,
+    trunks: dict[int, Path] | None = None,
 ) -> dict:
-    """Train from ``state`` (a checkpoint, or None) to the last epoch; return the record."""
+    """Train from ``state`` (a checkpoint, or None) to the last epoch; return the record.
+
+    ``trunks`` maps an epoch to the file where the state after it is also kept, with the
+    run's :func:`trunk_hash`: the start of a shorter ``wsd`` budget.
+    """
     subsets = (run["train_subset"], run["test_subset"], run["validation"])
     data, held_out = _load(run["dataset"], *subsets)
     data = data.to(device)
@@ -815,6 +892,9 @@ def _train(
             "test_correct": correct,
         }
         atomic_write(ckpt_path, lambda p, s=checkpoint: torch.save(s, p))
+        if (trunks or {}).get(epoch + 1):
+            trunk = {**checkpoint, "config_hash": trunk_hash(run)}
+            atomic_write(trunks[epoch + 1], lambda p, s=trunk: torch.save(s, p))
         accuracies = "".join(f"{k.replace('_', ' ')} {v:.4f}, " for k, v in scores.items()
                              if k.endswith("acc"))
         tqdm.write(
@@ -965,7 +1045,7 @@ def recorded(run: dict, results_dir: str | Path = "results", accept_code: bool =
     """The complete record of ``run`` (same settings; same code unless ``accept_code``), or
     None: what :func:`fit` would reuse, without training anything."""
     record = _reusable_record(record_path(run, results_dir), config_hash(run), None)
-    if record is None or not (accept_code or record.get("code_hash") == CODE_HASH):
+    if record is None or not (accept_code or record.get("code_hash") in ACCEPTED_CODE):
         return None
     return record
 

@@ -240,3 +240,19 @@ def test_property_shapes_match_output_size_and_values_are_finite(
     grad = layer.stride.grad  # None with a hard box (R = 0): no gradient path to the stride
     assert (grad is None) == (smoothness == 0)
     assert grad is None or torch.isfinite(grad).all()
+
+
+def test_rescale_keeps_the_amplitude_of_the_input():
+    x = torch.full((2, 3, 32, 32), 0.7)
+    plain, kept = DiffStride2d(stride=2.0), DiffStride2d(stride=2.0, rescale=True)
+    y_plain, y_kept = plain(x), kept(x)
+    assert y_kept.shape == y_plain.shape == (2, 3, 24, 24)
+    # A constant keeps its value (a crop's DC passes through), and only that changes.
+    assert torch.allclose(y_kept, torch.full_like(y_kept, 0.7), atol=1e-5)
+    assert torch.allclose(y_kept, y_plain * (24 * 24) / (32 * 32), atol=1e-6)
+    z = torch.randn(2, 3, 32, 32, requires_grad=True)
+    kept(z).sum().backward()
+    assert kept.stride.grad is not None and torch.isfinite(kept.stride.grad).all()
+    assert "rescale=True" in repr(kept) and "rescale" not in repr(plain)
+    with pytest.raises(TypeError, match="rescale must be True or False"):
+        DiffStride2d(rescale=1)

@@ -599,3 +599,44 @@ def test_a_shared_sweep_skips_the_runs_another_live_process_holds(tmp_path, caps
     claim.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345}))  # dead
     assert train.fit_shared(run, tmp_path, tmp_path / "c", progress=False)["complete"]
     assert not claim.exists()
+
+
+def wsd_run(epochs, **overrides):
+    settings = {"epochs": epochs, "width": 4, "batch_size": 64, "schedule": "wsd", "lr": 0.05,
+                "train_subset": 128, **overrides}
+    return train.build_run("smoke", "hybrid", 0, "synthetic", settings)
+
+
+def test_the_wsd_schedule_warms_up_holds_and_decays_over_the_last_sixth():
+    run = wsd_run(12)
+    steps = 10 * 12
+    rates = [train.learning_rate(s, steps, run) for s in range(steps)]
+    warmup = int(train.WSD_WARMUP_EPOCHS * 10)
+    assert rates[0] == pytest.approx(0.05 / warmup) and rates[warmup] == 0.05
+    assert rates[99] == rates[100] == 0.05  # the decay: the last 2 of 12 epochs, to zero
+    assert all(a > b for a, b in zip(rates[100:], rates[101:]))
+    assert rates[-1] == pytest.approx(0.05 / 20)
+    # The trunk does not depend on the budget: a shorter run has the same first steps.
+    shorter = [train.learning_rate(s, 60, wsd_run(6)) for s in range(50)]
+    assert shorter == rates[:50]
+    with pytest.raises(ValueError, match="at least 6 epochs"):
+        train.wsd_trunk_epochs(5)
+
+
+def test_a_shorter_budget_branched_off_a_trunk_equals_one_trained_from_scratch(tmp_path):
+    # The 12-epoch run keeps its state after epoch 5; the 6-epoch run starts there and
+    # ends exactly where a 6-epoch run trained on its own ends.
+    long = wsd_run(12, branches=[6])
+    train.fit(long, tmp_path / "shared" / "results", tmp_path / "shared" / "runs",
+              progress=False)
+    trunk = train.trunk_path(long, 5, tmp_path / "shared" / "runs")
+    assert trunk.exists()
+    branched = train.fit(wsd_run(6), tmp_path / "shared" / "results",
+                         tmp_path / "shared" / "runs", progress=False)
+    assert branched["from_trunk"]["epochs"] == 5
+    alone = train.fit(wsd_run(6), tmp_path / "alone" / "results", tmp_path / "alone" / "runs",
+                      progress=False)
+    assert "from_trunk" not in alone
+    assert branched["test_predictions"] == alone["test_predictions"]
+    assert branched["epochs"][-1]["train_loss"] == alone["epochs"][-1]["train_loss"]
+    assert branched["config_hash"] == alone["config_hash"]

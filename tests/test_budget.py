@@ -1,0 +1,117 @@
+"""The budget study: its runs, its learning-rate rule, its price and its fixed analysis."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hybridlib import budget, stats, train
+from hybridlib.configs import profile_settings
+
+
+def test_each_unit_trains_the_longest_budget_first_and_branches_the_others():
+    units = budget.study_runs()
+    settings = profile_settings("cpu-budget")
+    assert len(units) == 6 + 6 + 3 + 3
+    for config, _seed, runs in units:
+        assert [r["epochs"] for r in runs] == [18, 6, 12]
+        assert runs[0]["branches"] == [6, 12]
+        assert {train.trunk_hash(r) for r in runs} == {train.trunk_hash(runs[0])}
+        assert all(r["overrides"] == [] for r in runs)  # budgets belong to the profile
+        assert train.record_path(runs[1]).parts[-2] == f"{config}_e6"
+        assert runs[0]["lr"] == settings["lr"][config]
+    # The control trains at DiffStride's rate: it differs from it in amplitude only.
+    assert settings["lr"]["diffstride_rescaled"] == settings["lr"]["diffstride"]
+
+
+def test_the_learning_rate_check_tries_the_neighbours_of_each_rate_but_the_controls():
+    checks = {(r["config"], r["lr"]) for r in budget.lr_check_runs()}
+    assert checks == {("strided", 0.4), ("strided", 1.6), ("diffstride", 0.05),
+                      ("diffstride", 0.2), ("hybrid", 0.05), ("hybrid", 0.2)}
+    assert all(r["epochs"] == 18 and r["seed"] == 0 for r in budget.lr_check_runs())
+
+
+def check_record(config, lr, val_acc, epochs=18, seed=0):
+    return {"config": {"config": config, "lr": lr, "seed": seed, "epochs": epochs},
+            "final_val_acc": val_acc}
+
+
+def test_a_neighbouring_rate_replaces_the_profiles_only_by_a_clear_margin():
+    records = [check_record("hybrid", 0.05, 0.900), check_record("hybrid", 0.1, 0.901),
+               check_record("hybrid", 0.2, 0.9035),  # +0.25 points: kept
+               check_record("diffstride", 0.05, 0.895), check_record("diffstride", 0.1, 0.90),
+               check_record("diffstride", 0.2, 0.9045)]  # +0.45 points: changed
+    decision = budget.lr_decision(records).drop_duplicates("config").set_index("config")
+    assert decision.chosen["hybrid"] == 0.1
+    assert decision.chosen["diffstride"] == 0.2
+    assert math.isnan(decision.chosen["strided"])  # nothing recorded yet
+
+
+def test_the_price_counts_a_units_epochs_once():
+    cpu = [{"config": {"config": c}, "wall_seconds": s * 6, "epochs": [{}] * 6}
+           for c, s in (("strided", 60.0), ("diffstride", 200.0), ("hybrid", 210.0))]
+    table = budget.price(cpu, processes=2)
+    seeds = table.loc["seeds"]
+    assert seeds.loc["hybrid", "epochs"] == 6 * (18 + 1 + 2)
+    assert seeds.loc["diffstride_rescaled", "hours"] == pytest.approx(3 * 21 * 200 / 3600)
+    assert table["wall hours"].sum() == pytest.approx(table.hours.sum() / 2)
+
+
+def study_record(config, seed, epochs, acc, val, correct):
+    return {
+        "config": {"config": config, "seed": seed, "epochs": epochs, "overrides": [],
+                   "lr": 0.1},
+        "final_test_acc": acc, "final_val_acc": val, "test_size": len(correct),
+        "test_correct": train.encode_correct(torch.tensor(correct)),
+    }
+
+
+def fake_study(gain=0.05, seeds=6):
+    rng = np.random.default_rng(5)
+    records = []
+    for seed in range(seeds):
+        for budget_, level in ((6, 0.89), (12, 0.905), (18, 0.91)):
+            for config, shift in (("diffstride", 0.0), ("hybrid", gain / 100),
+                                  ("strided", 0.01), ("diffstride_rescaled", 0.005)):
+                correct = rng.random(2000) < level + shift + 0.001 * rng.standard_normal()
+                val = level + shift + (0.0 if config != "strided" else -0.004 * (budget_ == 18))
+                records.append(study_record(config, seed, budget_, correct.mean(), val, correct))
+    return records
+
+
+def test_the_primary_analysis_is_a_seed_paired_interval_and_tost_at_the_margin():
+    records = fake_study()
+    tables = budget.analyse(records)
+    row = tables["primary"].iloc[0]
+    at18 = {(r["config"]["config"], r["config"]["seed"]): 100 * r["final_test_acc"]
+            for r in records if r["config"]["epochs"] == 18}
+    a = [at18[("hybrid", s)] for s in range(6)]
+    b = [at18[("diffstride", s)] for s in range(6)]
+    assert row.seeds == 6 and row.budget == 18
+    assert row["diff"] == pytest.approx(np.mean(np.subtract(a, b)))
+    tost = stats.tost(a, b, budget.MARGIN)
+    assert (row.tost_p_lower, row.tost_p_upper) == pytest.approx((tost.p_lower, tost.p_upper))
+    assert row.equivalent == tost.equivalent and row.margin == 0.3
+
+
+def test_the_secondary_family_is_holm_corrected_together():
+    tables = budget.analyse(fake_study())
+    secondary = tables["secondary"]
+    assert [(r.a, r.b, r.budget) for r in secondary.itertuples()] == budget.secondary_pairs()
+    assert list(secondary.p_holm) == pytest.approx(stats.holm(list(secondary.p)))
+
+
+def test_convergence_compares_the_last_two_budgets_validation_accuracy():
+    convergence = budget.analyse(fake_study())["convergence"].set_index("config")
+    assert convergence.loc["hybrid", "change"] == pytest.approx(0.5)
+    assert not convergence.loc["hybrid", "converged"]
+    assert convergence.loc["strided", "change"] == pytest.approx(0.1)
+    assert convergence.loc["strided", "converged"]
+    assert math.isclose(budget.CONVERGED, 0.2)
+
+
+def test_the_budget_table_gives_each_configuration_and_budget_its_interval():
+    table = budget.budget_table(fake_study(seeds=3)).set_index(["config", "budget"])
+    row = table.loc[("hybrid", 18)]
+    assert row.n == 3 and row.low < row["mean"] < row.high

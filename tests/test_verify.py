@@ -1,0 +1,80 @@
+"""Older records stay valid only by proof: a bit-for-bit rerun (hybridlib.verify)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hybridlib import codehash, train, verify
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def smoke_record(tmp_path, monkeypatch, made_by="0123456789abcdef"):
+    """A smoke run's record, written as if by code with fingerprint ``made_by``."""
+    monkeypatch.setattr(train, "CODE_HASH", made_by)
+    monkeypatch.setattr(train, "ACCEPTED_CODE", frozenset({made_by}))
+    run = train.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
+    train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
+    monkeypatch.undo()
+    return train.record_path(run, tmp_path / "results")
+
+
+def test_a_reproduced_record_makes_its_code_accepted(tmp_path, monkeypatch):
+    path = smoke_record(tmp_path, monkeypatch)
+    equivalences = tmp_path / "equivalences.json"
+    entry = verify.verify_record(path, equivalences, progress=False)
+    assert entry["old"] == "0123456789abcdef" and entry["new"] == train.CODE_HASH
+    assert "0123456789abcdef" in codehash.accepted_hashes(train.CODE_HASH, equivalences)
+    # ... and, through a chain of proofs, from a later fingerprint too.
+    codehash.add_equivalence({"old": train.CODE_HASH, "new": "later"}, equivalences)
+    assert "0123456789abcdef" in codehash.accepted_hashes("later", equivalences)
+    assert codehash.accepted_hashes("unrelated", equivalences) == {"unrelated"}
+
+
+def test_a_record_the_code_does_not_reproduce_is_refused_and_nothing_written(
+    tmp_path, monkeypatch
+):
+    path = smoke_record(tmp_path, monkeypatch)
+    record = json.loads(path.read_text())
+    predictions = bytearray(train.decode_predictions(record["test_predictions"]).astype("u1"))
+    predictions[3] = (predictions[3] + 1) % 4  # one test image predicted otherwise
+    record["test_predictions"] = train.encode_predictions(
+        __import__("torch").tensor(list(predictions)))
+    path.write_text(json.dumps(record))
+    equivalences = tmp_path / "equivalences.json"
+    with pytest.raises(verify.VerificationFailed, match="1 of 128 test predictions differ"):
+        verify.verify_record(path, equivalences, progress=False)
+    assert not equivalences.exists()
+
+
+def test_a_record_with_other_settings_is_refused(tmp_path, monkeypatch):
+    path = smoke_record(tmp_path, monkeypatch)
+    record = json.loads(path.read_text())
+    record["config_hash"] = "f" * 16
+    path.write_text(json.dumps(record))
+    with pytest.raises(verify.VerificationFailed, match="builds other settings"):
+        verify.verify_record(path, tmp_path / "eq.json", progress=False)
+    assert verify.main([str(tmp_path / "missing.json")]) == 1
+
+
+def test_every_committed_record_was_made_by_code_the_current_code_accepts():
+    # A committed record never goes stale silently: its fingerprint is the current one,
+    # or one that a bit-for-bit rerun proved equivalent (hybridlib.verify).
+    made_by = {}
+    for path in (REPO / "results").rglob("seed*.json"):
+        record = json.loads(path.read_text())
+        made_by.setdefault(record["code_hash"], path)
+    assert made_by, "no committed run records found"
+    stale = {h: str(p) for h, p in made_by.items() if h not in train.ACCEPTED_CODE}
+    assert not stale, f"records made by code not proven equivalent to the current: {stale}"
+
+
+def test_the_proofs_name_records_that_exist_with_the_predictions_they_checked():
+    import hashlib
+
+    for entry in json.loads(codehash.EQUIVALENCES.read_text())["equivalences"]:
+        record = json.loads((REPO / entry["record"]).read_text())
+        assert record["code_hash"] == entry["old"]
+        digest = hashlib.sha256(record["test_predictions"].encode()).hexdigest()
+        assert digest == entry["test_predictions_sha256"]
