@@ -54,6 +54,7 @@ from hybridlib.train import (
 )
 
 __all__ = [
+    "ANALYSIS_COMMIT",
     "CONTROL",
     "CONVERGED",
     "LR_SWITCH",
@@ -61,11 +62,20 @@ __all__ = [
     "PRIMARY",
     "PROFILE",
     "analyse",
+    "budget_table",
+    "claim_sentence",
+    "control_sentence",
+    "convergence_sentence",
+    "declared_runs",
+    "glance",
     "lr_check_runs",
     "lr_decision",
     "main",
     "price",
+    "primary_sentence",
+    "progress_sentence",
     "secondary_pairs",
+    "study_records",
     "study_runs",
 ]
 
@@ -264,10 +274,13 @@ def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.Dat
             change = float(val[last] - val[before])
             convergence.append({"config": config, "before": before, "last": last,
                                 "change": change, "converged": abs(change) < CONVERGED})
+    paired = ["a", "b", "budget", "seeds", "diff", "low", "high", "p", "crossed_low",
+              "crossed_high", "crossed_p"]
     return {
         "budgets": table,
-        "primary": pd.DataFrame([primary] if primary else []),
-        "secondary": pd.DataFrame(secondary),
+        "primary": pd.DataFrame([primary] if primary else [], columns=[
+            *paired, "margin", "tost_p_lower", "tost_p_upper", "equivalent"]),
+        "secondary": pd.DataFrame(secondary, columns=[*paired, "p_holm"]),
         "convergence": pd.DataFrame(convergence, columns=["config", "before", "last", "change",
                                                           "converged"]),
     }
@@ -278,6 +291,117 @@ def study_records(results_dir=None, profile: str = PROFILE) -> list[dict]:
     runs = [run for _, _, unit in study_runs(profile) for run in unit] + lr_check_runs(profile)
     found = (recorded(run, results_root(results_dir)) for run in runs)
     return [r for r in found if r is not None]
+
+
+# ---------------------------------------------------------------------- for the reader
+# The commit that fixed this module's question and analysis, before the study's first
+# record (tests/test_budget.py checks it against the history).
+ANALYSIS_COMMIT = "19c5f2540788ba4667ce5c7edbfc4dc5d9cbea81"
+
+
+def declared_runs(profile: str = PROFILE) -> int:
+    """How many runs the study declares (its units' budgets and the rate check)."""
+    return sum(len(runs) for _, _, runs in study_runs(profile)) + len(lr_check_runs(profile))
+
+
+def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
+    """How much of the study is recorded, and so how provisional the chapter is."""
+    declared = declared_runs(profile)
+    if len(records) >= declared:
+        return f"All {declared} runs of the study are recorded."
+    return (f"The study is under way: {len(records)} of its {declared} runs are recorded, "
+            "so every number below is provisional and the sections without enough runs say "
+            "so. The analysis does not change as runs come in: it was fixed before the first.")
+
+
+def primary_sentence(primary: pd.DataFrame) -> str:
+    """The primary result with its equivalence statement, in words."""
+    if primary.empty:
+        return (f"The primary comparison, `{PRIMARY[0]}` − `{PRIMARY[1]}` at the largest "
+                "budget, needs at least two seeds of both; not recorded yet.")
+    r = primary.iloc[0]
+    ruled = "is ruled out" if r.equivalent else "is not ruled out"
+    return (
+        f"At {r.budget} epochs, `{r.a}` − `{r.b}` is {r['diff']:+.2f} points over {r.seeds} "
+        f"paired seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}; counting the test "
+        f"images' noise too, {r.crossed_low:+.2f} to {r.crossed_high:+.2f}). Two one-sided "
+        f"tests against ±{r.margin} points give p = {r.tost_p_lower:.2g} (below "
+        f"−{r.margin}) and p = {r.tost_p_upper:.2g} (above +{r.margin}): a difference "
+        f"larger than {r.margin} points {ruled} at {r.budget} epochs."
+    )
+
+
+def convergence_sentence(convergence: pd.DataFrame) -> str:
+    """The convergence check, configuration by configuration, in words."""
+    if convergence.empty:
+        return ("The convergence check needs every configuration's two largest budgets; not "
+                "recorded yet.")
+    parts = [f"`{r.config}` {r.change:+.2f} points "
+             f"({'converged' if r.converged else 'still moving'})"
+             for r in convergence.itertuples()]
+    r = convergence.iloc[0]
+    moving = convergence[~convergence.converged.astype(bool)]
+    verdict = ("Every configuration meets the criterion." if moving.empty else
+               f"{len(moving)} of {len(convergence)} configurations do not: {r.last} epochs "
+               "is not yet the converged answer for them.")
+    return (f"Mean validation accuracy at {r.last} epochs minus at {r.before} epochs (converged "
+            f"below {CONVERGED} points): {'; '.join(parts)}. {verdict}")
+
+
+def control_sentence(secondary: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Whether amplitude-preserving crops close DiffStride's gap to the strided network."""
+    rows = secondary[(secondary.a == CONTROL[0]) & (secondary.b == CONTROL[1])]
+    if rows.empty:
+        return ("The control needs at least two seeds of DiffStride with amplitude-preserving "
+                "crops and of DiffStride at the largest budget; not recorded yet.")
+    r = rows.iloc[0]
+    means = table[table.budget == r.budget].set_index("config")["mean"]
+
+    def gap(config: str) -> float:
+        present = {config, "strided"} <= set(means.index)
+        return means[config] - means["strided"] if present else math.nan
+
+    shown = r.p_holm < 0.05 and not (r.low <= 0 <= r.high)
+    text = (f"At {r.budget} epochs, `{r.a}` − `{r.b}` is {r['diff']:+.2f} points over "
+            f"{r.seeds} seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}, Holm-adjusted "
+            f"p = {r.p_holm:.2g}): {'a difference shown' if shown else 'no difference shown'}. ")
+    if not math.isnan(gap(CONTROL[0])):
+        text += (f"The gap to the strided network is {gap(CONTROL[1]):+.2f} points for "
+                 f"DiffStride and {gap(CONTROL[0]):+.2f} with the amplitude kept, so the "
+                 + ("rescaling closes part of the gap or more." if shown and r["diff"] > 0 else
+                    "amplitude of the crops does not explain the gap at this budget."
+                    if not shown else "rescaling widens the gap."))
+    return text
+
+
+def claim_sentence(primary: pd.DataFrame) -> str:
+    """What the primary result means for the Hybrid paper's claim."""
+    if primary.empty:
+        return ""
+    r = primary.iloc[0]
+    if r.low > 0:
+        return (f"At {r.budget} epochs the hybrid is ahead of DiffStride on these data, as the "
+                "Hybrid paper reports on CIFAR.")
+    if r.high < 0:
+        return (f"At {r.budget} epochs the hybrid is behind DiffStride on these data, against "
+                "the Hybrid paper's claim.")
+    if r.equivalent:
+        return (f"At {r.budget} epochs the hybrid and DiffStride are within ±{r.margin} points: "
+                f"a gain of the size the Hybrid paper reports on CIFAR-10 (+0.94) is not seen "
+                "on these data.")
+    return (f"At {r.budget} epochs these runs neither show a difference nor rule out one of "
+            f"±{r.margin} points: the Hybrid paper's claim is neither supported nor "
+            "contradicted here.")
+
+
+def glance(records: Sequence[dict], profile: str = PROFILE) -> str:
+    """The intro page's paragraph on the study (Markdown; empty before its first record)."""
+    if not records:
+        return ""
+    primary = analyse(records, profile)["primary"]
+    return (f"**Longer training** ([the budget study](chapters/07_budget.ipynb)). "
+            f"{progress_sentence(records, profile)} {primary_sentence(primary)} "
+            f"{claim_sentence(primary)}").strip()
 
 
 # ---------------------------------------------------------------------- command line

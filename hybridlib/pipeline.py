@@ -271,17 +271,22 @@ def tree_hash(paths: Sequence[Path], root: Path) -> str:
 
 def chapter_inputs(prepared: Prepared, results_dir: Path | None = None) -> dict:
     """What an executed chapter depends on, as hashes: its source, its parameters (the
-    profile), the library's code (``hybridlib/**/*.py``) and the profile's records
-    (``results/<profile>/``, or under ``results_dir``)."""
+    profile), the library's code (``hybridlib/**/*.py``) and the records of the profile
+    and of the budget study (``results/<profile>/`` and ``results/cpu-budget*/``, or under
+    ``results_dir``), which every profile's book shows."""
+    from hybridlib.budget import PROFILE as STUDY
     from hybridlib.paths import results_root
 
     library = Path(__file__).resolve().parent
-    records = results_root(results_dir) / str(prepared.parameters["profile"])
+    root = results_root(results_dir)
+    # The study's learning-rate check lives in folders of its own, cpu-budget-<hash>.
+    folders = {root / str(prepared.parameters["profile"]), *root.glob(f"{STUDY}*")}
+    records = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
     return {
         "source": hashlib.sha256(prepared.chapter.source.read_bytes()).hexdigest(),
         "parameters": json.loads(json.dumps(prepared.parameters, sort_keys=True)),
         "library": tree_hash(list(library.rglob("*.py")), library),
-        "records": tree_hash([p for p in records.rglob("*") if p.is_file()], records),
+        "records": tree_hash(records, root),
         "python": sys.version.split()[0],
     }
 
@@ -629,7 +634,8 @@ def write_glance(profile: str, book: Path) -> Path:
     Generated at every build (and git-ignored), so the intro can never disagree with the
     results chapter: both come from the same records through ``hybridlib.evidence``.
     """
-    from hybridlib.configs import profile_runs  # imported late: torch comes with them
+    from hybridlib import budget  # imported late: torch comes with it
+    from hybridlib.configs import profile_runs
     from hybridlib.evidence import glance
     from hybridlib.train import train_profile
 
@@ -637,7 +643,9 @@ def write_glance(profile: str, book: Path) -> Path:
     path = Path(book) / GLANCE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = glance(records, len(profile_runs(profile)))
-    path.write_text(f"Profile `{profile}`, from its run records. {text}", encoding="utf8")
+    study = budget.glance(budget.study_records())
+    path.write_text(f"Profile `{profile}`, from its run records. {text}"
+                    + (f"\n{study}\n" if study else ""), encoding="utf8")
     return path
 
 

@@ -35,9 +35,11 @@ import numpy as np
 
 __all__ = [
     "BOOK_STYLE",
+    "BUDGET_STYLE",
     "DPI",
     "MAX_WIDTH",
     "MIN_FONT_PT",
+    "budget_figure",
     "label_points",
     "log_magnitude",
     "plot_log_spectrum",
@@ -311,3 +313,47 @@ def label_points(ax, xs, ys, labels, colours) -> list:
         boxes.append(box)
         texts.append(text)
     return texts
+
+
+# The configurations of the budget study, each in a colour that tells the key pair apart.
+BUDGET_STYLE = {
+    "strided": {"color": "0.45", "marker": "s"},
+    "diffstride": {"color": "#d95f02", "marker": "o"},
+    "hybrid": {"color": "#1b9e77", "marker": "D"},
+    "diffstride_rescaled": {"color": "#7570b3", "marker": "^"},
+}
+
+
+def budget_figure(table, seeds, configs: Sequence[str] = tuple(BUDGET_STYLE)):
+    """Test accuracy against the training budget: every seed a dot, the mean with its
+    95 % interval; the configurations side by side at each budget.
+
+    Args:
+        table: rows ``config, budget, n, mean, low, high`` (``hybridlib.budget.budget_table``).
+        seeds: rows ``config, budget, test_acc`` (%), one per run.
+        configs: which configurations to draw, in this order.
+    Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    budgets = sorted(set(table.budget))
+    shown = [c for c in configs if c in set(table.config)]
+    width = 0.6 / max(1, len(shown))
+    for i, config in enumerate(shown):
+        style = BUDGET_STYLE.get(config, {"color": "black", "marker": "o"})
+        offset = (i - (len(shown) - 1) / 2) * width
+        rows = table[table.config == config].sort_values("budget")
+        xs = [budgets.index(b) + offset for b in rows.budget]
+        dots = seeds[seeds.config == config]
+        ax.scatter([budgets.index(b) + offset for b in dots.budget], dots.test_acc, s=14,
+                   color=style["color"], alpha=0.45, linewidths=0)
+        low = (rows["mean"] - rows.low).fillna(0).to_numpy()
+        high = (rows.high - rows["mean"]).fillna(0).to_numpy()
+        ax.errorbar(xs, rows["mean"], yerr=[low, high], color=style["color"],
+                    marker=style["marker"], markersize=6, capsize=3, linewidth=1.2,
+                    label=config)
+    ax.set_xticks(range(len(budgets)), [f"{b} epochs" for b in budgets])
+    ax.set_xlabel("training budget")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", ncol=2)
+    return fig

@@ -73,14 +73,18 @@ RESULTS, RUNS = results_root(), runs_root()
 #   10,000 test images are scored once, after the last epoch.
 # * **Schedule.** Six epochs of SGD with momentum, a linear warm-up over the first 10 % of
 #   the steps, then the peak rate, divided by 10 after three epochs and by 100 after four.
-#   The last two epochs run at a hundredth of the peak rate: if the validation accuracy
-#   still moves between them, the run had not settled, and the [results
-#   chapter](06_results.ipynb) says so run by run.
+#   The last two epochs run at a hundredth of the peak rate, so little moves in them:
+#   the [results chapter](06_results.ipynb) reports the change run by run, but a run can
+#   pass that test and still gain from more epochs. Whether more epochs change the
+#   answer is the question of the [budget study](07_budget.ipynb), which trains with a
+#   warmup-stable-decay schedule instead: its constant-rate trunk does not depend on the
+#   budget, so one run to 18 epochs also gives the 6- and 12-epoch runs, each branching
+#   off with a decay of its own.
 # * **No augmentation.** The images are centred and upright, and every shoe points the
 #   same way: random crops and flips would teach invariances the test set never asks for.
 # * **Precision.** Convolutions and linear layers run under bfloat16 autocast; the
-#   spectral layers compute in float32 whatever the autocast (the [architectures
-#   chapter](04_architectures.ipynb) shows why the FFT needs it).
+#   spectral layers compute in float32 whatever the autocast (PyTorch's FFTs have no
+#   bfloat16 version, and the layers' matrix path keeps their precision).
 # * **Learning rate per configuration,** chosen on the validation split (next section): a
 #   spectral network need not train best at the strided network's rate.
 # * **Seeds.** Five seeds for the papers' comparison and the three readings of the hybrid,

@@ -266,8 +266,10 @@ if records and not comparisons.empty:
 # tests would detect with 80 % power at its number of seeds, judged at Holm's first step.
 
 # %% tags=["hide-input"]
-if records and not comparisons.empty:
-    equivalence = equivalence_table(records)
+equivalence = equivalence_table(records)
+if equivalence.empty:
+    md("These tests need at least two paired seeds of a comparison; none is recorded yet.")
+else:
     display(table(format_equivalence(equivalence), caption=(
         f"Two one-sided tests of |a − b| < {EQUIVALENCE_MARGIN} points (paired by seed): the "
         "90 % interval, whose ends bound what is ruled out at 5 % one-sided, and the larger "

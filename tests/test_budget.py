@@ -1,6 +1,7 @@
 """The budget study: its runs, its learning-rate rule, its price and its fixed analysis."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ import torch
 
 from hybridlib import budget, stats, train
 from hybridlib.configs import profile_settings
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_each_unit_trains_the_longest_budget_first_and_branches_the_others():
@@ -115,3 +118,45 @@ def test_the_budget_table_gives_each_configuration_and_budget_its_interval():
     table = budget.budget_table(fake_study(seeds=3)).set_index(["config", "budget"])
     row = table.loc[("hybrid", 18)]
     assert row.n == 3 and row.low < row["mean"] < row.high
+
+
+def test_the_sentences_follow_the_tables():
+    tables = budget.analyse(fake_study())
+    primary = tables["primary"]
+    text = budget.primary_sentence(primary)
+    r = primary.iloc[0]
+    assert f"{r['diff']:+.2f} points over 6 paired seeds" in text
+    assert ("is ruled out" in text) == bool(r.equivalent)
+    assert "is not ruled out" in budget.primary_sentence(primary.assign(equivalent=False))
+    assert "neither supported nor contradicted" in budget.claim_sentence(
+        primary.assign(equivalent=False, low=-0.1, high=0.4))
+    assert "behind DiffStride" in budget.claim_sentence(primary.assign(low=-0.9, high=-0.2))
+    convergence = budget.convergence_sentence(tables["convergence"])
+    assert "`hybrid` +0.50 points (still moving)" in convergence
+    assert "`strided` +0.10 points (converged)" in convergence
+    control = budget.control_sentence(tables["secondary"], tables["budgets"])
+    assert control.startswith("At 18 epochs, `diffstride_rescaled` − `diffstride`")
+    assert "gap to the strided network" in control
+    empty = budget.analyse([])
+    assert "not recorded yet" in budget.primary_sentence(empty["primary"])
+    assert "not recorded yet" in budget.control_sentence(empty["secondary"], empty["budgets"])
+    assert "not recorded yet" in budget.convergence_sentence(empty["convergence"])
+    assert "0 of its" in budget.progress_sentence([])
+
+
+def git(*args):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def test_the_analysis_was_committed_before_every_record_of_the_study():
+    if git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout: no history to check")
+    assert git("merge-base", "--is-ancestor", budget.ANALYSIS_COMMIT, "HEAD").returncode == 0
+    fixed = git("show", f"{budget.ANALYSIS_COMMIT}:hybridlib/budget.py").stdout
+    assert f"MARGIN = {budget.MARGIN}" in fixed and 'PRIMARY = ("hybrid", "diffstride")' in fixed
+    added = git("log", "--diff-filter=A", "--format=%H", "--", "results/cpu-budget*").stdout
+    for commit in added.split():
+        assert git("merge-base", "--is-ancestor", budget.ANALYSIS_COMMIT, commit).returncode == 0
+        assert commit != budget.ANALYSIS_COMMIT
