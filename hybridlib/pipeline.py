@@ -50,9 +50,10 @@ INJECTED_TAG = "injected-parameters"  # the tag papermill gives the cell it inse
 VISIBILITY_TAGS = {"remove-cell", "remove-input", "hide-cell", "hide-input"}
 SOURCE_LINES_SHOWN = 4  # of a failing cell, in the error message
 SETUP_TAG = "book-setup"  # the first cell: installs the library where it is missing
-# The repository of the book's launch buttons; a chapter opened from there (Colab) installs
-# the library from it.
-DEFAULT_REPOSITORY = "https://github.com/hybridlib/hybrid-pooling-companion"
+# Overrides the repository a notebook's setup cell installs from and fetches the run
+# records from (a fork's mirror, or a local clone in the tests); the book's own is
+# ``repository.url`` of _config.yml.
+REPOSITORY_ENV = "HYBRIDLIB_REPOSITORY"
 STAMP_SUFFIX = ".stamp.json"  # `.<stem>.stamp.json`: what a chapter was executed from
 
 
@@ -134,15 +135,22 @@ def read_notebook(path: Path, setup: bool = True) -> nbformat.NotebookNode:
 
 
 def repository_url(root: Path = REPO_ROOT) -> str:
-    """The book's repository (``repository.url`` of ``_config.yml``), without a trailing /."""
+    """The book's repository (``repository.url`` of ``_config.yml``), without a trailing /.
+
+    It is the one place the repository is named: the launch buttons, the setup cell's
+    install and its fetch of the run records all read it. A fork changes it there.
+    """
     import yaml  # PyYAML comes with jupyter-book
 
+    path = Path(root) / "_config.yml"
     try:
-        config = yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf8"))
-        url = (config.get("repository") or {}).get("url") or DEFAULT_REPOSITORY
-    except (OSError, AttributeError, yaml.YAMLError):
-        url = DEFAULT_REPOSITORY
-    return str(url).rstrip("/")
+        config = yaml.safe_load(path.read_text(encoding="utf8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise PipelineError(f"{path}: cannot read the book's configuration ({err})") from err
+    url = ((config or {}).get("repository") or {}).get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise PipelineError(f"{path}: repository.url must name the book's repository")
+    return url.strip().rstrip("/")
 
 
 def book_commit(root: Path = REPO_ROOT) -> str | None:
@@ -169,23 +177,59 @@ def install_spec(url: str | None = None, commit: str | None = None) -> str:
     return f"hybridlib[book] @ git+{url}" + (f"@{commit}" if commit else "")
 
 
-def setup_cell(spec: str) -> nbformat.NotebookNode:
-    """A first code cell that installs the library (``pip install spec``) where it is missing.
+def setup_cell(spec: str, url: str | None = None, commit: str | None = None
+               ) -> nbformat.NotebookNode:
+    """A first code cell that makes a notebook run outside a checkout of the repository.
 
-    Where ``hybridlib`` imports (a checkout, Binder, the pipeline) it does nothing. It
-    cannot use the library itself, so it holds the few lines it needs; the book leaves it
-    out (``remove-cell``), the .ipynb files keep it.
+    Where ``hybridlib`` is missing (Colab, for one) it installs ``spec``. Where the
+    library has no run records beside it (installed from a wheel, its ``results/`` is
+    not there), it fetches ``results/`` of ``commit`` from the repository ``url``
+    (``$HYBRIDLIB_REPOSITORY`` overrides it) into ``~/.cache/hybridlib``, checks that
+    the commit checked out is ``commit``, and points ``$HYBRIDLIB_RESULTS`` at it; a
+    fetch that fails says what to do instead. In a checkout (the pipeline, Binder) it
+    does nothing. It cannot use the library itself, so it holds the few lines it needs;
+    the book leaves it out (``remove-cell``), the .ipynb files keep it.
     """
+    url = url or repository_url()
+    commit = commit if commit is not None else book_commit()
     source = (
         "# Where the companion's library is missing (Colab, for one), install it at the\n"
-        "# commit this notebook was made from; elsewhere this cell does nothing.\n"
+        "# commit this notebook was made from, and fetch the run records of that commit;\n"
+        "# in a checkout of the repository this cell does nothing.\n"
+        "import importlib, os, subprocess, sys\n"
+        "from pathlib import Path\n"
         "try:\n"
         "    import hybridlib.configs  # noqa: F401\n"
         "except ImportError:\n"
-        "    import importlib, subprocess, sys\n"
         f"    spec = {spec!r}\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", spec], check=True)\n'
-        "    importlib.invalidate_caches()"
+        "    importlib.invalidate_caches()\n"
+        "try:\n"
+        "    from hybridlib.paths import results_root\n"
+        "except ImportError:  # the install above failed and said why\n"
+        "    results_root = None\n"
+        "if results_root is not None and not results_root().is_dir():\n"
+        f"    url = os.environ.get({REPOSITORY_ENV!r}) or {url!r}\n"
+        f"    commit = {commit!r}\n"
+        '    folder = Path.home() / ".cache" / "hybridlib" / f"records-{commit}"\n'
+        '    git = lambda *args: subprocess.run(["git", "-C", str(folder), *args],\n'
+        "                                       check=True, capture_output=True, text=True)\n"
+        "    try:\n"
+        '        if not (folder / ".git").is_dir():\n'
+        '            subprocess.run(["git", "clone", "--quiet", "--no-checkout", url,\n'
+        "                            str(folder)], check=True, capture_output=True, text=True)\n"
+        '            git("sparse-checkout", "set", "results")\n'
+        '            git("checkout", "--quiet", commit)\n'
+        '        head = git("rev-parse", "HEAD").stdout.strip()\n'
+        "        if head != commit:\n"
+        '            raise ValueError(f"{folder} holds commit {head}, not {commit}")\n'
+        '        os.environ["HYBRIDLIB_RESULTS"] = str(folder / "results")\n'
+        "    except (OSError, ValueError, subprocess.CalledProcessError) as err:\n"
+        '        detail = getattr(err, "stderr", None) or err\n'
+        '        print(f"The run records of commit {commit} could not be fetched from {url}: "\n'
+        '              f"{detail}. Clone the repository and open this notebook from it, or "\n'
+        '              "set HYBRIDLIB_RESULTS to a folder holding results/<profile>/.",\n'
+        "              file=sys.stderr)"
     )
     return nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG, "remove-cell"]})
 

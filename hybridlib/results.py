@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from hybridlib.configs import CONFIGS
+from hybridlib.paths import results_root
 
 __all__ = [
     "PAPER_RESULTS",
@@ -66,7 +67,7 @@ class NoRecordsError(FileNotFoundError):
 
 # ---------------------------------------------------------------------- loading
 def load_records(
-    profile: str, results_dir: str | Path = "results", strict: bool = False
+    profile: str, results_dir: str | Path | None = None, strict: bool = False
 ) -> list[dict]:
     """The complete run records of ``profile``, sorted by data set, configuration and seed.
 
@@ -76,11 +77,13 @@ def load_records(
 
     Args:
         profile: a profile name, e.g. ``"cpu"``.
-        results_dir: root folder of the run records.
+        results_dir: root folder of the run records; None: ``$HYBRIDLIB_RESULTS``, else
+            the repository's ``results/`` (:func:`hybridlib.paths.results_root`), wherever
+            the process runs; a relative path is relative to the repository.
         strict: raise :class:`NoRecordsError` (with the command that makes the records)
             instead of returning an empty list.
     """
-    root = Path(results_dir) / profile
+    root = results_root(results_dir) / profile
     records = []
     for path in sorted(root.glob("*/*/seed*.json")):
         try:
@@ -96,7 +99,7 @@ def load_records(
             f"no complete run records for profile {profile!r} under {root}/. Run the "
             f"training chapter (notebooks/05_training.py) with profile={profile!r}, or "
             f"`python -m hybridlib.train --profile {profile}`"
-            + (f" --results-dir {results_dir}" if str(results_dir) != "results" else "")
+            + (f" --results-dir {results_dir}" if results_dir is not None else "")
             + ", then rerun this chapter."
         )
     records.sort(key=lambda r: (r["config"]["dataset"], _order(config_label(r)),

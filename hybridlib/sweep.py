@@ -50,7 +50,7 @@ from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
 from hybridlib.resnet import describe, resnet18
 from hybridlib.train import (
-    CODE_HASH,
+    ACCEPTED_CODE,
     _autocast,
     _checkpoint_path,
     _read_checkpoint,
@@ -544,7 +544,7 @@ def _epochs_done(run: dict, results_dir: Path, runs_dir: Path) -> int:
     path = _checkpoint_path(record_path(run, results_dir), results_dir, runs_dir)
     # Mapped, not read: a full-width checkpoint is hundreds of MB, and only its history counts.
     state = _read_checkpoint(path, torch.device("cpu"), config_hash(run), None, mmap=True)
-    if state is None or state.get("code_hash") != CODE_HASH:
+    if state is None or state.get("code_hash") not in ACCEPTED_CODE:
         return 0
     return len(state["history"])
 

@@ -51,7 +51,7 @@ from hybridlib.configs import CONFIGS, PROFILES, profile_runs
 from hybridlib.formatting import fixed, listing, md, num, plural, table
 from hybridlib.paths import results_root, runs_root
 from hybridlib.recipe import recipe_table
-from hybridlib.train import CODE_HASH, build_run, train_profile
+from hybridlib.train import ACCEPTED_CODE, CODE_HASH, build_run, train_profile
 from hybridlib.tuning import chosen_rates, disagreements, grid_table, sweep_cost
 
 settings = PROFILES[profile]
@@ -207,11 +207,15 @@ made_by = pd.DataFrame([{"commit": r["provenance"]["git_commit"] or "unknown",
 if len(made_by):
     display(table(made_by.value_counts().rename("runs").to_frame(),
                   caption="What made the runs: commit, code hash and device"))
-other_code = [r for r in records if r.get("code_hash") != CODE_HASH]
+other_code = [r for r in records if r.get("code_hash") not in ACCEPTED_CODE]
+proven = sorted({r["code_hash"] for r in records} & ACCEPTED_CODE - {CODE_HASH})
 md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
    + (f"{len(other_code)} of them were made by library code other than this book's (code "
       f"hash `{CODE_HASH}`): their numbers are those of the code they record."
-      if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)."))
+      if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)"
+      + (f", or by older code ({', '.join(f'`{h}`' for h in proven)}) that a rerun of one "
+         "of its records with this code reproduced prediction for prediction "
+         "(`python -m hybridlib.verify`)." if proven else ".")))
 
 # %% [markdown]
 # ## What the sweep costs

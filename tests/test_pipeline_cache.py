@@ -125,10 +125,11 @@ def test_install_spec_pins_the_repository_and_commit():
 
 def run_setup_cell(monkeypatch, importable: bool) -> list:
     calls: list = []
+    cell = pipeline.setup_cell("hybridlib[book] @ git+https://github.com/o/r@abc123",
+                               "https://github.com/o/r", "abc123")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]))
     if not importable:
         monkeypatch.setitem(sys.modules, "hybridlib", None)  # `import hybridlib` fails
-    cell = pipeline.setup_cell("hybridlib[book] @ git+https://github.com/o/r@abc123")
     exec(cell.source, {})
     return calls
 
@@ -150,3 +151,23 @@ def test_every_chapter_and_student_edition_starts_with_the_setup_cell(chapter):
         assert first.cell_type == "code"
         assert {pipeline.SETUP_TAG, "remove-cell"} <= set(first.metadata["tags"])
         assert "import hybridlib.configs" in first.source and "pip" in first.source
+
+
+def test_the_repository_is_named_in_one_setting_that_the_setup_cell_follows(tmp_path):
+    import yaml
+
+    config = yaml.safe_load((pipeline.REPO_ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"].rstrip("/")
+    assert pipeline.repository_url() == url
+    cell = pipeline.setup_cell(pipeline.install_spec(commit="abc123"), commit="abc123")
+    assert f"git+{url}@abc123" in cell.source and repr(url) in cell.source
+    # A fork edits _config.yml; the setup cell and the buttons follow it.
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/fork/\n")
+    assert pipeline.repository_url(tmp_path) == "https://example.org/fork"
+    (tmp_path / "_config.yml").write_text("title: no repository\n")
+    with pytest.raises(pipeline.PipelineError, match="repository.url"):
+        pipeline.repository_url(tmp_path)
+    # No library or notebook source names the repository anywhere else.
+    sources = [*pipeline.REPO_ROOT.joinpath("hybridlib").rglob("*.py"),
+               *pipeline.NOTEBOOK_DIR.glob("*.py")]
+    assert not [p for p in sources if url in p.read_text(encoding="utf8")]

@@ -212,3 +212,19 @@ def test_the_settings_table_reads_this_books_column_from_the_records():
     assert table.loc["parameters", "Hybrid paper"] == "not stated"
     with pytest.raises(ValueError, match="at least one run record"):
         results.settings_comparison([])
+
+
+def test_load_records_follows_the_paths_settings_wherever_it_runs(tmp_path, monkeypatch):
+    from hybridlib.paths import RESULTS_ENV
+
+    folder = tmp_path / "elsewhere" / "records"
+    path = folder / "smoke" / "synthetic" / "hybrid" / "seed0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(make_record()))
+    monkeypatch.chdir(tmp_path)  # not the repository: a relative results/ finds nothing
+    monkeypatch.setenv(RESULTS_ENV, str(folder))
+    assert len(results.load_records("smoke")) == 1
+    monkeypatch.delenv(RESULTS_ENV)
+    # Without the variable: the repository's own results/, not the working directory's.
+    assert len(results.load_records("cpu")) == len(
+        list((results.results_root() / "cpu").glob("*/*/seed*.json")))

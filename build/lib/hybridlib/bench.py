@@ -1,0 +1,369 @@
+"""Benchmarks, reported as ratios measured in one run (the machine is noisy; ratios are not).
+
+Every benchmark times its candidates interleaved, round after round, and reports the
+median and the spread (the 25th and 75th percentiles) of each candidate's time, and of
+each ratio taken within a round.
+
+``python -m hybridlib.bench layers``: forward+backward of SpectralPool2d and DiffStride2d,
+each by its FFT path (the previous implementation, kept in the library behind
+``method="fft"``) and its matrix path, against the floor of an FFT crop of the same
+shapes, ``rfft2 -> slice -> irfft2``.
+
+``python -m hybridlib.bench crossover``: matrix path against FFT path from 8x8 to
+128x128 maps, the measurement behind ``hybridlib.dft.MATRIX_MAX_SIZE``.
+
+``python -m hybridlib.bench network``: images/s of a full training step (forward,
+backward, optimiser step) of the cpu profile's networks, the previous implementation
+(FFT layers, the shortcut's 1x1 convolution before its pooling) against the current one
+in float32 and under bfloat16 autocast; and the share of a width-64 DiffStride step that
+its spectral layers take (the same network with a plain resize in their place).
+
+Records go to the git-ignored ``results/bench/local/``; ``--record`` writes the committed
+``results/bench/`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hybridlib.argtypes import integer
+from hybridlib.configs import config_spec, profile_settings
+from hybridlib.diffstride import DiffStride2d
+from hybridlib.paths import relative, results_root
+from hybridlib.resnet import PreActBlock, resnet18
+from hybridlib.spectral import SpectralPool2d
+
+__all__ = [
+    "bench_crossover",
+    "bench_layers",
+    "bench_network",
+    "bench_spectral_share",
+    "main",
+    "time_interleaved",
+]
+
+NETWORK_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")
+
+
+def _quartiles(values: Sequence[float]) -> dict[str, float]:
+    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return {"median": statistics.median(values), "q1": q1, "q3": q3}
+
+
+def time_interleaved(
+    candidates: dict[str, Callable[[], None]], repeats: int = 15, warmup: int = 3
+) -> dict[str, list[float]]:
+    """Seconds per call of each candidate in every round, the candidates timed in turn.
+
+    Alternating the candidates exposes them to the same background load, so ratios
+    taken within a round hold even when the absolute times drift.
+    """
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summarise(times: dict[str, list[float]], ratios: dict[str, tuple[str, str]]) -> dict:
+    """Median and quartiles of each candidate (ms) and of each ratio ``a / b`` per round."""
+    return {
+        "ms": {name: _quartiles([1e3 * t for t in ts]) for name, ts in times.items()},
+        "ratios": {
+            label: _quartiles([x / y for x, y in zip(times[a], times[b])])
+            for label, (a, b) in ratios.items()
+        },
+    }
+
+
+def _forward_backward(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor):
+    """A closure running ``forward`` then backward with a fixed upstream gradient."""
+    grad = torch.ones_like(forward(x))
+
+    def step() -> None:
+        x.grad = None
+        forward(x).backward(grad)
+
+    return step
+
+
+def _floor(out_h: int, out_w: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The least an FFT crop must do: rfft2, one contiguous slice, irfft2."""
+    return lambda x: torch.fft.irfft2(
+        torch.fft.rfft2(x)[..., :out_h, : out_w // 2 + 1], s=(out_h, out_w)
+    )
+
+
+def bench_layers(shape: Sequence[int] = (128, 64, 32, 32), repeats: int = 15) -> dict:
+    """Both paths of both layers against the FFT floor of their output shapes."""
+    x = torch.randn(*shape, requires_grad=True)
+    height, width = shape[-2:]
+    layers = {"SpectralPool2d": SpectralPool2d, "DiffStride2d": DiffStride2d}
+    result = {}
+    for name, layer in layers.items():
+        out_h, out_w = layer(stride=2).output_size(height, width)
+        times = time_interleaved(
+            {
+                "fft": _forward_backward(layer(stride=2, method="fft"), x),
+                "matrix": _forward_backward(layer(stride=2, method="matrix"), x),
+                "floor": _forward_backward(_floor(out_h, out_w), x),
+            },
+            repeats=repeats,
+        )
+        result[name] = {
+            "output_size": [out_h, out_w],
+            **summarise(
+                times,
+                {
+                    "matrix / floor": ("matrix", "floor"),
+                    "fft / floor": ("fft", "floor"),
+                    "matrix / fft": ("matrix", "fft"),
+                },
+            ),
+        }
+    return {"input_shape": list(shape), "stride": 2, "layers": result}
+
+
+def bench_crossover(
+    sizes: Sequence[int] = (8, 16, 24, 32, 48, 64, 96, 128),
+    elements: int = 1 << 22,
+    repeats: int = 7,
+) -> dict:
+    """Matrix path / FFT path, forward+backward at stride 2, per map size.
+
+    The batch is sized so every size moves about ``elements`` numbers.
+    """
+    rows = []
+    for n in sizes:
+        x = torch.randn(max(1, elements // (16 * n * n)), 16, n, n, requires_grad=True)
+        row = {"size": n, "batch": x.shape[0]}
+        for name, layer in (("SpectralPool2d", SpectralPool2d), ("DiffStride2d", DiffStride2d)):
+            if name == "DiffStride2d" and n <= 4:
+                continue
+            times = time_interleaved(
+                {m: _forward_backward(layer(stride=2, method=m), x) for m in ("fft", "matrix")},
+                repeats=repeats,
+            )
+            row[name] = summarise(times, {"matrix / fft": ("matrix", "fft")})["ratios"]
+        rows.append(row)
+    return {"stride": 2, "channels": 16, "elements": elements, "sizes": rows}
+
+
+def _previous(model: nn.Module) -> nn.Module:
+    """The previous implementation of ``model``: FFT layers, shortcut pooled after its conv."""
+    for module in model.modules():
+        if isinstance(module, (SpectralPool2d, DiffStride2d)):
+            module.method = "fft"
+        if isinstance(module, PreActBlock):
+            module.pool_first = False
+    return model
+
+
+def _training_step(model: nn.Module, x, y, precision: str) -> Callable[[], None]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16)
+        if precision == "bf16"
+        else contextlib.nullcontext()
+    )
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss = F.cross_entropy(model(x).float(), y)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def bench_network(
+    configs: Sequence[str] = NETWORK_CONFIGS,
+    width: int | None = None,
+    batch_size: int | None = None,
+    repeats: int = 7,
+    compile_model: bool = False,
+) -> dict:
+    """Images/s of a training step, previous against current implementation, per config.
+
+    Width and batch default to the cpu profile's; the input is Fashion-MNIST's shape.
+    ``compile_model`` adds the current implementation under ``torch.compile``.
+    """
+    settings = profile_settings("cpu")
+    width = width or settings["width"]
+    batch_size = batch_size or settings["batch_size"]
+    x = torch.randn(batch_size, 1, 32, 32)
+    y = torch.randint(0, 10, (batch_size,))
+    result = {}
+    for config in configs:
+
+        def build(config: str = config) -> nn.Module:
+            torch.manual_seed(0)
+            return resnet18(config_spec(config), num_classes=10, in_channels=1, width=width)
+
+        candidates = {
+            "previous": _training_step(_previous(build()), x, y, "fp32"),
+            "current": _training_step(build(), x, y, "fp32"),
+            "current_bf16": _training_step(build(), x, y, "bf16"),
+        }
+        ratios = {
+            "current / previous": ("current", "previous"),
+            "current_bf16 / previous": ("current_bf16", "previous"),
+        }
+        if compile_model:
+            candidates["current_compiled"] = _training_step(torch.compile(build()), x, y, "fp32")
+            ratios["current_compiled / current"] = ("current_compiled", "current")
+        times = time_interleaved(candidates, repeats=repeats, warmup=2)
+        summary = summarise(times, ratios)
+        summary["images_per_s"] = {
+            name: batch_size / (stats["median"] / 1e3) for name, stats in summary["ms"].items()
+        }
+        result[config] = summary
+    return {"width": width, "batch_size": batch_size, "input_size": [1, 32, 32], "configs": result}
+
+
+class Resize(nn.Module):
+    """Bilinear resize to the size a spectral layer would produce (no FFT)."""
+
+    def __init__(self, like: nn.Module) -> None:
+        super().__init__()
+        self.like = like
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.like.output_size(*x.shape[-2:])
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _replace_spectral(model: nn.Module) -> nn.Module:
+    """Swap every spectral layer of ``model`` for a :class:`Resize` to the same size."""
+    for name, child in model.named_children():
+        if isinstance(child, (DiffStride2d, SpectralPool2d)):
+            setattr(model, name, Resize(child))
+        else:
+            _replace_spectral(child)
+    return model
+
+
+def bench_spectral_share(
+    config: str = "diffstride", width: int = 64, batch_size: int = 32, repeats: int = 7
+) -> dict:
+    """Share of a training step (forward+backward) spent in the spectral layers of ``config``."""
+    torch.manual_seed(0)
+    spec = config_spec(config)
+    spectral = resnet18(spec, num_classes=10, in_channels=1, width=width)
+    resized = _replace_spectral(resnet18(spec, num_classes=10, in_channels=1, width=width))
+    x = torch.randn(batch_size, 1, 32, 32)
+    y = torch.randint(0, 10, (batch_size,))
+
+    def step(model: nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+
+        return run
+
+    times = time_interleaved({"spectral": step(spectral), "resize": step(resized)}, repeats)
+    shares = [1 - r / s for r, s in zip(times["resize"], times["spectral"])]
+    return {
+        "config": config,
+        "width": width,
+        "batch_size": batch_size,
+        **summarise(times, {"spectral / resize": ("spectral", "resize")}),
+        "spectral_share_of_step": _quartiles(shares),
+    }
+
+
+def _environment() -> dict:
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _report(what: str, record: dict) -> None:
+    """Print the ratios of a record, one line each."""
+
+    def fmt(stats: dict) -> str:
+        return f"{stats['median']:.2f} (IQR {stats['q1']:.2f}-{stats['q3']:.2f})"
+
+    if what == "layers":
+        for name, r in record["layers"].items():
+            for label, stats in r["ratios"].items():
+                print(f"{name:>15} {label:>15}: {fmt(stats)}")
+    elif what == "crossover":
+        for row in record["sizes"]:
+            cells = [f"{k} {fmt(v['matrix / fft'])}" for k, v in row.items() if isinstance(v, dict)]
+            print(f"{row['size']:>4}x{row['size']:<4} matrix / fft: " + "; ".join(cells))
+    else:
+        for config, r in record["configs"].items():
+            rates = ", ".join(f"{k} {v:.0f}" for k, v in r["images_per_s"].items())
+            ratios = "; ".join(f"{k} {fmt(v)}" for k, v in r["ratios"].items())
+            print(f"{config:>12} images/s: {rates}\n{'':>12} step time {ratios}")
+        share = record["spectral_share"]
+        print(
+            f"spectral layers' share of a width-{share['width']} {share['config']} step: "
+            f"{fmt(share['spectral_share_of_step'])}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.bench",
+        description="Speed of the spectral layers and networks, as ratios measured in one run.",
+        epilog="Run on a quiet machine: another process on the same cores skews even ratios.",
+    )
+    parser.add_argument(
+        "what", choices=["layers", "crossover", "network"], help="what to benchmark"
+    )
+    parser.add_argument("--repeats", type=integer(1), default=None, help="timed rounds")
+    parser.add_argument(
+        "--compile", action="store_true", help="network: also time torch.compile (slow to build)"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the committed record in results/bench/ (default: results/bench/local/)",
+    )
+    parser.add_argument("--out", help="write the record into this folder instead")
+    args = parser.parse_args(argv)
+    kwargs = {} if args.repeats is None else {"repeats": args.repeats}
+    if args.what == "layers":
+        record = bench_layers(**kwargs)
+    elif args.what == "crossover":
+        record = bench_crossover(**kwargs)
+    else:
+        record = bench_network(compile_model=args.compile, **kwargs)
+        record["spectral_share"] = bench_spectral_share(**kwargs)
+    record["environment"] = _environment()
+    _report(args.what, record)
+    folder = Path(args.out) if args.out else results_root() / "bench"
+    out = (folder if args.record or args.out else folder / "local") / f"{args.what}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {relative(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,495 @@
+"""The training-budget study: how the comparison moves as training gets longer.
+
+The cpu profile's runs are 6 epochs of a width-8 network, and its networks are underfit.
+This study (profile ``cpu-budget``) trains strided, DiffStride, the hybrid and a control,
+DiffStride with amplitude-preserving crops, with a warmup-stable-decay schedule
+(``hybridlib.train.learning_rate``) to budgets of 6, 12 and 18 epochs. One run per
+(configuration, seed) goes to the largest budget and keeps its state where each shorter
+budget's decay starts; the shorter budgets branch off there, so every budget of a seed
+costs 21 epochs instead of 36, and each equals a run trained on its own.
+
+The analysis is fixed here, in code, before the first run of the study:
+
+* **Primary**: ``hybrid − diffstride`` at the largest budget, a seed-paired t-interval
+  (95 %) and two one-sided tests (TOST) against a margin of ±:data:`MARGIN` points.
+* **Secondary**, one Holm family: ``diffstride − strided`` at every budget, and the
+  control against its un-rescaled counterpart, ``diffstride_rescaled − diffstride``, at
+  the largest budget; seed-paired t-tests. The per-image analysis is the crossed seed x
+  image test of :mod:`hybridlib.stats`, which draws no random numbers.
+* **Convergence**: per configuration, the mean validation accuracy at the largest
+  budget minus that at the budget before it; a configuration has converged only if the
+  change is below :data:`CONVERGED` points.
+* **Learning rate**: before the seeds run, each configuration's rate is checked at the
+  largest budget, seed 0, against its grid neighbours (half and double) on the validation
+  split; a neighbour replaces it only if its validation accuracy is higher by more than
+  :data:`LR_SWITCH` points. The control is not checked on its own: it trains at
+  DiffStride's rate, so that it differs from DiffStride in the crops' amplitude only.
+
+``python -m hybridlib.budget price`` prices the study from the cpu profile's records,
+``run`` trains it (``--share`` lets two processes work together), ``status`` counts what
+is recorded and ``analyse`` prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridlib import stats
+from hybridlib.claims import claim
+from hybridlib.configs import profile_runs, profile_settings
+from hybridlib.paths import results_root, runs_root
+from hybridlib.train import (
+    build_run,
+    decode_correct,
+    fit,
+    recorded,
+    wsd_trunk_epochs,
+)
+
+__all__ = [
+    "ANALYSIS_COMMIT",
+    "CONTROL",
+    "CONVERGED",
+    "LR_SWITCH",
+    "MARGIN",
+    "PRIMARY",
+    "PROFILE",
+    "analyse",
+    "budget_table",
+    "claim_sentence",
+    "control_sentence",
+    "convergence_sentence",
+    "declared_runs",
+    "glance",
+    "lr_check_runs",
+    "lr_decision",
+    "main",
+    "price",
+    "primary_sentence",
+    "progress_sentence",
+    "secondary_pairs",
+    "study_records",
+    "study_runs",
+]
+
+PROFILE = "cpu-budget"
+PRIMARY = ("hybrid", "diffstride")  # a − b at the largest budget
+CONTROL = ("diffstride_rescaled", "diffstride")  # the control against its counterpart
+MARGIN = 0.3  # points of test accuracy: the equivalence margin of the primary test
+CONVERGED = 0.2  # points of validation accuracy between the last two budgets
+LR_SWITCH = 0.3  # points of validation accuracy a neighbouring rate must gain
+LEVEL = 0.95
+
+
+def budgets(profile: str = PROFILE) -> tuple[int, ...]:
+    """The study's budgets in epochs, smallest first."""
+    return tuple(sorted(profile_settings(profile)["budgets"]))
+
+
+def secondary_pairs(profile: str = PROFILE) -> list[tuple[str, str, int]]:
+    """The secondary family, ``(a, b, budget)``: DiffStride − strided at every budget, and
+    the control against DiffStride at the largest."""
+    return [("diffstride", "strided", b) for b in budgets(profile)] + [
+        (*CONTROL, max(budgets(profile)))
+    ]
+
+
+# ---------------------------------------------------------------------- the runs
+def study_runs(profile: str = PROFILE) -> list[tuple[str, int, list[dict]]]:
+    """The study's units, ``(config, seed, runs)``: the longest budget's run first (it keeps
+    the shorter budgets' trunks), then the shorter budgets, branching off it."""
+    longest, shorter = max(budgets(profile)), budgets(profile)[:-1]
+    units = []
+    for dataset, config, _, seed in profile_runs(profile):
+        runs = [build_run(profile, config, seed, dataset,
+                          {"epochs": longest, "branches": list(shorter)})]
+        runs += [build_run(profile, config, seed, dataset, {"epochs": b}) for b in shorter]
+        units.append((config, seed, runs))
+    return units
+
+
+def _neighbours(rate: float, grid: Sequence[float]) -> list[float]:
+    """The grid values next to ``rate`` (below and above), where they exist."""
+    grid = sorted(grid)
+    if rate not in grid:
+        raise ValueError(f"learning rate {rate} is not on the grid {grid}")
+    i = grid.index(rate)
+    return [grid[j] for j in (i - 1, i + 1) if 0 <= j < len(grid)]
+
+
+def lr_check_runs(profile: str = PROFILE) -> list[dict]:
+    """Seed 0 at the largest budget with each configuration's neighbouring rates (the
+    runs at the profile's own rate are the study's seed-0 runs)."""
+    settings = profile_settings(profile)
+    longest = max(budgets(profile))
+    return [
+        build_run(profile, config, 0, settings["datasets"][0], {"epochs": longest, "lr": rate})
+        for config in _checked(profile)
+        for rate in _neighbours(settings["lr"][config], settings["lr_grid"]["values"])
+    ]
+
+
+def _checked(profile: str = PROFILE) -> list[str]:
+    """The configurations whose rate the check tests: all but the control."""
+    return [c for c in profile_settings(profile)["configs"] if c != CONTROL[0]]
+
+
+def lr_decision(records: Sequence[dict], profile: str = PROFILE) -> pd.DataFrame:
+    """Per configuration: validation accuracy (%) at each checked rate, and the rate the
+    rule keeps. Columns: config, rate, val_acc, profile_rate, chosen (None until every
+    rate of the configuration is recorded)."""
+    settings = profile_settings(profile)
+    longest = max(budgets(profile))
+    found = {(r["config"]["config"], r["config"]["lr"]): 100 * r["final_val_acc"]
+             for r in records if r["config"]["seed"] == 0 and r["config"]["epochs"] == longest}
+    rows = []
+    for config in _checked(profile):
+        own = settings["lr"][config]
+        rates = sorted([own, *_neighbours(own, settings["lr_grid"]["values"])])
+        accs = {rate: found.get((config, rate), math.nan) for rate in rates}
+        chosen = None
+        if not any(math.isnan(v) for v in accs.values()):
+            best = max(accs, key=accs.get)
+            chosen = best if accs[best] > accs[own] + LR_SWITCH else own
+        rows += [{"config": config, "rate": rate, "val_acc": acc, "profile_rate": own,
+                  "chosen": chosen} for rate, acc in accs.items()]
+    return pd.DataFrame(rows, columns=["config", "rate", "val_acc", "profile_rate", "chosen"])
+
+
+# ---------------------------------------------------------------------- price
+def seconds_per_epoch(cpu_records: Sequence[dict]) -> dict[str, float]:
+    """Median wall seconds per epoch (training and evaluation) of each configuration in
+    the cpu profile's records, measured as this study runs: two single-thread processes."""
+    per_config: dict[str, list[float]] = {}
+    for r in cpu_records:
+        per_config.setdefault(r["config"]["config"], []).append(
+            r["wall_seconds"] / len(r["epochs"]))
+    return {c: float(np.median(v)) for c, v in per_config.items()}
+
+
+# The control trains the DiffStride network with one more multiplication per layer.
+PRICED_AS = {"diffstride_rescaled": "diffstride"}
+
+
+def price(cpu_records: Sequence[dict], processes: int = 2, profile: str = PROFILE
+          ) -> pd.DataFrame:
+    """The study's price on this machine, per part: runs, epochs, process-hours and wall
+    hours with ``processes`` processes sharing the work."""
+    speed = seconds_per_epoch(cpu_records)
+    longest = max(budgets(profile))
+    # A unit trains the longest budget whole, then each shorter budget's decay alone.
+    decays = sum(b - wsd_trunk_epochs(b) for b in budgets(profile)[:-1])
+    rows = []
+    for config, _, runs in study_runs(profile):
+        rows.append({"part": "seeds", "config": config, "runs": len(runs),
+                     "epochs": longest + decays})
+    for run in lr_check_runs(profile):
+        rows.append({"part": "learning-rate check", "config": run["config"], "runs": 1,
+                     "epochs": longest})
+    table = pd.DataFrame(rows)
+    table["hours"] = [e * speed[PRICED_AS.get(c, c)] / 3600
+                      for c, e in zip(table.config, table.epochs)]
+    summary = table.groupby(["part", "config"], sort=False)[["runs", "epochs", "hours"]].sum()
+    summary["wall hours"] = summary.hours / processes
+    return summary
+
+
+# ---------------------------------------------------------------------- analysis
+def _accuracies(records: Sequence[dict]) -> dict[tuple[str, int], dict[int, dict]]:
+    """``{(config, budget): {seed: record}}`` of the study's records at the profile's rates."""
+    out: dict[tuple[str, int], dict[int, dict]] = {}
+    for r in records:
+        c = r["config"]
+        if c.get("overrides") and set(c["overrides"]) - {"epochs", "branches"}:
+            continue  # a learning-rate check at another rate
+        out.setdefault((c["config"], c["epochs"]), {})[c["seed"]] = r
+    return out
+
+
+def budget_table(records: Sequence[dict]) -> pd.DataFrame:
+    """Per configuration and budget: test accuracy (%) mean with its 95 % t-interval, n,
+    and the mean validation accuracy."""
+    rows = []
+    for (config, budget), runs in sorted(_accuracies(records).items(),
+                                         key=lambda kv: (kv[0][0], kv[0][1])):
+        acc = [100 * r["final_test_acc"] for r in runs.values()]
+        row = {"config": config, "budget": budget, "n": len(acc), "mean": float(np.mean(acc)),
+               "low": math.nan, "high": math.nan,
+               "val_acc": float(np.mean([100 * r["final_val_acc"] for r in runs.values()]))}
+        if len(acc) > 1:
+            interval = stats.mean_interval(acc, LEVEL)
+            row.update(low=interval.low, high=interval.high)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["config", "budget", "n", "mean", "low", "high",
+                                       "val_acc"])
+
+
+def _paired(by: dict, a: str, b: str, budget: int) -> dict | None:
+    runs_a, runs_b = by.get((a, budget), {}), by.get((b, budget), {})
+    seeds = sorted(set(runs_a) & set(runs_b))
+    if len(seeds) < 2:
+        return None
+    acc_a = [100 * runs_a[s]["final_test_acc"] for s in seeds]
+    acc_b = [100 * runs_b[s]["final_test_acc"] for s in seeds]
+    paired = stats.paired_difference(acc_a, acc_b, LEVEL)
+    row = {"a": a, "b": b, "budget": budget, "seeds": len(seeds), "diff": paired.mean,
+           "low": paired.low, "high": paired.high, "p": paired.p}
+    correct = [[decode_correct(r[s]["test_correct"], r[s]["test_size"]) for s in seeds]
+               for r in (runs_a, runs_b)]
+    crossed = stats.crossed_difference(np.array(correct[0]), np.array(correct[1]), LEVEL)
+    row.update(crossed_low=crossed.low, crossed_high=crossed.high, crossed_p=crossed.p)
+    return row
+
+
+def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.DataFrame]:
+    """The fixed analysis of the study's records: ``budgets`` (:func:`budget_table`),
+    ``primary``, ``secondary`` (Holm-adjusted ``p_holm``) and ``convergence``."""
+    by = _accuracies(records)
+    longest = max(budgets(profile))
+    primary = _paired(by, *PRIMARY, longest)
+    if primary is not None:
+        runs_a, runs_b = by[(PRIMARY[0], longest)], by[(PRIMARY[1], longest)]
+        seeds = sorted(set(runs_a) & set(runs_b))
+        test = stats.tost([100 * runs_a[s]["final_test_acc"] for s in seeds],
+                          [100 * runs_b[s]["final_test_acc"] for s in seeds], MARGIN)
+        primary.update(margin=MARGIN, tost_p_lower=test.p_lower, tost_p_upper=test.p_upper,
+                       equivalent=test.equivalent)
+    secondary = [row for a, b, budget in secondary_pairs(profile)
+                 if (row := _paired(by, a, b, budget)) is not None]
+    for row, adjusted in zip(secondary, stats.holm([r["p"] for r in secondary])):
+        row["p_holm"] = adjusted
+    table = budget_table(records)
+    convergence = []
+    last, before = budgets(profile)[-1], budgets(profile)[-2]
+    for config, rows in table.groupby("config", sort=False):
+        val = rows.set_index("budget").val_acc
+        if last in val and before in val:
+            change = float(val[last] - val[before])
+            convergence.append({"config": config, "before": before, "last": last,
+                                "change": change, "converged": abs(change) < CONVERGED})
+    paired = ["a", "b", "budget", "seeds", "diff", "low", "high", "p", "crossed_low",
+              "crossed_high", "crossed_p"]
+    return {
+        "budgets": table,
+        "primary": pd.DataFrame([primary] if primary else [], columns=[
+            *paired, "margin", "tost_p_lower", "tost_p_upper", "equivalent"]),
+        "secondary": pd.DataFrame(secondary, columns=[*paired, "p_holm"]),
+        "convergence": pd.DataFrame(convergence, columns=["config", "before", "last", "change",
+                                                          "converged"]),
+    }
+
+
+def study_records(results_dir=None, profile: str = PROFILE) -> list[dict]:
+    """Every complete record of the study and of its learning-rate check."""
+    runs = [run for _, _, unit in study_runs(profile) for run in unit] + lr_check_runs(profile)
+    found = (recorded(run, results_root(results_dir)) for run in runs)
+    return [r for r in found if r is not None]
+
+
+# ---------------------------------------------------------------------- for the reader
+# The commit that fixed this module's question and analysis, before the study's first
+# record (tests/test_budget.py checks it against the history).
+ANALYSIS_COMMIT = "19c5f2540788ba4667ce5c7edbfc4dc5d9cbea81"
+
+
+def declared_runs(profile: str = PROFILE) -> int:
+    """How many runs the study declares (its units' budgets and the rate check)."""
+    return sum(len(runs) for _, _, runs in study_runs(profile)) + len(lr_check_runs(profile))
+
+
+def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
+    """How much of the study is recorded, and so how provisional the chapter is."""
+    declared = declared_runs(profile)
+    if len(records) >= declared:
+        return f"All {declared} runs of the study are recorded."
+    return (f"The study is under way: {len(records)} of its {declared} runs are recorded, "
+            "so every number below is provisional and the sections without enough runs say "
+            "so. The analysis does not change as runs come in: it was fixed before the first.")
+
+
+def primary_sentence(primary: pd.DataFrame) -> str:
+    """The primary result with its equivalence statement, in words."""
+    if primary.empty:
+        return (f"The primary comparison, `{PRIMARY[0]}` − `{PRIMARY[1]}` at the largest "
+                "budget, needs at least two seeds of both; not recorded yet.")
+    r = primary.iloc[0]
+    ruled = "is ruled out" if r.equivalent else "is not ruled out"
+    return (
+        f"At {r.budget} epochs, `{r.a}` − `{r.b}` is {r['diff']:+.2f} points over {r.seeds} "
+        f"paired seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}; counting the test "
+        f"images' noise too, {r.crossed_low:+.2f} to {r.crossed_high:+.2f}). Two one-sided "
+        f"tests against ±{r.margin} points give p = {r.tost_p_lower:.2g} (below "
+        f"−{r.margin}) and p = {r.tost_p_upper:.2g} (above +{r.margin}): a difference "
+        f"larger than {r.margin} points {ruled} at {r.budget} epochs."
+    )
+
+
+def convergence_sentence(convergence: pd.DataFrame) -> str:
+    """The convergence check, configuration by configuration, in words."""
+    if convergence.empty:
+        return ("The convergence check needs every configuration's two largest budgets; not "
+                "recorded yet.")
+    parts = [f"`{r.config}` {r.change:+.2f} points "
+             f"({'converged' if r.converged else 'still moving'})"
+             for r in convergence.itertuples()]
+    r = convergence.iloc[0]
+    moving = convergence[~convergence.converged.astype(bool)]
+    verdict = ("Every configuration meets the criterion." if moving.empty else
+               f"{len(moving)} of {len(convergence)} configurations do not: {r.last} epochs "
+               "is not yet the converged answer for them.")
+    return (f"Mean validation accuracy at {r.last} epochs minus at {r.before} epochs (converged "
+            f"below {CONVERGED} points): {'; '.join(parts)}. {verdict}")
+
+
+def control_sentence(secondary: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Whether amplitude-preserving crops close DiffStride's gap to the strided network."""
+    rows = secondary[(secondary.a == CONTROL[0]) & (secondary.b == CONTROL[1])]
+    if rows.empty:
+        return ("The control needs at least two seeds of DiffStride with amplitude-preserving "
+                "crops and of DiffStride at the largest budget; not recorded yet.")
+    r = rows.iloc[0]
+    means = table[table.budget == r.budget].set_index("config")["mean"]
+
+    def gap(config: str) -> float:
+        present = {config, "strided"} <= set(means.index)
+        return means[config] - means["strided"] if present else math.nan
+
+    shown = r.p_holm < 0.05 and not (r.low <= 0 <= r.high)
+    text = (f"At {r.budget} epochs, `{r.a}` − `{r.b}` is {r['diff']:+.2f} points over "
+            f"{r.seeds} seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}, Holm-adjusted "
+            f"p = {r.p_holm:.2g}): {'a difference shown' if shown else 'no difference shown'}. ")
+    if not math.isnan(gap(CONTROL[0])):
+        text += (f"The gap to the strided network is {gap(CONTROL[1]):+.2f} points for "
+                 f"DiffStride and {gap(CONTROL[0]):+.2f} with the amplitude kept, so the "
+                 + ("rescaling closes part of the gap or more." if shown and r["diff"] > 0 else
+                    "amplitude of the crops does not explain the gap at this budget."
+                    if not shown else "rescaling widens the gap."))
+    return text
+
+
+def claim_sentence(primary: pd.DataFrame) -> str:
+    """What the primary result means for the Hybrid paper's claim."""
+    if primary.empty:
+        return ""
+    r = primary.iloc[0]
+    if r.low > 0:
+        return (f"At {r.budget} epochs the hybrid is ahead of DiffStride on these data, as the "
+                "Hybrid paper reports on CIFAR.")
+    if r.high < 0:
+        return (f"At {r.budget} epochs the hybrid is behind DiffStride on these data, against "
+                "the Hybrid paper's claim.")
+    if r.equivalent:
+        return (f"At {r.budget} epochs the hybrid and DiffStride are within ±{r.margin} points: "
+                f"a gain of the size the Hybrid paper reports on CIFAR-10 (+0.94) is not seen "
+                "on these data.")
+    return (f"At {r.budget} epochs these runs neither show a difference nor rule out one of "
+            f"±{r.margin} points: the Hybrid paper's claim is neither supported nor "
+            "contradicted here.")
+
+
+def glance(records: Sequence[dict], profile: str = PROFILE) -> str:
+    """The intro page's paragraph on the study (Markdown; empty before its first record)."""
+    if not records:
+        return ""
+    primary = analyse(records, profile)["primary"]
+    return (f"**Longer training** ([the budget study](chapters/07_budget.ipynb)). "
+            f"{progress_sentence(records, profile)} {primary_sentence(primary)} "
+            f"{claim_sentence(primary)}").strip()
+
+
+# ---------------------------------------------------------------------- command line
+def _train_unit(runs: list[dict], results_dir: Path, runs_dir: Path, progress: bool) -> bool:
+    """Train one unit under its claim; False when another process holds it."""
+    first = runs[0]
+    name = f"{first['config']}-seed{first['seed']}-lr{first['lr']}"
+    with claim(runs_dir / first["profile"] / "claims" / f"{name}.claim") as other:
+        if other is not None:
+            print(f"{name}: process {other['pid']} on {other['host']} holds it; skipped",
+                  file=sys.stderr)
+            return False
+        for run in runs:
+            fit(run, results_dir, runs_dir, progress=progress)
+    return True
+
+
+def _run(args) -> int:
+    results_dir, runs_dir = results_root(args.results_dir), runs_root(args.runs_dir)
+    checks = [[run] for run in lr_check_runs(args.profile)]
+    units = [runs for _, _, runs in study_runs(args.profile)]
+    seed_zero = [runs for runs in units if runs[0]["seed"] == 0]
+    decision = lr_decision(study_records(results_dir, args.profile), args.profile)
+    pending = decision[decision.chosen.isna()].config.unique().tolist()
+    if CONTROL[1] in pending:
+        pending.append(CONTROL[0])  # the control trains at DiffStride's checked rate
+    changed = decision[decision.chosen.notna() & (decision.chosen != decision.profile_rate)]
+    if len(changed):
+        rows = changed.drop_duplicates("config")
+        print("error: the learning-rate check chooses another rate for "
+              + ", ".join(f"{r.config} ({r.chosen}, not {r.profile_rate})"
+                          for r in rows.itertuples())
+              + f": set it in the {args.profile} profile before the seeds run", file=sys.stderr)
+        return 1
+    # The check first (its seed-0 runs are the study's own); the other seeds only for the
+    # configurations whose rate it has kept.
+    work = seed_zero + checks + [runs for runs in units if runs[0]["seed"] != 0
+                                 and runs[0]["config"] not in pending]
+    for runs in work:
+        _train_unit(runs, results_dir, runs_dir, not args.no_progress)
+    if pending:
+        print(f"note: the learning-rate check of {', '.join(pending)} was not complete when "
+              "this command started; run it again for their other seeds", file=sys.stderr)
+    return 0
+
+
+def _print_tables(tables: dict[str, pd.DataFrame]) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for name, table in tables.items():
+            print(f"\n{name}:\n{table.to_string() if len(table) else '(nothing recorded yet)'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hybridlib.budget",
+        description="The training-budget study: its price, its runs, their status and "
+                    "its fixed analysis.",
+    )
+    parser.add_argument("what", choices=["price", "run", "status", "analyse"])
+    parser.add_argument("--profile", default=PROFILE, help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=2,
+                        help="price: processes sharing the work (default 2)")
+    parser.add_argument("--results-dir", default=None, help="root of the run records")
+    parser.add_argument("--runs-dir", default=None, help="root of the checkpoints")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.what == "price":
+        from hybridlib.train import train_profile
+
+        cpu = train_profile("cpu", results_dir=results_root(args.results_dir), train=False,
+                            accept_code=True)
+        table = price(cpu, args.processes, args.profile)
+        _print_tables({"price (hours on this machine)": table})
+        print(f"\ntotal: {table.hours.sum():.1f} process-hours, {table['wall hours'].sum():.1f} "
+              f"wall hours with {args.processes} processes")
+        return 0
+    if args.what == "run":
+        return _run(args)
+    records = study_records(args.results_dir, args.profile)
+    if args.what == "status":
+        declared = sum(len(r) for _, _, r in study_runs(args.profile))
+        declared += len(lr_check_runs(args.profile))
+        print(f"{len(records)} of {declared} runs of the study are recorded")
+        _print_tables({"learning-rate check": lr_decision(records, args.profile)})
+        return 0
+    _print_tables(analyse(records, args.profile))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Small figure helpers shared by the book's chapters.
+
+Every function takes plain NumPy arrays or PyTorch tensors (any leading singleton
+dimensions are squeezed away) and draws with Matplotlib, which the book extras install
+(``pip install -e ".[book]"``); the library's layers never import this module.
+
+* :func:`to_image` turns a tensor or array into a 2-D float NumPy image.
+* :func:`show_images` draws a grid of images with titles.
+* :func:`log_magnitude` and :func:`plot_log_spectrum` compute and draw the centred
+  log-magnitude DFT of an image, with the frequency index ``k`` on the axes.
+* :func:`plot_mean_std` draws a curve with a shaded ``mean +- std`` band.
+* :func:`label_points` names the points of a scatter plot without overlapping labels.
+* :func:`plot_paired_differences` draws paired comparisons as intervals around zero;
+  :func:`paired_differences_figure`, one panel of them per data set.
+
+One figure style serves the whole book (:data:`BOOK_STYLE`, applied on import and by
+:func:`use_book_style`): figures at most :data:`MAX_WIDTH` inches wide, drawn at
+:data:`DPI` dots per inch, no text below 9 pt, so that a figure scaled down to the text
+column still shows its smallest label at about 9 pixels or more. The chapters give
+figures their captions and numbers in the book (myst-nb's ``figure`` cell metadata).
+
+Example::
+
+    from hybridlib.plots import show_images, plot_log_spectrum
+    fig = show_images([img, small], titles=["input", "pooled"])
+    plot_log_spectrum(img, title="log |DFT|")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "BOOK_STYLE",
+    "BUDGET_STYLE",
+    "DPI",
+    "MAX_WIDTH",
+    "MIN_FONT_PT",
+    "budget_figure",
+    "label_points",
+    "log_magnitude",
+    "plot_log_spectrum",
+    "plot_mean_std",
+    "paired_differences_figure",
+    "plot_paired_differences",
+    "show_images",
+    "to_image",
+    "use_book_style",
+]
+
+MAX_WIDTH = 9.0  # inches: the widest figure the book's text column shows near full size
+DPI = 100  # the inline figures' resolution, which the browser check relies on
+MIN_FONT_PT = 9  # no text smaller than this in any figure
+BOOK_STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "figure.figsize": (6.4, 3.6),
+    "figure.constrained_layout.use": True,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": MIN_FONT_PT,
+    "ytick.labelsize": MIN_FONT_PT,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "image.interpolation": "nearest",
+    "lines.markersize": 5,
+}
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to Matplotlib and the book's number format to pandas tables.
+
+    Done once when this module is imported. A DataFrame or a Styler without a format of
+    its own then prints its numbers as :func:`hybridlib.formatting.num` writes them
+    (``0.25``, ``0.0022``, never ``0.250000``); book/_static/hybrid.css styles the cells.
+    """
+    plt.rcParams.update(BOOK_STYLE)
+    try:
+        import pandas as pd
+    except ImportError:  # pandas comes with the book extras; the figures do not need it
+        return
+    from hybridlib.formatting import num
+
+    pd.set_option("display.float_format", num)
+    pd.set_option("styler.format.formatter", lambda v: num(v) if isinstance(v, float) else v)
+
+
+use_book_style()
+
+
+def to_image(x) -> np.ndarray:
+    """Return ``x`` as a 2-D float NumPy array.
+
+    Accepts a NumPy array or a torch tensor of shape ``[H, W]`` or ``[1, ..., 1, H, W]``
+    (for example one map of a ``[B, C, H, W]`` batch with ``B = C = 1``).
+    """
+    if hasattr(x, "detach"):  # a torch tensor, without importing torch here
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x, dtype=float)
+    while a.ndim > 2 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != 2:
+        raise ValueError(
+            f"expected a 2-D image (leading dimensions of size 1 allowed), got {a.shape}"
+        )
+    return a
+
+
+def show_images(
+    images: Sequence,
+    titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    cmap: str = "gray",
+    size: float = 2.4,
+    suptitle: str | None = None,
+    same_range: bool = False,
+):
+    """Draw images in a grid, each with its own title; return the figure.
+
+    Args:
+        images: 2-D images (arrays or tensors, see :func:`to_image`), drawn row by row.
+        titles: one title per image (optional).
+        ncols: number of columns; default all images on one row.
+        cmap: Matplotlib colour map.
+        size: width and height of one panel in inches.
+        suptitle: title of the whole figure (optional).
+        same_range: use the first image's value range for every panel instead of
+            stretching each panel to its own minimum and maximum.
+
+    Images of different sizes are drawn in panels of the same size, so a pooled
+    ``8 x 8`` map shows its blocks next to the ``64 x 64`` input it came from.
+    """
+    images = [to_image(im) for im in images]
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} images")
+    ncols = len(images) if ncols is None else max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    size = min(size, MAX_WIDTH / ncols)  # the whole grid fits the text column
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0) + 0.25),
+        squeeze=False, constrained_layout=True,
+    )
+    vmin, vmax = (images[0].min(), images[0].max()) if same_range else (None, None)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= len(images):
+            continue
+        ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=MIN_FONT_PT)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def log_magnitude(image, shift: bool = True) -> np.ndarray:
+    """``log10(1 + |DFT(image)|)`` of a 2-D image, centred with ``fftshift`` by default."""
+    spectrum = np.abs(np.fft.fft2(to_image(image)))
+    if shift:
+        spectrum = np.fft.fftshift(spectrum)
+    return np.log10(1.0 + spectrum)
+
+
+def plot_log_spectrum(
+    image,
+    ax=None,
+    title: str | None = None,
+    colorbar: bool = True,
+    cmap: str = "magma",
+):
+    """Draw the centred log-magnitude spectrum of a 2-D image; return the ``AxesImage``.
+
+    The axes show the integer frequency index ``k`` (DC at 0, negative frequencies to
+    the left and at the top, as ``fftshift`` arranges them) for an ``H x W`` image:
+    rows ``-(H//2) .. (H-1)//2`` and columns ``-(W//2) .. (W-1)//2``.
+    """
+    mag = log_magnitude(image)
+    height, width = mag.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6), constrained_layout=True)
+    extent = (-(width // 2) - 0.5, (width - 1) // 2 + 0.5, (height - 1) // 2 + 0.5,
+              -(height // 2) - 0.5)
+    art = ax.imshow(mag, cmap=cmap, extent=extent, interpolation="nearest")
+    ax.set_xlabel("column frequency $k_w$")
+    ax.set_ylabel("row frequency $k_h$")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(art, ax=ax, label=r"$\log_{10}(1 + |X|)$", shrink=0.85)
+    return art
+
+
+def plot_mean_std(ax, x, mean, std, label: str | None = None, band_alpha: float = 0.15,
+                  **kwargs):
+    """Plot ``mean`` against ``x`` with a shaded ``mean +- std`` band; return the line.
+
+    ``band_alpha`` sets the band's opacity (0 hides it). Extra keyword arguments
+    (``marker``, ``linestyle``, ``color`` ...) go to ``ax.plot``; the band takes the
+    line's colour.
+    """
+    x, mean, std = (np.asarray(v, dtype=float) for v in (x, mean, std))
+    (line,) = ax.plot(x, mean, label=label, **kwargs)
+    if band_alpha > 0:
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=band_alpha,
+                        linewidth=0)
+    return line
+
+
+def plot_paired_differences(ax, comparisons, labels: Sequence[str] | None = None):
+    """Draw each comparison ``a - b`` as two 95 % intervals on one row, first row on top.
+
+    Args:
+        comparisons: rows with ``seed_diff``, ``seed_low``, ``seed_high`` (the seed-paired
+            interval, black) and ``crossed_diff``, ``crossed_low``, ``crossed_high`` (the
+            crossed seed x image interval, the one the verdicts read, in colour, just
+            below); NaN leaves an interval out. A DataFrame such as
+            :func:`hybridlib.evidence.comparison_table` returns.
+        labels: one per row (default ``"a − b"``).
+
+    A dotted line marks zero. The intervals drawn are unadjusted 95 % intervals; a
+    caption must say so where the verdicts apply a correction for many comparisons.
+    """
+    rows = list(comparisons.itertuples())
+    labels = list(labels) if labels is not None else [f"{r.a} \u2212 {r.b}" for r in rows]
+    if len(labels) != len(rows):
+        raise ValueError(f"labels needs one entry per comparison ({len(rows)}), got {len(labels)}")
+    kinds = (("seed", "by seed", "black", "D", 0.0),
+             ("crossed", "seed × image", "tab:blue", "o", 0.25))
+    for kind, name, colour, marker, offset in kinds:
+        drawn = [(i, r) for i, r in enumerate(rows) if not np.isnan(getattr(r, f"{kind}_diff"))]
+        if not drawn:
+            continue
+        mean = np.array([getattr(r, f"{kind}_diff") for _, r in drawn])
+        low = np.array([getattr(r, f"{kind}_low") for _, r in drawn])
+        high = np.array([getattr(r, f"{kind}_high") for _, r in drawn])
+        ax.errorbar(mean, [-i - offset for i, _ in drawn], xerr=[mean - low, high - mean],
+                    fmt=marker, color=colour, markersize=4, capsize=3, label=name)
+    ax.axvline(0, color="0.3", linestyle=":", linewidth=1)
+    ax.set_yticks([-i - kinds[1][4] / 2 for i in range(len(rows))], labels)
+    ax.set_ylim(-len(rows) + 0.4, 0.6)
+    ax.set_xlabel("difference in test accuracy (points), 95 % interval")
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def paired_differences_figure(comparisons, name=str, title: str = ""):
+    """:func:`plot_paired_differences` in one panel per ``dataset`` of ``comparisons``
+    (titled ``name(dataset)``, after ``title``); return the figure."""
+    datasets = list(dict.fromkeys(comparisons.dataset))
+    fig, axes = plt.subplots(
+        len(datasets), 1, squeeze=False,
+        figsize=(7, sum(0.32 * (comparisons.dataset == d).sum() + 1.2 for d in datasets)),
+    )
+    for ax, dataset in zip(axes[:, 0], datasets):
+        plot_paired_differences(ax, comparisons[comparisons.dataset == dataset])
+        ax.set_title(f"{title}{name(dataset)}")
+    axes[0, 0].legend(loc="lower right")
+    return fig
+
+
+def label_points(ax, xs, ys, labels, colours) -> list:
+    """Name each point ``(xs[i], ys[i])`` with ``labels[i]`` in ``colours[i]``; return the texts.
+
+    A label goes just right of its point, or left where it would leave the axes; where it
+    would overlap a label already written, it moves up or down, a line's height at a time,
+    to the nearest free place, with a thin line back to its point. Points are labelled
+    from the lowest up. Call it once the axes' limits are final.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits and gives the renderer that measures the texts
+    renderer = fig.canvas.get_renderer()
+    to_axes = ax.transData + ax.transAxes.inverted()
+    line = 1.25 * MIN_FONT_PT / 72 * fig.dpi / ax.bbox.height  # a line, in axes fraction
+    inside = ax.bbox.padded(-2)
+    boxes, texts = [], []
+    for x, y, label, colour in sorted(zip(xs, ys, labels, colours), key=lambda t: t[1]):
+        px, py = to_axes.transform((x, y))
+        offsets = [0] + [k for n in range(1, 40) for k in (n, -n)]
+        for n in offsets:
+            ly = py + n * line
+            if not 0.02 <= ly <= 0.98:
+                continue
+            for side in (1, -1):
+                text = ax.annotate(
+                    label, (x, y), xytext=(px + side * 0.015, ly), textcoords="axes fraction",
+                    fontsize=MIN_FONT_PT, color=colour, va="center",
+                    ha="left" if side > 0 else "right",
+                    arrowprops=None if n == 0 else
+                    {"arrowstyle": "-", "color": colour, "linewidth": 0.5, "alpha": 0.6},
+                )
+                box = text.get_window_extent(renderer)
+                fits = inside.x0 <= box.x0 and box.x1 <= inside.x1
+                if fits and not any(box.overlaps(other) for other in boxes):
+                    break
+                text.remove()
+            else:
+                continue
+            break
+        else:  # nowhere free: at the point, overlapping
+            text = ax.annotate(label, (x, y), xytext=(px + 0.015, py), fontsize=MIN_FONT_PT,
+                               textcoords="axes fraction", color=colour, va="center")
+            box = text.get_window_extent(renderer)
+        boxes.append(box)
+        texts.append(text)
+    return texts
+
+
+# The configurations of the budget study, each in a colour that tells the key pair apart.
+BUDGET_STYLE = {
+    "strided": {"color": "0.45", "marker": "s"},
+    "diffstride": {"color": "#d95f02", "marker": "o"},
+    "hybrid": {"color": "#1b9e77", "marker": "D"},
+    "diffstride_rescaled": {"color": "#7570b3", "marker": "^"},
+}
+
+
+def budget_figure(table, seeds, configs: Sequence[str] = tuple(BUDGET_STYLE)):
+    """Test accuracy against the training budget: every seed a dot, the mean with its
+    95 % interval; the configurations side by side at each budget.
+
+    Args:
+        table: rows ``config, budget, n, mean, low, high`` (``hybridlib.budget.budget_table``).
+        seeds: rows ``config, budget, test_acc`` (%), one per run.
+        configs: which configurations to draw, in this order.
+    Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    budgets = sorted(set(table.budget))
+    shown = [c for c in configs if c in set(table.config)]
+    width = 0.6 / max(1, len(shown))
+    for i, config in enumerate(shown):
+        style = BUDGET_STYLE.get(config, {"color": "black", "marker": "o"})
+        offset = (i - (len(shown) - 1) / 2) * width
+        rows = table[table.config == config].sort_values("budget")
+        xs = [budgets.index(b) + offset for b in rows.budget]
+        dots = seeds[seeds.config == config]
+        ax.scatter([budgets.index(b) + offset for b in dots.budget], dots.test_acc, s=14,
+                   color=style["color"], alpha=0.45, linewidths=0)
+        low = (rows["mean"] - rows.low).fillna(0).to_numpy()
+        high = (rows.high - rows["mean"]).fillna(0).to_numpy()
+        ax.errorbar(xs, rows["mean"], yerr=[low, high], color=style["color"],
+                    marker=style["marker"], markersize=6, capsize=3, linewidth=1.2,
+                    label=config)
+    ax.set_xticks(range(len(budgets)), [f"{b} epochs" for b in budgets])
+    ax.set_xlabel("training budget")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", ncol=2)
+    return fig
