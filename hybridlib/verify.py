@@ -2,13 +2,19 @@
 
 A change to the code that trains (a new schedule, a new layer option) changes the code
 fingerprint (:mod:`hybridlib.codehash`), and the records made before it would be trained
-again. When the change leaves what those runs compute untouched, one retraining shows it:
+again. When the change leaves what those runs compute untouched, retraining shows it:
 this module retrains a record's run with the current code, in a temporary folder, and
-compares its predicted class for every test image with the record's, bit for bit. Only
-if every one is equal does it add the pair (the record's fingerprint, the current one) to
-``hybridlib/code_equivalences.json``, with the evidence, after which the older records are
-accepted as they are. Anything else changes nothing and exits 1, saying how many
-predictions differ.
+compares its predicted class for every test image with the record's, bit for bit.
+
+Bit for bit, a run depends on the machine as well as on the code: oneDNN picks its
+kernels by processor, and a record made on another machine may not be reproduced by any
+code here. Then the record's own code is taken from its commit (``git archive``) and
+run beside the current code, on this machine, with the same settings; if the two
+agree on every test prediction, the change did not alter the computation. Either way,
+only an exact match adds the pair (the record's fingerprint, the current one) to
+``hybridlib/code_equivalences.json``, with the evidence and the kind of proof, after which
+the older records are accepted as they are. Anything else changes nothing and exits 1,
+saying how many predictions differ.
 
 Example::
 
@@ -20,7 +26,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -31,7 +39,7 @@ import numpy as np
 from hybridlib import codehash
 from hybridlib import train as training
 
-__all__ = ["VerificationFailed", "main", "rerun_record", "verify_record"]
+__all__ = ["VerificationFailed", "main", "rerun_with_its_own_code", "verify_record"]
 
 
 class VerificationFailed(RuntimeError):
@@ -66,35 +74,99 @@ def _run_of(record: dict, path: Path) -> dict:
     return run
 
 
-def rerun_record(path: Path, progress: bool = True) -> tuple[dict, dict]:
-    """Retrain the run of the record at ``path`` with the current code in a temporary
-    folder; return ``(record, rerun)``."""
-    record = _read_record(path)
-    run = _run_of(record, path)
-    with tempfile.TemporaryDirectory(prefix="hybridlib-verify-") as folder:
-        rerun = training.fit(run, Path(folder) / "results", Path(folder) / "runs",
-                             force=True, progress=progress)
-    return record, rerun
+# Runs in a separate interpreter with the record's own code first on its path: rebuilds
+# the run from the record's settings with that code and writes the rerun's record.
+_OLD_CODE_RUN = """
+import json, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+import hybridlib.train as train
+record = json.load(open(sys.argv[2]))
+settings = record["config"]
+overrides = {k: settings[k] for k in settings.get("overrides", [])}
+overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
+run = train.build_run(settings["profile"], settings["config"], settings["seed"],
+                      settings["dataset"], overrides)
+assert train.config_hash(run) == record["config_hash"], "other settings"
+assert train.CODE_HASH == record["code_hash"], f"the worktree's code is {train.CODE_HASH}"
+with tempfile.TemporaryDirectory() as folder:
+    rerun = train.fit(run, folder + "/results", folder + "/runs", force=True, progress=False)
+json.dump(rerun, open(sys.argv[3], "w"))
+"""
+
+
+def _git(*args: str, cwd: Path = training.REPO_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def rerun_with_its_own_code(path: Path, record: dict, folder: Path) -> subprocess.Popen:
+    """Start retraining the record's run with the library of its own commit (extracted
+    into ``folder``), in another process; its rerun is written to ``folder/rerun.json``."""
+    commit = record.get("provenance", {}).get("git_commit")
+    if not commit or record["provenance"].get("library_modified"):
+        raise VerificationFailed(f"{path}: the record names no clean commit to rerun it with")
+    tree = folder / "tree"
+    tree.mkdir()
+    archive = _git("archive", "--output", str(folder / "code.tar"), commit, "hybridlib")
+    if archive.returncode != 0:
+        raise VerificationFailed(f"{path}: cannot read its commit {commit}: "
+                                 f"{archive.stderr.strip()}")
+    with tarfile.open(folder / "code.tar") as code:
+        code.extractall(tree, filter="data")
+    return subprocess.Popen(
+        [sys.executable, "-c", _OLD_CODE_RUN, str(tree), str(path.resolve()),
+         str(folder / "rerun.json")], cwd=folder, stderr=subprocess.PIPE, text=True)
+
+
+def _differing(a: str, b: str) -> int:
+    old, new = training.decode_predictions(a), training.decode_predictions(b)
+    return int(np.sum(old != new)) if old.shape == new.shape else max(len(old), len(new))
 
 
 def verify_record(path: str | Path, equivalences: Path = codehash.EQUIVALENCES,
                   progress: bool = True) -> dict:
-    """Rerun the record at ``path``; if every test prediction is equal, record the
-    equivalence of its code fingerprint with the current one and return the entry.
+    """Rerun the record at ``path`` with the current code (and, if that does not
+    reproduce it, with its own code beside it); on an exact match of every test
+    prediction, record the equivalence of its code fingerprint with the current one and
+    return the entry.
 
     Raises:
         VerificationFailed: the record cannot be rerun, or a prediction differs.
     """
     path = Path(path)
-    record, rerun = rerun_record(path, progress)
-    old = training.decode_predictions(record["test_predictions"])
-    new = training.decode_predictions(rerun["test_predictions"])
-    if old.shape != new.shape or not np.array_equal(old, new):
-        differ = int(np.sum(old != new)) if old.shape == new.shape else "all"
+    record = _read_record(path)
+    run = _run_of(record, path)
+    with tempfile.TemporaryDirectory(prefix="hybridlib-verify-") as scratch:
+        scratch = Path(scratch)
+        # The record's own code runs beside the current code, in case the machine cannot
+        # reproduce the record itself; it is only waited for if that is so.
+        own = None
+        if record["code_hash"] != training.CODE_HASH:
+            own = rerun_with_its_own_code(path, record, scratch)
+        try:
+            rerun = training.fit(run, scratch / "results", scratch / "runs", force=True,
+                                 progress=progress)
+            against_record = _differing(record["test_predictions"], rerun["test_predictions"])
+            proof, reference = "the record reproduced", record
+            if against_record and own is not None:
+                _, errors = own.communicate()
+                if own.returncode != 0:
+                    raise VerificationFailed(f"{path}: the rerun with its own code failed: "
+                                             f"{errors.strip().splitlines()[-1:]}")
+                reference = json.loads((scratch / "rerun.json").read_text())
+                proof = ("the record's own code and the current code, rerun side by side on "
+                         f"this machine; the record itself differs here in {against_record} "
+                         "predictions (another machine)")
+        finally:
+            if own is not None:
+                own.kill()
+                own.wait()
+    differ = _differing(reference["test_predictions"], rerun["test_predictions"])
+    if differ:
+        what = "the record" if reference is record else "its own code's rerun"
         raise VerificationFailed(
-            f"{path}: the current code does not reproduce the record: {differ} of "
-            f"{len(old)} test predictions differ (final test accuracy "
-            f"{record['final_test_acc']:.4f} recorded, {rerun['final_test_acc']:.4f} now)"
+            f"{path}: the current code does not reproduce {what}: {differ} of "
+            f"{record['test_size']} test predictions differ (final test accuracy "
+            f"{reference['final_test_acc']:.4f} against {rerun['final_test_acc']:.4f} now)"
         )
     entry = {
         "old": record["code_hash"],
@@ -103,7 +175,8 @@ def verify_record(path: str | Path, equivalences: Path = codehash.EQUIVALENCES,
         if path.resolve().is_relative_to(training.REPO_ROOT) else str(path),
         "test_predictions_sha256": hashlib.sha256(
             record["test_predictions"].encode()).hexdigest(),
-        "final_test_acc": record["final_test_acc"],
+        "proof": proof,
+        "rerun_test_acc": rerun["final_test_acc"],
         "commit": training.CODE_VERSION["git_commit"],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
