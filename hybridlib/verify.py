@@ -139,14 +139,19 @@ def verify_record(path: str | Path, equivalences: Path = codehash.EQUIVALENCES,
         scratch = Path(scratch)
         # The record's own code runs beside the current code, in case the machine cannot
         # reproduce the record itself; it is only waited for if that is so.
-        own = None
+        own, cannot = None, None
         if record["code_hash"] != training.CODE_HASH:
-            own = rerun_with_its_own_code(path, record, scratch)
+            try:
+                own = rerun_with_its_own_code(path, record, scratch)
+            except VerificationFailed as err:
+                cannot = err  # raised only if the record itself is not reproduced
         try:
             rerun = training.fit(run, scratch / "results", scratch / "runs", force=True,
                                  progress=progress)
             against_record = _differing(record["test_predictions"], rerun["test_predictions"])
             proof, reference = "the record reproduced", record
+            if against_record and cannot is not None:
+                raise cannot
             if against_record and own is not None:
                 _, errors = own.communicate()
                 if own.returncode != 0:

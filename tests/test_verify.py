@@ -1,9 +1,11 @@
 """Older records stay valid only by proof: a bit-for-bit rerun (hybridlib.verify)."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 from hybridlib import codehash, train, verify
 
@@ -32,20 +34,49 @@ def test_a_reproduced_record_makes_its_code_accepted(tmp_path, monkeypatch):
     assert codehash.accepted_hashes("unrelated", equivalences) == {"unrelated"}
 
 
-def test_a_record_the_code_does_not_reproduce_is_refused_and_nothing_written(
-    tmp_path, monkeypatch
-):
-    path = smoke_record(tmp_path, monkeypatch)
+def tamper(path: Path, **provenance) -> None:
+    """Change one test prediction of the record at ``path`` (and its provenance)."""
     record = json.loads(path.read_text())
-    predictions = bytearray(train.decode_predictions(record["test_predictions"]).astype("u1"))
-    predictions[3] = (predictions[3] + 1) % 4  # one test image predicted otherwise
-    record["test_predictions"] = train.encode_predictions(
-        __import__("torch").tensor(list(predictions)))
+    predictions = train.decode_predictions(record["test_predictions"])
+    predictions[3] = (predictions[3] + 1) % 4
+    record["test_predictions"] = train.encode_predictions(torch.from_numpy(predictions))
+    record["provenance"].update(provenance)
     path.write_text(json.dumps(record))
+
+
+def test_a_record_nothing_reproduces_is_refused_and_nothing_written(tmp_path, monkeypatch):
+    path = smoke_record(tmp_path, monkeypatch)
     equivalences = tmp_path / "equivalences.json"
-    with pytest.raises(verify.VerificationFailed, match="1 of 128 test predictions differ"):
+    # Its commit does not exist: the record's own code cannot be run to compare with.
+    tamper(path, git_commit="f" * 40, library_modified=False)
+    with pytest.raises(verify.VerificationFailed, match="cannot read its commit"):
+        verify.verify_record(path, equivalences, progress=False)
+    tamper(path, git_commit=None)
+    with pytest.raises(verify.VerificationFailed, match="names no clean commit"):
         verify.verify_record(path, equivalences, progress=False)
     assert not equivalences.exists()
+
+
+def git(*args):
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def test_where_the_machine_differs_the_records_own_code_is_rerun_beside(tmp_path, monkeypatch):
+    # A record of the committed code whose predictions this machine does not reproduce
+    # (one is changed): its own code, taken from its commit, and the current code agree.
+    if git("status", "--porcelain", "--", "hybridlib").stdout.strip():
+        pytest.skip("the library differs from its commit: its own code cannot be rerun")
+    run = train.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
+    train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
+    path = train.record_path(run, tmp_path / "results")
+    tamper(path, git_commit=git("rev-parse", "HEAD").stdout.strip(), library_modified=False)
+    monkeypatch.setattr(train, "CODE_HASH", "a later version")  # the current code is newer
+    equivalences = tmp_path / "equivalences.json"
+    entry = verify.verify_record(path, equivalences, progress=False)
+    assert entry["proof"].startswith("the record's own code and the current code")
+    assert "differs here in 1 predictions" in entry["proof"]
+    assert codehash.accepted_hashes("a later version", equivalences) >= {
+        "a later version", json.loads(path.read_text())["code_hash"]}
 
 
 def test_a_record_with_other_settings_is_refused(tmp_path, monkeypatch):
