@@ -143,7 +143,8 @@ def _values(values: Sequence[float], name: str) -> np.ndarray:
 def _t_interval(mean: float, se: float, df: float, n: int, level: float) -> Interval:
     """The ``level`` interval and two-sided p of a mean with standard error ``se``, t(df)."""
     half = t_quantile(0.5 + level / 2, df) * se
-    p = 2 * (1 - t_cdf(abs(mean) / se, df)) if se > 0 else (0.0 if mean != 0 else 1.0)
+    # The lower tail, doubled: 1 - cdf would round a far tail to exactly zero.
+    p = 2 * t_cdf(-abs(mean) / se, df) if se > 0 else (0.0 if mean != 0 else 1.0)
     return Interval(mean, mean - half, mean + half, n, level, p, se, df)
 
 
