@@ -66,6 +66,7 @@ __all__ = [
     "claim_sentence",
     "control_sentence",
     "convergence_sentence",
+    "cost_sentence",
     "declared_runs",
     "glance",
     "lr_check_runs",
@@ -392,6 +393,27 @@ def claim_sentence(primary: pd.DataFrame) -> str:
     return (f"At {r.budget} epochs these runs neither show a difference nor rule out one of "
             f"±{r.margin} points: the Hybrid paper's claim is neither supported nor "
             "contradicted here.")
+
+
+def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
+                  processes: int = 2, profile: str = PROFILE) -> str:
+    """The study's price before it ran and the time its recorded runs took, in words."""
+    speed = seconds_per_epoch(cpu_records)
+    total = price(cpu_records, processes, profile)
+    text = (f"Priced before its first run from the `cpu` profile's recorded epochs, the study "
+            f"costs {total.hours.sum():.1f} process-hours, about {total['wall hours'].sum():.1f} "
+            f"hours with {processes} processes sharing this machine's cores.")
+    if records:
+        # A run that branched off a trunk trained only its own epochs.
+        trained = [(r, len(r["epochs"]) - r.get("from_trunk", {}).get("epochs", 0))
+                   for r in records]
+        took = sum(r["wall_seconds"] - r.get("from_trunk", {}).get("seconds", 0.0)
+                   for r in records) / 3600
+        priced = sum(n * speed[PRICED_AS.get(c := r["config"]["config"], c)]
+                     for r, n in trained) / 3600
+        text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
+                 f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")
+    return text
 
 
 def glance(records: Sequence[dict], profile: str = PROFILE) -> str:

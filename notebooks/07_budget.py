@@ -46,6 +46,7 @@ from IPython.display import display
 from hybridlib import budget
 from hybridlib.formatting import md, table
 from hybridlib.plots import budget_figure
+from hybridlib.train import train_profile
 
 # The study is its own profile, the same for every book: this chapter reads its records.
 records = budget.study_records(results_dir)
@@ -149,6 +150,13 @@ decision = budget.lr_decision(records)
 display(table(decision.set_index(["config", "rate"]), digits=2,
               caption="Validation accuracy (%) at 18 epochs, seed 0, of each checked rate; "
               "chosen: the rate the rule keeps (empty until all three are recorded)"))
+
+# %% [markdown]
+# ## What it cost
+
+# %% tags=["remove-input"]
+md(budget.cost_sentence(train_profile("cpu", results_dir=results_dir, train=False,
+                                      accept_code=True), records))
 
 # %% [markdown]
 # ```{admonition} Key takeaways

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -38,11 +39,17 @@ def wheel_env(tmp_path_factory) -> Path:
     wheel; the heavy dependencies (torch, jupyter) are borrowed from this environment by a
     path entry, which does not run this environment's editable install of the library."""
     root = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = root / "source"
+    shutil.copytree(REPO / "hybridlib", source / "hybridlib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
     # With setuptools at hand the wheel builds offline; else pip fetches it to build.
     isolation = [] if importlib.util.find_spec("setuptools") is None else [
         "--no-build-isolation"]
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
-                    "--wheel-dir", str(root / "dist"), str(REPO)], check=True, cwd=root)
+                    "--wheel-dir", str(root / "dist"), str(source)], check=True, cwd=root)
     (wheel,) = (root / "dist").glob("hybridlib-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "env")],
                    check=True)
