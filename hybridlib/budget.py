@@ -68,6 +68,7 @@ __all__ = [
     "convergence_sentence",
     "cost_sentence",
     "declared_runs",
+    "format_secondary",
     "glance",
     "lr_check_runs",
     "lr_decision",
@@ -414,6 +415,15 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
         text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
                  f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")
     return text
+
+
+def format_secondary(secondary: pd.DataFrame) -> pd.DataFrame:
+    """The secondary family as a reader's table: one row per comparison and budget."""
+    rows = [{"comparison": f"{r.a} − {r.b}", "epochs": r.budget, "seeds": r.seeds,
+             "by seed: mean [95 % CI]": f"{r.diff:+.2f} [{r.low:+.2f}, {r.high:+.2f}]",
+             "seed × image: 95 % CI": f"[{r.crossed_low:+.2f}, {r.crossed_high:+.2f}]",
+             "p (Holm)": f"{r.p_holm:#.2g}"} for r in secondary.itertuples()]
+    return pd.DataFrame(rows).set_index(["comparison", "epochs"])
 
 
 def glance(records: Sequence[dict], profile: str = PROFILE) -> str:

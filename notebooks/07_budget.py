@@ -134,7 +134,7 @@ md(budget.control_sentence(tables["secondary"], tables["budgets"]))
 
 # %% tags=["hide-input"]
 if len(tables["secondary"]):
-    display(table(tables["secondary"].set_index(["a", "b", "budget"]), digits=3,
+    display(table(budget.format_secondary(tables["secondary"]),
                   caption="The secondary family: seed-paired differences (points) with 95 % "
                   "intervals, the crossed seed × image interval, and Holm-adjusted p"))
 

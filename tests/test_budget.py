@@ -172,3 +172,11 @@ def test_the_cost_counts_only_the_epochs_a_run_trained_itself():
     # 1800 + 100 seconds trained, against 19 epochs at 100 s priced: 0.53 h and 0.53 h.
     assert "Its 2 recorded runs took 0.5 process-hours, against 0.5 priced" in text
     assert "(1.00 of the price)" in text
+
+
+def test_the_secondary_table_for_readers_is_one_row_per_comparison_and_budget():
+    shown = budget.format_secondary(budget.analyse(fake_study())["secondary"])
+    assert list(shown.index) == [("diffstride − strided", 6), ("diffstride − strided", 12),
+                                 ("diffstride − strided", 18),
+                                 ("diffstride_rescaled − diffstride", 18)]
+    assert len(shown.columns) == 4

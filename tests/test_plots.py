@@ -79,3 +79,20 @@ def test_labels_of_crowded_points_do_not_overlap_and_stay_inside_the_axes():
     assert texts[0].get_text() == "hybrid_stem_at_the_right_edge"  # lowest first, ...
     assert texts[0].get_horizontalalignment() == "right"  # ... and left of its point
     plt.close(fig)
+
+
+def test_the_budget_figure_draws_every_seed_and_each_mean_with_its_interval():
+    from hybridlib.plots import budget_figure
+
+    table = pd.DataFrame([
+        {"config": c, "budget": b, "n": 3, "mean": 90 + i + b / 10, "low": 89 + i + b / 10,
+         "high": 91 + i + b / 10} for i, c in enumerate(("strided", "hybrid")) for b in (6, 18)])
+    seeds = pd.DataFrame([{"config": r.config, "budget": r.budget, "test_acc": r.mean + d}
+                          for r in table.itertuples() for d in (-0.5, 0.0, 0.5)])
+    fig = budget_figure(table, seeds)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["6 epochs", "18 epochs"]
+    assert sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets")
+               and len(c.get_offsets()) == 6) == 12  # 2 configurations x 2 budgets x 3 seeds
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["strided", "hybrid"]
+    plt.close(fig)
