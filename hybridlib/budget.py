@@ -68,6 +68,7 @@ __all__ = [
     "convergence_sentence",
     "cost_sentence",
     "declared_runs",
+    "format_lr_decision",
     "format_secondary",
     "glance",
     "lr_check_runs",
@@ -77,6 +78,7 @@ __all__ = [
     "primary_sentence",
     "progress_sentence",
     "secondary_pairs",
+    "seeds_table",
     "study_records",
     "study_runs",
 ]
@@ -231,6 +233,14 @@ def budget_table(records: Sequence[dict]) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows, columns=["config", "budget", "n", "mean", "low", "high",
                                        "val_acc"])
+
+
+def seeds_table(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per run of the study at the profile's rates: config, budget, test_acc (%)."""
+    rows = [{"config": r["config"]["config"], "budget": budget,
+             "test_acc": 100 * r["final_test_acc"]}
+            for (_, budget), runs in _accuracies(records).items() for r in runs.values()]
+    return pd.DataFrame(rows, columns=["config", "budget", "test_acc"])
 
 
 def _paired(by: dict, a: str, b: str, budget: int) -> dict | None:
@@ -415,6 +425,20 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
         text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
                  f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")
     return text
+
+
+def format_lr_decision(decision: pd.DataFrame) -> pd.DataFrame:
+    """:func:`lr_decision` as a reader's table: one row per configuration and rate."""
+    rows = []
+    for r in decision.itertuples():
+        pending = r.chosen is None or (isinstance(r.chosen, float) and math.isnan(r.chosen))
+        rows.append({
+            "configuration": r.config, "rate": f"{r.rate:g}",
+            "validation acc. (%)": "not yet" if math.isnan(r.val_acc) else f"{r.val_acc:.2f}",
+            "the profile's": "yes" if r.rate == r.profile_rate else "",
+            "kept by the rule": "pending" if pending else ("yes" if r.rate == r.chosen else ""),
+        })
+    return pd.DataFrame(rows).set_index(["configuration", "rate"])
 
 
 def format_secondary(secondary: pd.DataFrame) -> pd.DataFrame:

@@ -324,18 +324,24 @@ BUDGET_STYLE = {
 }
 
 
-def budget_figure(table, seeds, configs: Sequence[str] = tuple(BUDGET_STYLE)):
+def budget_figure(table, seeds, budgets: Sequence[int] | None = None,
+                  configs: Sequence[str] = tuple(BUDGET_STYLE)):
     """Test accuracy against the training budget: every seed a dot, the mean with its
     95 % interval; the configurations side by side at each budget.
 
     Args:
         table: rows ``config, budget, n, mean, low, high`` (``hybridlib.budget.budget_table``).
         seeds: rows ``config, budget, test_acc`` (%), one per run.
+        budgets: the budgets on the axis (default: those in ``table``); without a row the
+            axes say that nothing is recorded yet.
         configs: which configurations to draw, in this order.
     Returns the figure.
     """
     fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
-    budgets = sorted(set(table.budget))
+    budgets = sorted(budgets or set(table.budget))
+    if table.empty:
+        ax.text(0.5, 0.5, "no run of the study recorded yet", transform=ax.transAxes,
+                ha="center", va="center", color="0.4")
     shown = [c for c in configs if c in set(table.config)]
     width = 0.6 / max(1, len(shown))
     for i, config in enumerate(shown):
@@ -355,5 +361,6 @@ def budget_figure(table, seeds, configs: Sequence[str] = tuple(BUDGET_STYLE)):
     ax.set_xlabel("training budget")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower right", ncol=2)
+    if shown:
+        ax.legend(loc="lower right", ncol=2)
     return fig

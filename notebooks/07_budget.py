@@ -40,11 +40,11 @@ profile = "cpu"
 results_dir = None  # root folder of the run records; None: the repository's results/
 
 # %% tags=["hide-input", "remove-stderr"]
-import pandas as pd
 from IPython.display import display
 
 from hybridlib import budget
 from hybridlib.formatting import md, table
+from hybridlib.paths import results_root
 from hybridlib.plots import budget_figure
 from hybridlib.train import train_profile
 
@@ -90,16 +90,11 @@ md(f"* The primary comparison is `{budget.PRIMARY[0]}` − `{budget.PRIMARY[1]}`
 # ## Test accuracy against the budget
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of each configuration at each training budget: every seed a dot, the mean with its 95 % t-interval (none with one seed).", "name": "fig-budget"}}
+budget_figure(tables["budgets"], budget.seeds_table(records), budget.budgets())
 if records:
-    seeds = pd.DataFrame([{"config": r["config"]["config"], "budget": r["config"]["epochs"],
-                           "test_acc": 100 * r["final_test_acc"]} for r in records
-                          if not set(r["config"]["overrides"]) - {"epochs", "branches"}])
-    budget_figure(tables["budgets"], seeds)
     display(table(tables["budgets"].set_index(["config", "budget"]), digits=2,
                   caption="Test accuracy (%) per configuration and budget: mean over n seeds "
                   "with its 95 % interval, and the mean validation accuracy"))
-else:
-    md("No run of the study is recorded yet: `python -m hybridlib.budget run` trains it.")
 
 # %% [markdown]
 # ## The primary result
@@ -146,17 +141,17 @@ if len(tables["secondary"]):
 # half and double, on the validation split.
 
 # %% tags=["hide-input"]
-decision = budget.lr_decision(records)
-display(table(decision.set_index(["config", "rate"]), digits=2,
-              caption="Validation accuracy (%) at 18 epochs, seed 0, of each checked rate; "
-              "chosen: the rate the rule keeps (empty until all three are recorded)"))
+display(table(budget.format_lr_decision(budget.lr_decision(records)),
+              caption="Validation accuracy (%) at 18 epochs, seed 0, of each checked rate, "
+              "and the rate the rule keeps (pending until all three are recorded)"))
 
 # %% [markdown]
 # ## What it cost
 
 # %% tags=["remove-input"]
-md(budget.cost_sentence(train_profile("cpu", results_dir=results_dir, train=False,
-                                      accept_code=True), records))
+cpu_records = train_profile("cpu", results_dir=results_root(results_dir), train=False,
+                            accept_code=True)
+md(budget.cost_sentence(cpu_records, records))
 
 # %% [markdown]
 # ```{admonition} Key takeaways

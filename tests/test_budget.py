@@ -180,3 +180,15 @@ def test_the_secondary_table_for_readers_is_one_row_per_comparison_and_budget():
                                  ("diffstride − strided", 18),
                                  ("diffstride_rescaled − diffstride", 18)]
     assert len(shown.columns) == 4
+
+
+def test_the_reader_tables_of_the_rates_and_the_seeds():
+    records = [check_record("hybrid", 0.05, 0.900), check_record("hybrid", 0.1, 0.901),
+               check_record("hybrid", 0.2, 0.9035)]
+    shown = budget.format_lr_decision(budget.lr_decision(records))
+    assert shown.loc[("hybrid", "0.1"), "kept by the rule"] == "yes"
+    assert shown.loc[("hybrid", "0.1"), "the profile's"] == "yes"
+    assert shown.loc[("hybrid", "0.2"), "validation acc. (%)"] == "90.35"
+    assert shown.loc[("strided", "0.8"), "kept by the rule"] == "pending"
+    seeds = budget.seeds_table(fake_study(seeds=2))
+    assert len(seeds) == 2 * 3 * 4 and set(seeds.budget) == {6, 12, 18}
