@@ -343,7 +343,7 @@ def primary_sentence(primary: pd.DataFrame) -> str:
     )
 
 
-def convergence_sentence(convergence: pd.DataFrame) -> str:
+def convergence_sentence(convergence: pd.DataFrame, profile: str = PROFILE) -> str:
     """The convergence check, configuration by configuration, in words."""
     if convergence.empty:
         return ("The convergence check needs every configuration's two largest budgets; not "
@@ -353,9 +353,13 @@ def convergence_sentence(convergence: pd.DataFrame) -> str:
              for r in convergence.itertuples()]
     r = convergence.iloc[0]
     moving = convergence[~convergence.converged.astype(bool)]
-    verdict = ("Every configuration meets the criterion." if moving.empty else
-               f"{len(moving)} of {len(convergence)} configurations do not: {r.last} epochs "
-               "is not yet the converged answer for them.")
+    verdict = ("Each of them meets the criterion." if moving.empty else
+               f"{len(moving)} of {len(convergence)} do not: {r.last} epochs is not yet the "
+               "converged answer for them.")
+    missing = [c for c in profile_settings(profile)["configs"]
+               if c not in set(convergence.config)]
+    if missing:
+        verdict += (f" Not recorded at both budgets yet: {', '.join(f'`{c}`' for c in missing)}.")
     return (f"Mean validation accuracy at {r.last} epochs minus at {r.before} epochs (converged "
             f"below {CONVERGED} points): {'; '.join(parts)}. {verdict}")
 

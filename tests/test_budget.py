@@ -134,6 +134,10 @@ def test_the_sentences_follow_the_tables():
     convergence = budget.convergence_sentence(tables["convergence"])
     assert "`hybrid` +0.50 points (still moving)" in convergence
     assert "`strided` +0.10 points (converged)" in convergence
+    assert "Not recorded at both budgets" not in convergence
+    one = budget.convergence_sentence(tables["convergence"].query("config == 'strided'"))
+    assert "Each of them meets the criterion" in one
+    assert "Not recorded at both budgets yet: `diffstride`, `hybrid`" in one
     control = budget.control_sentence(tables["secondary"], tables["budgets"])
     assert control.startswith("At 18 epochs, `diffstride_rescaled` − `diffstride`")
     assert "gap to the strided network" in control
