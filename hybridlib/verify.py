@@ -208,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except VerificationFailed as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        print(f"{path}: reproduced bit for bit; code {entry['old']} computes as {entry['new']}")
+        print(f"{path}: every test prediction equal ({entry['proof']}); code {entry['old']} "
+              f"computes as {entry['new']}")
     return 0
 
 
