@@ -26,8 +26,8 @@ The analysis is fixed here, in code, before the first run of the study:
   DiffStride's rate, so that it differs from DiffStride in the crops' amplitude only.
 
 ``python -m hybridlib.budget price`` prices the study from the cpu profile's records,
-``run`` trains it (``--share`` lets two processes work together), ``status`` counts what
-is recorded and ``analyse`` prints the tables.
+``run`` trains it (started twice, two processes share the work, each unit under a claim),
+``status`` counts what is recorded and ``analyse`` prints the tables.
 """
 
 from __future__ import annotations

@@ -514,22 +514,22 @@ def baselines_sentence() -> str:
 def ablation_ranking(records: Sequence[dict], configs: Sequence[str]) -> dict[str, list[str]]:
     """Which of ``configs`` is the lowest and the highest in every seed all of them share.
 
-    Returns ``{"lowest": [...], "highest": [...]}``: the configurations ranked last (first)
-    by test accuracy in each such seed (empty lists when none is, or with no shared seed).
+    Returns ``{"lowest": [...], "highest": [...]}``: the configuration ranked last (first)
+    by test accuracy in each such seed, if it is the same in all of them (else an empty
+    list, as with no shared seed). Pass the records of one data set.
     """
     by_config = _by_config(records)
-    lowest, highest = [], []
-    for dataset in dict.fromkeys(d for d, _ in by_config):
-        runs = {c: by_config[(dataset, c)] for c in configs if (dataset, c) in by_config}
-        seeds = set.intersection(*(set(r) for r in runs.values())) if runs else set()
-        if len(runs) < 2 or not seeds:
-            continue
-        for seed in sorted(seeds):
-            accs = {c: r[seed]["final_test_acc"] for c, r in runs.items()}
-            lowest.append(min(accs, key=accs.get))
-            highest.append(max(accs, key=accs.get))
-    return {"lowest": sorted(set(lowest)) if len(set(lowest)) == 1 else [],
-            "highest": sorted(set(highest)) if len(set(highest)) == 1 else []}
+    runs = {c: r for (_, c), r in by_config.items() if c in configs}
+    seeds = set.intersection(*(set(r) for r in runs.values())) if runs else set()
+    if len(runs) < 2 or not seeds:
+        return {"lowest": [], "highest": []}
+    lowest, highest = set(), set()
+    for seed in seeds:
+        accs = {c: r[seed]["final_test_acc"] for c, r in runs.items()}
+        lowest.add(min(accs, key=accs.get))
+        highest.add(max(accs, key=accs.get))
+    return {"lowest": sorted(lowest) if len(lowest) == 1 else [],
+            "highest": sorted(highest) if len(highest) == 1 else []}
 
 
 def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
@@ -554,20 +554,24 @@ def glance(records: Sequence[dict], declared: int, name=dataset_name) -> str:
 
 
 
-def pairing_sentence(comparisons: pd.DataFrame) -> str:
+def pairing_sentence(comparisons: pd.DataFrame, name=lambda dataset: dataset) -> str:
     """How much pairing by seed bought for the :data:`CLAIM` pair: the correlation of the
     two configurations' accuracies over seeds, in words (empty without that pair)."""
-    row = comparisons[(comparisons.a == CLAIM[0]) & (comparisons.b == CLAIM[1])]
-    if row.empty or math.isnan(row.iloc[0].seed_r):
+    rows = comparisons[(comparisons.a == CLAIM[0]) & (comparisons.b == CLAIM[1])
+                       & comparisons.seed_r.notna()]
+    if rows.empty:
         return ""
-    r = row.iloc[0]
-    strength = ("almost nothing" if abs(r.seed_r) < 0.3 else
-                "some of the run-to-run noise" if abs(r.seed_r) < 0.7 else
-                "much of the run-to-run noise")
-    return (f"Pairing by seed removes noise only where the two configurations' runs move "
-            f"together. For `{r.a}` and `{r.b}` the correlation of their test accuracies over "
-            f"{r.paired_seeds} seeds is r = {r.seed_r:.2f}, so pairing removes {strength} "
-            f"here; the paired interval is about as wide as an unpaired one would be.")
+    parts = []
+    for r in rows.itertuples():
+        strength = ("almost nothing" if abs(r.seed_r) < 0.3 else
+                    "some of the run-to-run noise" if abs(r.seed_r) < 0.7 else
+                    "much of the run-to-run noise")
+        where = f" on {name(r.dataset)}" if len(rows) > 1 else ""
+        parts.append(f"For `{r.a}` and `{r.b}`{where} the correlation of their test "
+                     f"accuracies over {r.paired_seeds} seeds is r = {r.seed_r:.2f}, so "
+                     f"pairing removes {strength} there.")
+    return ("Pairing by seed removes noise only where the two configurations' runs move "
+            "together. " + " ".join(parts))
 
 
 def format_equivalence(table: pd.DataFrame) -> pd.DataFrame:
@@ -575,65 +579,77 @@ def format_equivalence(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in table.iterrows():
         rows.append({
-            "comparison": f"{r.a} − {r.b}", "seeds": r.seeds,
+            "data set": r.dataset, "comparison": f"{r.a} − {r.b}", "seeds": r.seeds,
             "mean [90 % CI]": _interval_text(r["diff"], r.low, r.high),
             "TOST p": p_text(max(r.p_lower, r.p_upper)),
             f"within ±{EQUIVALENCE_MARGIN}": "shown" if r.equivalent else "not shown",
         })
-    return pd.DataFrame(rows).set_index("comparison")
+    return pd.DataFrame(rows).set_index(["data set", "comparison"])
 
 
 def equivalence_sentence(equivalence: pd.DataFrame, detectable: pd.DataFrame,
-                         comparisons: pd.DataFrame) -> str:
-    """What the records rule out for the :data:`CLAIM` pair, and what the family could
-    detect, in words."""
+                         comparisons: pd.DataFrame, name=lambda dataset: dataset) -> str:
+    """What the records rule out for the :data:`CLAIM` pair, and what each family could
+    detect, in words, per data set."""
     parts = []
-    claim = equivalence[(equivalence.a == CLAIM[0]) & (equivalence.b == CLAIM[1])]
-    if len(claim):
-        parts.append(claim_equivalence(claim.iloc[0]))
-    row = comparisons[(comparisons.a == CLAIM[0]) & (comparisons.b == CLAIM[1])]
-    if len(row) and not math.isnan(row.iloc[0].seed_sd):
-        r = row.iloc[0]
-        alone = stats.minimal_detectable_difference(r.seed_sd, r.paired_seeds)
-        parts.append(f"On its own, with {r.paired_seeds} seeds and a paired standard deviation "
-                     f"of {r.seed_sd:.2f} points, that comparison would detect a true "
-                     f"difference of {alone:.2f} points with 80 % power.")
-    for _, d in detectable.iterrows():
-        parts.append(f"As one of a family of {d.comparisons} comparisons corrected by Holm's "
-                     f"method, at {d.seeds} seeds and a pooled paired standard deviation of "
-                     f"{d.sd:.2f}, the smallest difference detected with 80 % power is "
-                     f"{d.detectable:.2f} points: a smaller true difference is likely to be "
-                     "\"not shown\".")
+    several = comparisons.dataset.nunique() > 1
+    for dataset in dict.fromkeys(comparisons.dataset):
+        where = f"On {name(dataset)}: " if several else ""
+        claim = equivalence[(equivalence.dataset == dataset) & (equivalence.a == CLAIM[0])
+                            & (equivalence.b == CLAIM[1])]
+        if len(claim):
+            parts.append(where + claim_equivalence(claim.iloc[0]))
+            where = ""
+        row = comparisons[(comparisons.dataset == dataset) & (comparisons.a == CLAIM[0])
+                          & (comparisons.b == CLAIM[1])]
+        if len(row) and not math.isnan(row.iloc[0].seed_sd):
+            r = row.iloc[0]
+            alone = stats.minimal_detectable_difference(r.seed_sd, r.paired_seeds)
+            parts.append(f"{where}On its own, with {r.paired_seeds} seeds and a paired "
+                         f"standard deviation of {r.seed_sd:.2f} points, that comparison would "
+                         f"detect a true difference of {alone:.2f} points with 80 % power.")
+            where = ""
+        for _, d in detectable[detectable.dataset == dataset].iterrows():
+            parts.append(f"{where}As one of a family of {d.comparisons} comparisons corrected "
+                         f"by Holm's method, at {d.seeds} seeds and a pooled paired standard "
+                         f"deviation of {d.sd:.2f}, the smallest difference detected with 80 % "
+                         f"power is {d.detectable:.2f} points: a smaller true difference is "
+                         "likely to be \"not shown\".")
     return " ".join(parts)
 
 
 def ablation_sentence(records: Sequence[dict], ablation: pd.DataFrame,
-                      configs: Sequence[str]) -> str:
-    """The position ablation's verdict in words: the number of differences shown, what the
-    family could detect, and where the configurations that move DiffStride rank."""
-    shown = [r for _, r in ablation.iterrows() if direction(r)]
-    detectable = detectable_difference(ablation)
-    text = (f"{len(shown) or 'None'} of the {len(ablation)} ablation comparisons "
-            f"{'is' if len(shown) == 1 else 'are'} shown after Holm's correction")
-    if len(detectable):
-        d = detectable.iloc[0]
-        text += (f"; with {d.seeds} seeds this family detects only differences of about "
-                 f"{d.detectable:.1f} points or more with 80 % power")
-    text += ". "
-    ranking = ablation_ranking(records, ["hybrid", "diffstride", *configs])
-    means = interval_table(records).set_index("config")["mean"]
-    means = means[means.index.isin(["hybrid", "diffstride", *configs])]
-    if ranking["lowest"]:
-        low = ranking["lowest"][0]
-        text += (f"Still, `{low}` is the lowest of these configurations in every seed they "
-                 f"share, and the highest mean is `{means.idxmax()}`'s "
-                 f"({means.max():.2f} %). ")
-    if {"diffstride_early", "diffstride_late"} <= set(means.index):
-        early, late = means["diffstride_early"], means["diffstride_late"]
-        text += ("The direction runs against the Hybrid paper's \"DiffStride early, spectral "
-                 "pooling late\": moving DiffStride early lowers the mean here "
-                 if early < late else "The direction agrees with the Hybrid paper's "
-                 "\"DiffStride early, spectral pooling late\": ")
-        text += (f"(`diffstride_early` {early:.2f} %, `diffstride_late` {late:.2f} %), "
-                 "though no difference is shown.")
-    return text
+                      configs: Sequence[str], name=lambda dataset: dataset) -> str:
+    """The position ablation's verdict in words, per data set: the number of differences
+    shown, what the family could detect, and where the configurations that move
+    DiffStride rank."""
+    texts = []
+    detectable = detectable_difference(ablation).set_index("dataset")
+    compared = ["hybrid", "diffstride", *configs]
+    for dataset, family in ablation.groupby("dataset", sort=False):
+        shown = [r for _, r in family.iterrows() if direction(r)]
+        text = (f"On {name(dataset)}, {len(shown) or 'none'} of the {len(family)} ablation "
+                f"comparisons {'is' if len(shown) == 1 else 'are'} shown after Holm's "
+                "correction")
+        if dataset in detectable.index:
+            d = detectable.loc[dataset]
+            text += (f"; with {int(d.seeds)} seeds this family detects only differences of about "
+                     f"{d.detectable:.1f} points or more with 80 % power")
+        text += ". "
+        own = [r for r in records if r["config"]["dataset"] == dataset]
+        lowest = ablation_ranking(own, compared)["lowest"]
+        means = interval_table(own).set_index("config")["mean"]
+        means = means[means.index.isin(compared)]
+        if lowest:
+            text += (f"`{lowest[0]}` is the lowest of these configurations in every seed they "
+                     f"share, and the highest mean is `{means.idxmax()}`'s "
+                     f"({means.max():.2f} %). ")
+        if {"diffstride_early", "diffstride_late"} <= set(means.index):
+            early, late = means["diffstride_early"], means["diffstride_late"]
+            agrees = early >= late
+            text += (f"The order of the means {'agrees with' if agrees else 'runs against'} "
+                     "the Hybrid paper's \"DiffStride early, spectral pooling late\" "
+                     f"(`diffstride_early` {early:.2f} %, `diffstride_late` {late:.2f} %)"
+                     + ("." if shown else ", though no difference is shown."))
+        texts.append(text.strip())
+    return " ".join(texts)

@@ -253,7 +253,7 @@ if records and not comparisons.empty:
 # %% tags=["hide-input"]
 if records and not comparisons.empty:
     md(describe_comparisons(comparisons, name_of))
-    md(pairing_sentence(comparisons))
+    md(pairing_sentence(comparisons, name_of))
 
 # %% [markdown]
 # ### What the records rule out
@@ -274,7 +274,8 @@ else:
         f"Two one-sided tests of |a − b| < {EQUIVALENCE_MARGIN} points (paired by seed): the "
         "90 % interval, whose ends bound what is ruled out at 5 % one-sided, and the larger "
         "of the two one-sided p")))
-    md(equivalence_sentence(equivalence, detectable_difference(comparisons), comparisons))
+    md(equivalence_sentence(equivalence, detectable_difference(comparisons), comparisons,
+                            name_of))
 
 # %% [markdown]
 # ## Had the runs settled?
@@ -796,7 +797,7 @@ if records and ablation_present:
 # %% tags=["hide-input"]
 if records and ablation_present:
     display(Markdown(describe_comparisons(ablation, name_of)))
-    md(ablation_sentence(records, ablation, ablation_present))
+    md(ablation_sentence(records, ablation, ablation_present, name_of))
 
 # %% [markdown]
 # (sec-baseline)=

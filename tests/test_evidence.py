@@ -316,7 +316,15 @@ def test_the_ablation_sentence_names_the_lowest_configuration_and_the_direction(
         records, [(c, ref) for ref in ("hybrid", "diffstride") for c in configs])
     text = evidence.ablation_sentence(records, ablation, configs)
     assert "`diffstride_early` is the lowest" in text
-    assert "against the Hybrid paper's" in text and "`diffstride_late`'s" in text
+    assert "runs against the Hybrid paper's" in text and "`diffstride_late`'s" in text
+    assert text.startswith("On fashion_mnist, 4 of the 4 ablation comparisons are shown")
+    assert "with 3 seeds this family" in text
+    # Two data sets: one sentence each, each from its own records.
+    other = [{**r, "config": {**r["config"], "dataset": "cifar10"}} for r in records]
+    both = evidence.comparison_table(
+        records + other, [(c, ref) for ref in ("hybrid", "diffstride") for c in configs])
+    two = evidence.ablation_sentence(records + other, both, configs)
+    assert "On fashion_mnist" in two and "On cifar10" in two
 
 
 def test_the_glance_gives_the_means_the_conclusion_and_the_papers_baselines():
