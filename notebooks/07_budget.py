@@ -40,6 +40,7 @@ profile = "cpu"
 results_dir = None  # root folder of the run records; None: the repository's results/
 
 # %% tags=["hide-input", "remove-stderr"]
+import matplotlib.pyplot as plt
 from IPython.display import display
 
 from hybridlib import budget
@@ -91,8 +92,14 @@ md(f"* The primary comparison is `{budget.PRIMARY[0]}` − `{budget.PRIMARY[1]}`
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of each configuration at each training budget: every seed a dot, the mean with its 95 % t-interval (none with one seed).", "name": "fig-budget"}}
 budget_figure(tables["budgets"], budget.seeds_table(records), budget.budgets())
+plt.show()
+
+# %% tags=["hide-input"]
 if records:
-    display(table(tables["budgets"].set_index(["config", "budget"]), digits=2,
+    headers = {"n": "seeds", "mean": "test acc. (%)", "low": "95 % CI low",
+               "high": "95 % CI high", "val_acc": "val. acc. (%)"}
+    display(table(tables["budgets"].set_index(["config", "budget"]).rename(columns=headers),
+                  digits=2,
                   caption="Test accuracy (%) per configuration and budget: mean over n seeds "
                   "with its 95 % interval, and the mean validation accuracy"))
 
