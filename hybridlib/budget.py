@@ -322,8 +322,8 @@ def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
     if len(records) >= declared:
         return f"All {declared} runs of the study are recorded."
     return (f"The study is under way: {len(records)} of its {declared} runs are recorded, "
-            "so every number below is provisional and the sections without enough runs say "
-            "so. The analysis does not change as runs come in: it was fixed before the first.")
+            "so its numbers are provisional, and what needs more runs says so. The analysis "
+            "does not change as runs come in: it was fixed before the first.")
 
 
 def primary_sentence(primary: pd.DataFrame) -> str:
