@@ -42,11 +42,13 @@ profile = "cpu"
 force = False
 
 # %% tags=["hide-input"]
+import json
 import time
 
 import pandas as pd
 from IPython.display import display
 
+from hybridlib.codehash import EQUIVALENCES
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
 from hybridlib.formatting import fixed, listing, md, num, plural, table
 from hybridlib.paths import results_root, runs_root
@@ -208,14 +210,17 @@ if len(made_by):
     display(table(made_by.value_counts().rename("runs").to_frame(),
                   caption="What made the runs: commit, code hash and device"))
 other_code = [r for r in records if r.get("code_hash") not in ACCEPTED_CODE]
+proofs = json.loads(EQUIVALENCES.read_text())["equivalences"] if EQUIVALENCES.exists() else []
 proven = sorted({r["code_hash"] for r in records} & ACCEPTED_CODE - {CODE_HASH})
 md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
    + (f"{len(other_code)} of them were made by library code other than this book's (code "
       f"hash `{CODE_HASH}`): their numbers are those of the code they record."
       if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)"
-      + (f", or by older code ({', '.join(f'`{h}`' for h in proven)}) that a rerun of one "
-         "of its records with this code reproduced prediction for prediction "
-         "(`python -m hybridlib.verify`)." if proven else ".")))
+      + (f", or by older code ({', '.join(f'`{h}`' for h in proven)}) shown to compute what "
+         "this code computes (`python -m hybridlib.verify`): "
+         + "; ".join(f"`{e['record']}` retrained, {e['proof']}" for e in proofs
+                     if e["old"] in proven) + "."
+         if proven else ".")))
 
 # %% [markdown]
 # ## What the sweep costs
@@ -249,6 +254,13 @@ md(f"In all {num(total.hours)} hours of one process: about {num(total.hours / 2)
 # python -m hybridlib.train --profile cpu --config hybrid --seed 0 --force  # retrain
 # python -m hybridlib.train --profile cpu --config diffstride --epochs 10   # an override
 # ```
+#
+# A run retrained on another machine need not end with its record's numbers: oneDNN picks
+# its kernels by processor, the last bits of a sum differ, and over thousands of steps
+# the difference grows into a different network of the same quality. On one machine a
+# run is repeatable to the bit, and resumes exactly after an interruption. So compare
+# means over seeds with their intervals, not single runs; the sentence above the table
+# of settings says how far one committed run moved when retrained here.
 #
 # A run with overrides is recorded under `results/<profile>-<hash>/…`, so an experiment
 # never replaces the profile's own records. The whole `cpu` sweep is the grid, then the
