@@ -259,8 +259,8 @@ md(f"In all {num(total.hours)} hours of one process: about {num(total.hours / 2)
 # its kernels by processor, the last bits of a sum differ, and over thousands of steps
 # the difference grows into a different network of the same quality. On one machine a
 # run is repeatable to the bit, and resumes exactly after an interruption. So compare
-# means over seeds with their intervals, not single runs; the sentence above the table
-# of settings says how far one committed run moved when retrained here.
+# means over seeds with their intervals, not single runs; the end of the section *Load
+# or train* above says how far one committed run moved when retrained here.
 #
 # A run with overrides is recorded under `results/<profile>-<hash>/…`, so an experiment
 # never replaces the profile's own records. The whole `cpu` sweep is the grid, then the
