@@ -20,7 +20,8 @@
 # 1. the headline table, test accuracy as the mean over seeds with its 95 % interval,
 #    and the provenance of the runs;
 # 2. paired comparisons: the hybrid, in its three readings, against DiffStride, and the
-#    papers' baselines against each other, seed by seed and test image by test image;
+#    papers' baselines against each other, seed by seed and image by image, and what the
+#    runs rule out;
 # 3. whether each run had reached a plateau;
 # 4. the same configurations next to the numbers the papers report
 #    {cite}`riad2022diffstride,hybrid2024,rippel2015spectral`;
@@ -243,7 +244,7 @@ if records:
     else:
         display(table(format_comparisons(comparisons),
                       caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
-                      "intervals and Holm-corrected p (by seed, then by test image)"))
+                      "intervals and Holm-corrected p (by seed, then by seed × image)"))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The paired comparisons: each difference with its unadjusted 95 % interval by seed (black) and by seed × image (blue). The verdicts in the text apply Holm's correction to the seed × image test, so an interval that just excludes the dotted zero line is not necessarily a difference shown.", "name": "fig-paired"}}
 if records and not comparisons.empty:
@@ -764,7 +765,7 @@ if records:
 # pooling late. `hybridlib.configs.ABLATION` turns that into configurations that move
 # one kind at a time (see the [architectures chapter](04_architectures.ipynb) for
 # their sizes). Each is compared with the hybrid and with plain DiffStride as in the
-# paired comparisons above, by seed and by test image; the comparisons of a data set
+# paired comparisons above, by seed and by seed × image; the comparisons of a data set
 # form one family for Holm's correction. The seeds of each configuration are the dots
 # of the headline figure.
 
