@@ -99,7 +99,7 @@ if records:
     headers = {"n": "seeds", "mean": "test acc. (%)", "low": "95 % CI low",
                "high": "95 % CI high", "val_acc": "val. acc. (%)"}
     display(table(tables["budgets"].set_index(["config", "budget"]).rename(columns=headers),
-                  digits=2,
+                  digits=4,
                   caption="Test accuracy (%) per configuration and budget: mean over n seeds "
                   "with its 95 % interval, and the mean validation accuracy"))
 
