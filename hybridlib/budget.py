@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from hybridlib import stats
+from hybridlib.argtypes import integer
 from hybridlib.claims import claim
 from hybridlib.configs import profile_runs, profile_settings
 from hybridlib.paths import results_root, runs_root
@@ -520,9 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="The training-budget study: its price, its runs, their status and "
                     "its fixed analysis.",
     )
-    parser.add_argument("what", choices=["price", "run", "status", "analyse"])
+    parser.add_argument("what", choices=["price", "run", "status", "analyse"],
+                        help="price: hours on this machine; run: train what is missing "
+                        "(start it twice to use two cores); status: what is recorded; "
+                        "analyse: the fixed analysis of the records")
     parser.add_argument("--profile", default=PROFILE, help=argparse.SUPPRESS)
-    parser.add_argument("--processes", type=int, default=2,
+    parser.add_argument("--processes", type=integer(1, 64), default=2,
                         help="price: processes sharing the work (default 2)")
     parser.add_argument("--results-dir", default=None, help="root of the run records")
     parser.add_argument("--runs-dir", default=None, help="root of the checkpoints")
