@@ -44,10 +44,11 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from hybridlib import budget
+from hybridlib.configs import profile_settings
 from hybridlib.formatting import md, table
 from hybridlib.paths import results_root
 from hybridlib.plots import budget_figure
-from hybridlib.train import train_profile
+from hybridlib.train import train_profile, wsd_trunk_epochs
 
 # The study is its own profile, the same for every book: this chapter reads its records.
 records = budget.study_records(results_dir)
@@ -86,6 +87,13 @@ md(f"* The primary comparison is `{budget.PRIMARY[0]}` − `{budget.PRIMARY[1]}`
    f"replaces it only if it is ahead by more than {budget.LR_SWITCH} points.\n"
    f"* The commit that fixed all of this: `{budget.ANALYSIS_COMMIT}`; every record of the "
    "study comes after it.")
+
+# %% tags=["remove-cell"]
+# The prose above states the design: keep it true to the profile.
+settings = profile_settings(budget.PROFILE)
+assert budget.budgets() == (6, 12, 18) and settings["epochs"] == 18
+assert [wsd_trunk_epochs(b) for b in (6, 12)] == [5, 10]
+assert len(settings["seeds"]) == 6 and all(len(s) == 3 for s in settings["config_seeds"].values())
 
 # %% [markdown]
 # ## Test accuracy against the budget
