@@ -390,6 +390,12 @@ def _interval_sentence(row) -> str:
             f"seeds (counting the noise of {noise})")
 
 
+def _judged(table: pd.DataFrame, name):
+    """Each comparison row with its label (``a − b on <data set>``) and :func:`direction`."""
+    for _, r in table.iterrows():
+        yield r, f"`{r.a}` − `{r.b}` on {name(r.dataset)}", direction(r)
+
+
 def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
     """A Markdown list, one sentence per comparison saying what its test supports.
 
@@ -398,9 +404,7 @@ def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> s
     says why it is not.
     """
     sentences = []
-    for _, r in table.iterrows():
-        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
-        shown = direction(r)
+    for r, what, shown in _judged(table, name):
         if shown is None:
             sentences.append(f"{what}: fewer than two paired seeds, no interval.")
             continue
@@ -450,9 +454,7 @@ def conclusion(
             row adds what the records rule out.
     """
     lines = []
-    for _, r in comparisons.iterrows():
-        what = f"`{r.a}` − `{r.b}` on {name(r.dataset)}"
-        shown = direction(r)
+    for r, what, shown in _judged(comparisons, name):
         if shown is None:
             lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
             continue

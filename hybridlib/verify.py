@@ -94,8 +94,9 @@ json.dump(rerun, open(sys.argv[3], "w"))
 """
 
 
-def _git(*args: str, cwd: Path = training.REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=training.REPO_ROOT, capture_output=True,
+                          text=True)
 
 
 def rerun_with_its_own_code(path: Path, record: dict, folder: Path) -> subprocess.Popen:
