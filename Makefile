@@ -71,19 +71,19 @@ test-fast: setup
 
 ## The book of the default (cpu) profile from the committed run records.
 book: setup
-	$(PY) -m hybridlib.pipeline --profile $(PROFILE)
+	$(PY) -m hybridlib.book.pipeline --profile $(PROFILE)
 
 ## Every chapter on tiny data: proves the notebooks run end to end.
 smoke: setup
-	$(PY) -m hybridlib.pipeline --profile smoke
+	$(PY) -m hybridlib.book.pipeline --profile smoke
 
 ## Retrain every run of the profile, then build its book.
 reproduce: setup
-	$(PY) -m hybridlib.pipeline --profile $(PROFILE) --force
+	$(PY) -m hybridlib.book.pipeline --profile $(PROFILE) --force
 
 ## Student editions of every chapter in student/.
 student: setup
-	$(PY) -m hybridlib.coursework student --out student
+	$(PY) -m hybridlib.book.coursework student --out student
 
 ## Speed of the layers against the bare FFT floor; writes the git-ignored results/bench/local/
 ## (`python -m hybridlib.bench layers --record` replaces the committed results/bench/ record).

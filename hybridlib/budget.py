@@ -36,23 +36,18 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from hybridlib import stats
 from hybridlib.argtypes import integer
 from hybridlib.claims import claim
 from hybridlib.configs import profile_runs, profile_settings
-from hybridlib.paths import results_root, runs_root
-from hybridlib.train import (
-    build_run,
-    decode_correct,
-    fit,
-    recorded,
-    wsd_trunk_epochs,
-)
+from hybridlib.extras import import_extra
+from hybridlib.runs import RunStore, build_run, decode_correct
+from hybridlib.train import fit, wsd_trunk_epochs
+
+pd = import_extra("pandas", "book", __name__)
 
 __all__ = [
     "ANALYSIS_COMMIT",
@@ -299,10 +294,11 @@ def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.Dat
     }
 
 
-def study_records(results_dir=None, profile: str = PROFILE) -> list[dict]:
+def study_records(store: RunStore | None = None, profile: str = PROFILE) -> list[dict]:
     """Every complete record of the study and of its learning-rate check."""
+    store = store or RunStore()
     runs = [run for _, _, unit in study_runs(profile) for run in unit] + lr_check_runs(profile)
-    found = (recorded(run, results_root(results_dir)) for run in runs)
+    found = (store.recorded(run) for run in runs)
     return [r for r in found if r is not None]
 
 
@@ -466,26 +462,26 @@ def glance(records: Sequence[dict], profile: str = PROFILE) -> str:
 
 
 # ---------------------------------------------------------------------- command line
-def _train_unit(runs: list[dict], results_dir: Path, runs_dir: Path, progress: bool) -> bool:
+def _train_unit(runs: list[dict], store: RunStore, progress: bool) -> bool:
     """Train one unit under its claim; False when another process holds it."""
     first = runs[0]
     name = f"{first['config']}-seed{first['seed']}-lr{first['lr']}"
-    with claim(runs_dir / first["profile"] / "claims" / f"{name}.claim") as other:
+    with claim(store.runs / first["profile"] / "claims" / f"{name}.claim") as other:
         if other is not None:
             print(f"{name}: process {other['pid']} on {other['host']} holds it; skipped",
                   file=sys.stderr)
             return False
         for run in runs:
-            fit(run, results_dir, runs_dir, progress=progress)
+            fit(run, store, progress=progress)
     return True
 
 
 def _run(args) -> int:
-    results_dir, runs_dir = results_root(args.results_dir), runs_root(args.runs_dir)
+    store = RunStore(args.results_dir, args.runs_dir)
     checks = [[run] for run in lr_check_runs(args.profile)]
     units = [runs for _, _, runs in study_runs(args.profile)]
     seed_zero = [runs for runs in units if runs[0]["seed"] == 0]
-    decision = lr_decision(study_records(results_dir, args.profile), args.profile)
+    decision = lr_decision(study_records(store, args.profile), args.profile)
     pending = decision[decision.chosen.isna()].config.unique().tolist()
     if CONTROL[1] in pending:
         pending.append(CONTROL[0])  # the control trains at DiffStride's checked rate
@@ -502,7 +498,7 @@ def _run(args) -> int:
     work = seed_zero + checks + [runs for runs in units if runs[0]["seed"] != 0
                                  and runs[0]["config"] not in pending]
     for runs in work:
-        _train_unit(runs, results_dir, runs_dir, not args.no_progress)
+        _train_unit(runs, store, not args.no_progress)
     if pending:
         print(f"note: the learning-rate check of {', '.join(pending)} was not complete when "
               "this command started; run it again for their other seeds", file=sys.stderr)
@@ -533,10 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.what == "price":
-        from hybridlib.train import train_profile
-
-        cpu = train_profile("cpu", results_dir=results_root(args.results_dir), train=False,
-                            accept_code=True)
+        cpu = RunStore(args.results_dir).load("cpu", accept_code=True)
         table = price(cpu, args.processes, args.profile)
         _print_tables({"price (hours on this machine)": table})
         print(f"\ntotal: {table.hours.sum():.1f} process-hours, {table['wall hours'].sum():.1f} "
@@ -544,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.what == "run":
         return _run(args)
-    records = study_records(args.results_dir, args.profile)
+    records = study_records(RunStore(args.results_dir), args.profile)
     if args.what == "status":
         declared = sum(len(r) for _, _, r in study_runs(args.profile))
         declared += len(lr_check_runs(args.profile))

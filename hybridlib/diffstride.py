@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from hybridlib import dft
-from hybridlib.spectral import _is_real, check_input, check_method, kept_rows, stride_pair
+from hybridlib.spectral import is_real, check_input, check_method, kept_rows, stride_pair
 
 __all__ = ["DiffStride2d", "ramp_mask"]
 
@@ -241,7 +241,7 @@ class DiffStride2d(nn.Module):
         super().__init__()
         self.method = check_method(method)
         s_h, s_w = _float32_stride(stride, "stride")
-        if not _is_real(smoothness) or not (math.isfinite(smoothness) and smoothness >= 0):
+        if not is_real(smoothness) or not (math.isfinite(smoothness) and smoothness >= 0):
             raise ValueError(f"smoothness must be a finite number >= 0, got {smoothness!r}")
         for name, flag in (
             ("cropping", cropping), ("shared_stride", shared_stride), ("rescale", rescale)

@@ -1,11 +1,9 @@
 """Run records -> tidy tables, and the accuracies the papers report, as data.
 
 Run records are the JSON files ``hybridlib.train.fit`` writes to
-``<results_dir>/<profile>/<dataset>/<config>/seed<k>.json``. This module reads them and
-turns them into pandas tables:
+``<results>/<profile>/<dataset>/<config>/seed<k>.json``; ``hybridlib.runs.RunStore.load``
+reads a profile's. This module turns them into pandas tables:
 
-* :func:`load_records`: the complete records of one profile (its own folder only; runs
-  with overridden settings live in ``<profile>-<hash>`` folders and are left out);
 * :func:`runs_table`: one row per run (accuracy in %, cost, sizes, strides, provenance);
 * :func:`summary_table`: mean and standard deviation over seeds per data set and
   configuration, with a formatted ``"91.23 ± 0.12"`` column;
@@ -18,31 +16,28 @@ puts the Hybrid paper's baselines next to the DiffStride paper's means.
 
 Example::
 
-    from hybridlib.results import load_records, runs_table, summary_table
-    records = load_records("cpu", strict=True)
+    from hybridlib.results import runs_table, summary_table
+    from hybridlib.runs import RunStore
+    records = RunStore().load("cpu", accept_code=True)
     summary_table(runs_table(records))
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-
-import pandas as pd
 
 from hybridlib.configs import CONFIGS
-from hybridlib.paths import results_root
+from hybridlib.extras import import_extra
+
+pd = import_extra("pandas", "book", __name__)
 
 __all__ = [
     "PAPER_RESULTS",
-    "NoRecordsError",
     "config_label",
     "curves_table",
     "hybrid_baseline_check",
-    "load_records",
     "paper_table",
     "runs_table",
     "settings_comparison",
@@ -59,52 +54,6 @@ RUN_COLUMNS = [
     *(f"stride_{p}" for p in ("stem", "stage2", "stage3", "stage4", "head")),
     "git_commit", "library_modified", "code_hash", "torch", "device", "device_name", "date",
 ]
-
-
-class NoRecordsError(FileNotFoundError):
-    """No complete run record exists for the requested profile."""
-
-
-# ---------------------------------------------------------------------- loading
-def load_records(
-    profile: str, results_dir: str | Path | None = None, strict: bool = False
-) -> list[dict]:
-    """The complete run records of ``profile``, sorted by data set, configuration and seed.
-
-    Only ``<results_dir>/<profile>/`` is read: runs made with overridden settings are
-    stored under ``<profile>-<hash>/`` and are not part of the profile. Records whose
-    ``complete`` flag is not set are skipped.
-
-    Args:
-        profile: a profile name, e.g. ``"cpu"``.
-        results_dir: root folder of the run records; None: ``$HYBRIDLIB_RESULTS``, else
-            the repository's ``results/`` (:func:`hybridlib.paths.results_root`), wherever
-            the process runs; a relative path is relative to the repository.
-        strict: raise :class:`NoRecordsError` (with the command that makes the records)
-            instead of returning an empty list.
-    """
-    root = results_root(results_dir) / profile
-    records = []
-    for path in sorted(root.glob("*/*/seed*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read run record {path}: {err}") from err
-        if not record.get("complete"):
-            continue
-        record["_path"] = str(path)
-        records.append(record)
-    if strict and not records:
-        raise NoRecordsError(
-            f"no complete run records for profile {profile!r} under {root}/. Run the "
-            f"training chapter (notebooks/05_training.py) with profile={profile!r}, or "
-            f"`python -m hybridlib.train --profile {profile}`"
-            + (f" --results-dir {results_dir}" if results_dir is not None else "")
-            + ", then rerun this chapter."
-        )
-    records.sort(key=lambda r: (r["config"]["dataset"], _order(config_label(r)),
-                                r["config"]["seed"]))
-    return records
 
 
 def config_label(record: dict) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "METHODS",
     "SpectralPool2d",
     "check_input",
+    "is_real",
     "check_method",
     "crop_spectrum_rows",
     "kept_rows",
@@ -59,7 +60,8 @@ def check_method(method: str) -> str:
     return method
 
 
-def _is_real(value) -> bool:
+def is_real(value) -> bool:
+    """Whether ``value`` is a real number (a bool is not, though Python counts it as one)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -71,13 +73,13 @@ def _pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
     """
     if isinstance(value, torch.Tensor):
         value = value.tolist()
-    if _is_real(value):
+    if is_real(value):
         return float(value), float(value)
     if (
         isinstance(value, Sequence)
         and not isinstance(value, (str, bytes))
         and len(value) == 2
-        and all(_is_real(v) for v in value)
+        and all(is_real(v) for v in value)
     ):
         return float(value[0]), float(value[1])
     raise TypeError(f"{name} must be a number or a pair of numbers, got {value!r}")

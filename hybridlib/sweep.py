@@ -40,29 +40,26 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from hybridlib import data as datasets
 from hybridlib.argtypes import integer, number
 from hybridlib.claims import holder
 from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
-from hybridlib.paths import results_root, runs_root
+from hybridlib.extras import import_extra
 from hybridlib.resnet import describe, resnet18
-from hybridlib.train import (
+from hybridlib.runs import (
     ACCEPTED_CODE,
-    _autocast,
-    _checkpoint_path,
-    _read_checkpoint,
+    RunStore,
     build_run,
     config_hash,
-    fit,
-    make_optimizer,
+    read_checkpoint,
     record_path,
-    recorded,
-    resolve_device,
     write_json,
 )
+from hybridlib.train import autocast, fit, make_optimizer, resolve_device
+
+pd = import_extra("pandas", "book", __name__)
 
 __all__ = [
     "ASSUMED_GPU",
@@ -127,7 +124,7 @@ def run_list(
             runs are overrides, recorded under ``results/<profile>-<hash>/``.
         datasets_, configs, seeds: narrow the list.
         rows: include the profile's other initial-stride rows.
-        overrides: further run settings, as ``hybridlib.train.build_run`` takes them.
+        overrides: further run settings, as ``hybridlib.runs.build_run`` takes them.
     """
     extra = {**recipe_overrides(profile, recipe), **(overrides or {})}
     runs = []
@@ -224,7 +221,7 @@ def calibrate(
         x = x.contiguous(memory_format=torch.channels_last)
 
     def step():
-        with _autocast(dev, "auto"):
+        with autocast(dev, "auto"):
             loss = torch.nn.functional.cross_entropy(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -286,15 +283,15 @@ class RunJob:
     :meth:`checkpoint` and requeues the job, which resumes from the last epoch.
     """
 
-    def __call__(self, runs: list[dict], results_dir: str, runs_dir: str) -> list[str]:
+    def __call__(self, runs: list[dict], store: RunStore) -> list[str]:
         job_id = _job_id()
         failed = []
         for run in runs:
-            base = _checkpoint_base(run, results_dir, runs_dir)
+            base = _checkpoint_base(run, store)
             write_json(base.with_suffix(".job"), {"job_id": job_id, "host": socket.gethostname()})
             base.with_suffix(".failed").unlink(missing_ok=True)
             try:
-                fit(run, results_dir, runs_dir, progress=False)
+                fit(run, store, progress=False)
             except Exception as err:  # report, and go on with the job's next run
                 traceback.print_exc()
                 last = f"{type(err).__name__}: {err}".splitlines()[0]
@@ -322,10 +319,9 @@ def _job_id() -> str:
         return f"pid{os.getpid()}"
 
 
-def _checkpoint_base(run: dict, results_dir, runs_dir) -> Path:
+def _checkpoint_base(run: dict, store: RunStore) -> Path:
     """``runs/<profile>/<dataset>/<config>/seed<k>``: the run's files beside its checkpoint."""
-    path = record_path(run, results_dir).relative_to(results_dir)
-    return Path(runs_dir) / path.with_suffix("")
+    return store.checkpoint_path(run).with_suffix("")
 
 
 def _import_submitit():
@@ -338,9 +334,9 @@ def _import_submitit():
     return submitit
 
 
-def _is_done(run: dict, results_dir) -> bool:
+def _is_done(run: dict, store: RunStore) -> bool:
     """Whether the run has a record that load-or-train would reuse (this code's)."""
-    return recorded(run, results_dir) is not None
+    return store.recorded(run) is not None
 
 
 def _balanced(runs: Sequence[dict], hours: Sequence[float], workers: int) -> list[list[dict]]:
@@ -363,8 +359,7 @@ def submit(
     timeout_min: int | None = None,
     flops_per_s: float | None = None,
     cpus_per_task: int = 8,
-    results_dir=None,
-    runs_dir=None,
+    store: RunStore | None = None,
     folder=None,
     job: RunJob | None = None,
 ) -> list:
@@ -378,10 +373,10 @@ def submit(
     is requeued and resumes.
     """
     submitit = _import_submitit()
-    results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
-    folder = Path(folder) if folder else runs_dir / SWEEP_DIR
+    store = store or RunStore()
+    folder = Path(folder) if folder else store.runs / SWEEP_DIR
     job = job or RunJob()
-    table = status(runs, results_dir, runs_dir, folder)
+    table = status(runs, store, folder)
     todo = [r for r, state in zip(runs, table["state"]) if state in ("missing", "failed")]
     print(
         f"{len(runs)} runs: {', '.join(f'{n} {s}' for s, n in _counts(table).items() if n)}; "
@@ -392,7 +387,7 @@ def submit(
         return []
     rate = flops_per_s or ASSUMED_GPU["tflops"] * 1e12
     hours = [run_hours(r, rate) for r in todo]
-    args = (str(results_dir), str(runs_dir))
+    args = (store,)
     if executor == "slurm":
         ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
         ex.update_parameters(
@@ -419,7 +414,7 @@ def submit(
                   + (f" on GPU {k}" if gpus else " on the CPU"), file=sys.stderr)
     else:
         raise ValueError(f"--executor must be local or slurm, got {executor!r}")
-    _write_ledger(folder, executor, held, results_dir)
+    _write_ledger(folder, executor, held)
     print(f"submitted {len(todo)} runs as {len(held)} {executor} job(s); logs in {folder}",
           file=sys.stderr)
     return [j for j, _ in held]
@@ -429,13 +424,13 @@ def _limit(hours: float) -> int:
     return int(math.ceil(3 * hours * 60 + 60))
 
 
-def _write_ledger(folder: Path, executor: str, held, results_dir: Path) -> None:
+def _write_ledger(folder: Path, executor: str, held) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     host, now = socket.gethostname(), time.time()
     with open(folder / LEDGER, "a", encoding="utf8") as f:
         for job, runs in held:
             for run in runs:
-                entry = {"run": str(record_path(run, results_dir).relative_to(results_dir)),
+                entry = {"run": str(record_path(run, "")),
                          "job_id": str(job.job_id), "executor": executor, "host": host,
                          "submitted": now}
                 f.write(json.dumps(entry) + "\n")
@@ -492,7 +487,7 @@ def _last_line(entry: dict, folder: Path) -> str:
     return "no log"
 
 
-def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -> pd.DataFrame:
+def status(runs: Sequence[dict], store: RunStore | None = None, folder=None) -> pd.DataFrame:
     """One row per run: its label, state (done, running, queued, failed, missing), job,
     epochs in the checkpoint of a run not done (``"2/6"``; empty without one) and, for a
     failed run, the last line its job logged.
@@ -501,20 +496,20 @@ def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -
     process sharing the sweep does (its claim file; the job is then ``pid <n>``; a claim
     from another host counts as live, since its process cannot be asked).
     """
-    results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
-    folder = Path(folder) if folder else runs_dir / SWEEP_DIR
+    store = store or RunStore()
+    folder = Path(folder) if folder else store.runs / SWEEP_DIR
     ledger, phases = _read_ledger(folder), {}
     rows = []
     for run in runs:
-        key = str(record_path(run, results_dir).relative_to(results_dir))
+        key = str(record_path(run, ""))
         entry, note = ledger.get(key), ""
         job = entry["job_id"] if entry else ""
-        base = _checkpoint_base(run, results_dir, runs_dir)
+        base = _checkpoint_base(run, store)
         epochs = ""
-        if _is_done(run, results_dir):
+        if _is_done(run, store):
             state = "done"
         else:
-            done = _epochs_done(run, results_dir, runs_dir)
+            done = _epochs_done(run, store)
             epochs = f"{done}/{run['epochs']}" if done else ""
             claimed = holder(base.with_suffix(".claim"))
             if claimed is not None:
@@ -539,17 +534,18 @@ def status(runs: Sequence[dict], results_dir=None, runs_dir=None, folder=None) -
     return pd.DataFrame(rows, columns=["run", "state", "job", "epochs", "last log line"])
 
 
-def _epochs_done(run: dict, results_dir: Path, runs_dir: Path) -> int:
+def _epochs_done(run: dict, store: RunStore) -> int:
     """Epochs in the checkpoint the run would resume from (0 without a usable one)."""
-    path = _checkpoint_path(record_path(run, results_dir), results_dir, runs_dir)
+    path = store.checkpoint_path(run)
     # Mapped, not read: a full-width checkpoint is hundreds of MB, and only its history counts.
-    state = _read_checkpoint(path, torch.device("cpu"), config_hash(run), None, mmap=True)
+    state = read_checkpoint(path, torch.device("cpu"), config_hash(run), None, mmap=True)
     if state is None or state.get("code_hash") not in ACCEPTED_CODE:
         return 0
     return len(state["history"])
 
 
-def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame, results_dir=None) -> dict:
+def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame,
+                            store: RunStore | None = None) -> dict:
     """Core-hours (or GPU-hours) recorded, and an estimate of those left.
 
     A run still to train is estimated as the mean recorded time of its configuration
@@ -560,11 +556,11 @@ def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame, results_d
     Returns:
         ``{"recorded": h, "left": h, "unestimated": n}``.
     """
-    results_dir = results_root(results_dir)
+    store = store or RunStore()
     kind = lambda run: (run["dataset"], run["config"], str(run["strides"]))  # noqa: E731
     spent = {}
     for run, state in zip(runs, table["state"]):
-        record = recorded(run, results_dir) if state == "done" else None
+        record = store.recorded(run) if state == "done" else None
         if record is not None:  # (None also if it was replaced since the table was made)
             spent.setdefault(kind(run), []).append(record["wall_seconds"])
     left, unestimated = 0.0, 0
@@ -675,13 +671,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    store = RunStore(args.results_dir, args.runs_dir)
     if args.command == "status":
-        table = status(runs, args.results_dir, args.runs_dir)
+        table = status(runs, store)
         with pd.option_context("display.max_rows", None, "display.max_colwidth", 100,
                                "display.width", 200):
             print(table.to_string(index=False))
         print(", ".join(f"{n} {s}" for s, n in _counts(table).items() if n))
-        spent = hours_recorded_and_left(runs, table, args.results_dir)
+        spent = hours_recorded_and_left(runs, table, store)
         if spent["recorded"]:
             print(f"recorded: {spent['recorded']:.1f} hours of one device (a GPU, or a CPU "
                   f"process); left: about {spent['left']:.1f}, estimated from the recorded "
@@ -708,8 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate = args.gpu_tflops * 1e12 if args.gpu_tflops else None
     try:
         jobs = submit(runs, args.executor, args.gpus, args.max_parallel, args.partition,
-                      args.timeout_min, rate, args.cpus_per_task, args.results_dir,
-                      args.runs_dir)
+                      args.timeout_min, rate, args.cpus_per_task, store)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -29,11 +29,14 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from hybridlib.configs import PROFILES, profile_runs, profile_settings
-from hybridlib.paths import results_root, runs_root
-from hybridlib.train import TrainingDiverged, build_run, fit_shared, recorded
+from hybridlib.extras import import_extra
+from hybridlib.local_sweep import fit_shared
+from hybridlib.runs import RunStore, build_run
+from hybridlib.train import TrainingDiverged
+
+pd = import_extra("pandas", "book", __name__)
 
 __all__ = [
     "GRID_DIR",
@@ -59,10 +62,10 @@ def _grid_run(profile: str, config: str, lr: float) -> dict:
     return build_run(profile, config, GRID_SEED, overrides={**shorter, "lr": float(lr)})
 
 
-def _grid_record(run: dict, folder) -> dict | None:
+def _grid_record(run: dict, store: RunStore | None) -> dict | None:
     """The run's complete record, whatever library code made it: like the profile's records
     in the book, the grid is shown as it was recorded (retraining it is the command's job)."""
-    return recorded(run, folder, accept_code=True)
+    return (store or RunStore()).sub(GRID_DIR).recorded(run, accept_code=True)
 
 
 def _best(scores: Sequence[float]) -> int:
@@ -70,7 +73,7 @@ def _best(scores: Sequence[float]) -> int:
     return int(np.argmax(scores))
 
 
-def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
+def grid_values(profile: str, config: str, store: RunStore | None = None) -> list[float]:
     """The rates of ``config``'s grid, ascending: the profile's values, extended past an end.
 
     While every value so far is recorded and the best lies at the largest (smallest)
@@ -80,9 +83,8 @@ def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
     grid = profile_settings(profile)["lr_grid"]
     values = sorted(float(v) for v in grid["values"])
     steps = {"up": 0, "down": 0}
-    folder = results_root(results_dir) / GRID_DIR
     while True:
-        records = [_grid_record(_grid_run(profile, config, lr), folder) for lr in values]
+        records = [_grid_record(_grid_run(profile, config, lr), store) for lr in values]
         if None in records or len(values) < 2:
             return values
         best = _best([r["final_val_acc"] for r in records])
@@ -96,47 +98,47 @@ def grid_values(profile: str, config: str, results_dir=None) -> list[float]:
             values.insert(0, float(f"{values[0] * values[0] / values[1]:.12g}"))
 
 
-def grid_runs(profile: str, configs: Sequence[str] | None = None, results_dir=None) -> list[dict]:
+def grid_runs(profile: str, configs: Sequence[str] | None = None,
+              store: RunStore | None = None) -> list[dict]:
     """The settings of every grid run of ``profile`` (empty if it declares no grid), with
-    the extensions its records under ``results_dir`` call for (:func:`grid_values`)."""
+    the extensions its records in ``store`` call for (:func:`grid_values`)."""
     settings = profile_settings(profile)
     if settings.get("lr_grid") is None:
         return []
     return [
         _grid_run(profile, config, lr)
         for config in configs or settings["configs"]
-        for lr in grid_values(profile, config, results_dir)
+        for lr in grid_values(profile, config, store)
     ]
 
 
-def grid_records(profile: str, results_dir=None) -> list[dict | None]:
+def grid_records(profile: str, store: RunStore | None = None) -> list[dict | None]:
     """The record of each grid run, in :func:`grid_runs` order (None where incomplete)."""
-    folder = results_root(results_dir) / GRID_DIR
-    return [_grid_record(run, folder) for run in grid_runs(profile, results_dir=results_dir)]
+    return [_grid_record(run, store) for run in grid_runs(profile, store=store)]
 
 
-def grid_table(profile: str, results_dir=None) -> pd.DataFrame:
+def grid_table(profile: str, store: RunStore | None = None) -> pd.DataFrame:
     """One row per grid run: config, lr, val_acc (%, final epoch; NaN until recorded)."""
-    folder = results_root(results_dir) / GRID_DIR
     rows = []
-    for run in grid_runs(profile, results_dir=results_dir):  # one pass over the runs
-        record = _grid_record(run, folder)
+    for run in grid_runs(profile, store=store):  # one pass over the runs
+        record = _grid_record(run, store)
         score = math.nan if record is None else 100.0 * record["final_val_acc"]
         rows.append({"config": run["config"], "lr": run["lr"], "val_acc": score})
     return pd.DataFrame(rows, columns=["config", "lr", "val_acc"])
 
 
-def sweep_cost(profile: str, records: Sequence[dict], results_dir=None) -> pd.DataFrame:
+def sweep_cost(profile: str, records: Sequence[dict],
+               store: RunStore | None = None) -> pd.DataFrame:
     """What ``profile``'s sweep has cost so far, in hours of one process (a CPU core or GPU).
 
     Args:
-        records: the profile's complete run records (``train_profile(..., train=False)``).
+        records: the profile's complete run records (``RunStore.load``).
 
     Rows ``learning-rate grid``, ``profile runs`` and ``total``; columns ``recorded`` and
     ``declared`` (runs) and ``hours``, the sum of the records' own ``wall_seconds``
     (training and scoring, so the time of the processes that made them).
     """
-    grid = grid_records(profile, results_dir)
+    grid = grid_records(profile, store)
     done = [r for r in grid if r is not None]
     cost = pd.DataFrame(
         {
@@ -164,35 +166,35 @@ def chosen_rates(table: pd.DataFrame) -> dict[str, float]:
 
 
 def disagreements(
-    profile: str, results_dir=None, table: pd.DataFrame | None = None
+    profile: str, store: RunStore | None = None, table: pd.DataFrame | None = None
 ) -> dict[str, tuple[float, float]]:
     """``{config: (profile's rate, grid's choice)}`` where the two differ (complete grids).
 
     ``table``: the profile's :func:`grid_table`, when the caller has read it already.
     """
     rates = profile_settings(profile)["lr"]
-    chosen = chosen_rates(grid_table(profile, results_dir) if table is None else table)
+    chosen = chosen_rates(grid_table(profile, store) if table is None else table)
     if not isinstance(rates, dict):
         return {c: (rates, lr) for c, lr in chosen.items() if lr != rates}
     return {c: (rates.get(c), lr) for c, lr in chosen.items() if rates.get(c) != lr}
 
 
-def train_grid(profile: str, config: str, results_dir=None, runs_dir=None,
+def train_grid(profile: str, config: str, store: RunStore | None = None,
                progress: bool = True) -> None:
     """Load-or-train ``config``'s grid, and the extensions its results call for.
 
-    Each run is claimed (:func:`hybridlib.train.fit_shared`): one that another process
+    Each run is claimed (``hybridlib.local_sweep.fit_shared``): one that another process
     holds is left to it, and its extension, if any, to the next command. A run that
     diverges (a rate too large) is reported and leaves the grid incomplete, so that no
     rate is chosen for ``config`` until someone decides; the other runs go on.
     """
-    results_dir, runs_dir = results_root(results_dir), runs_root(runs_dir)
+    store = store or RunStore()
     tried = set()
-    while todo := [r for r in grid_runs(profile, [config], results_dir) if r["lr"] not in tried]:
+    while todo := [r for r in grid_runs(profile, [config], store) if r["lr"] not in tried]:
         for run in todo:
             tried.add(run["lr"])
             try:
-                fit_shared(run, results_dir / GRID_DIR, runs_dir / GRID_DIR, progress=progress)
+                fit_shared(run, store.sub(GRID_DIR), progress=progress)
             except TrainingDiverged as err:
                 print(f"warning: {config} at lr {run['lr']:g} diverged, so its grid has no "
                       f"choice: {err}", file=sys.stderr)
@@ -222,21 +224,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    results_dir, runs_dir = results_root(args.results_dir), runs_root(args.runs_dir)
+    store = RunStore(args.results_dir, args.runs_dir)
     configs = args.config or profile_settings(args.profile)["configs"]
     try:
-        grid_runs(args.profile, configs, results_dir)  # refuses unknown configurations
+        grid_runs(args.profile, configs, store)  # refuses unknown configurations
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.status:
         try:
             for config in configs:
-                train_grid(args.profile, config, results_dir, runs_dir, not args.no_progress)
+                train_grid(args.profile, config, store, not args.no_progress)
         except KeyboardInterrupt:
             print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
             return 130
-    recorded = grid_table(args.profile, results_dir)
+    recorded = grid_table(args.profile, store)
     table = recorded[recorded.config.isin(args.config)] if args.config else recorded
     wide = table.pivot(index="config", columns="lr", values="val_acc")
     print("final validation accuracy (%) by learning rate:")

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridlib import codehash
-from hybridlib import train as training
+from hybridlib import codehash, runs, train
+from hybridlib.paths import REPO_ROOT
 
 __all__ = ["VerificationFailed", "main", "rerun_with_its_own_code", "verify_record"]
 
@@ -64,12 +64,12 @@ def _run_of(record: dict, path: Path) -> dict:
     settings = record["config"]
     overrides = {k: settings[k] for k in settings.get("overrides", [])}
     overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
-    run = training.build_run(settings["profile"], settings["config"], settings["seed"],
+    run = runs.build_run(settings["profile"], settings["config"], settings["seed"],
                              settings["dataset"], overrides)
-    if training.config_hash(run) != record["config_hash"]:
+    if runs.config_hash(run) != record["config_hash"]:
         raise VerificationFailed(
             f"{path}: the current code builds other settings for this run (settings hash "
-            f"{training.config_hash(run)}, the record's {record['config_hash']})"
+            f"{runs.config_hash(run)}, the record's {record['config_hash']})"
         )
     return run
 
@@ -80,22 +80,30 @@ _OLD_CODE_RUN = """
 import json, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 import hybridlib.train as train
+try:  # the layout with a run store (from version 0.2 on)
+    from hybridlib import runs as identity
+    fit = lambda run, at: train.fit(run, identity.RunStore(at + "/results", at + "/runs"),
+                                    force=True, progress=False)
+except ImportError:  # the folders passed one by one
+    identity = train
+    fit = lambda run, at: train.fit(run, at + "/results", at + "/runs", force=True,
+                                    progress=False)
 record = json.load(open(sys.argv[2]))
 settings = record["config"]
 overrides = {k: settings[k] for k in settings.get("overrides", [])}
 overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
-run = train.build_run(settings["profile"], settings["config"], settings["seed"],
+run = identity.build_run(settings["profile"], settings["config"], settings["seed"],
                       settings["dataset"], overrides)
-assert train.config_hash(run) == record["config_hash"], "other settings"
-assert train.CODE_HASH == record["code_hash"], f"the worktree's code is {train.CODE_HASH}"
+assert identity.config_hash(run) == record["config_hash"], "other settings"
+assert identity.CODE_HASH == record["code_hash"], f"the worktree's code is {identity.CODE_HASH}"
 with tempfile.TemporaryDirectory() as folder:
-    rerun = train.fit(run, folder + "/results", folder + "/runs", force=True, progress=False)
+    rerun = fit(run, folder)
 json.dump(rerun, open(sys.argv[3], "w"))
 """
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=training.REPO_ROOT, capture_output=True,
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True,
                           text=True)
 
 
@@ -113,13 +121,16 @@ def rerun_with_its_own_code(path: Path, record: dict, folder: Path) -> subproces
                                  f"{archive.stderr.strip()}")
     with tarfile.open(folder / "code.tar") as code:
         code.extractall(tree, filter="data")
+    # Older commits hold a namespace package, which an installed regular package of the
+    # same name would shadow on the path: made regular, the commit's own code comes first.
+    (tree / "hybridlib" / "__init__.py").touch()
     return subprocess.Popen(
         [sys.executable, "-c", _OLD_CODE_RUN, str(tree), str(path.resolve()),
          str(folder / "rerun.json")], cwd=folder, stderr=subprocess.PIPE, text=True)
 
 
 def _differing(a: str, b: str) -> int:
-    old, new = training.decode_predictions(a), training.decode_predictions(b)
+    old, new = runs.decode_predictions(a), runs.decode_predictions(b)
     return int(np.sum(old != new)) if old.shape == new.shape else max(len(old), len(new))
 
 
@@ -141,13 +152,13 @@ def verify_record(path: str | Path, equivalences: Path = codehash.EQUIVALENCES,
         # The record's own code runs beside the current code, in case the machine cannot
         # reproduce the record itself; it is only waited for if that is so.
         own, cannot = None, None
-        if record["code_hash"] != training.CODE_HASH:
+        if record["code_hash"] != runs.CODE_HASH:
             try:
                 own = rerun_with_its_own_code(path, record, scratch)
             except VerificationFailed as err:
                 cannot = err  # raised only if the record itself is not reproduced
         try:
-            rerun = training.fit(run, scratch / "results", scratch / "runs", force=True,
+            rerun = train.fit(run, runs.RunStore(scratch / "results", scratch / "runs"), force=True,
                                  progress=progress)
             against_record = _differing(record["test_predictions"], rerun["test_predictions"])
             proof, reference = "the record reproduced", record
@@ -176,17 +187,17 @@ def verify_record(path: str | Path, equivalences: Path = codehash.EQUIVALENCES,
         )
     entry = {
         "old": record["code_hash"],
-        "new": training.CODE_HASH,
-        "record": path.resolve().relative_to(training.REPO_ROOT).as_posix()
-        if path.resolve().is_relative_to(training.REPO_ROOT) else str(path),
+        "new": runs.CODE_HASH,
+        "record": path.resolve().relative_to(REPO_ROOT).as_posix()
+        if path.resolve().is_relative_to(REPO_ROOT) else str(path),
         "test_predictions_sha256": hashlib.sha256(
             record["test_predictions"].encode()).hexdigest(),
         "proof": proof,
         "rerun_test_acc": rerun["final_test_acc"],
-        "commit": training.CODE_VERSION["git_commit"],
+        "commit": runs.CODE_VERSION["git_commit"],
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if record["code_hash"] != training.CODE_HASH:
+    if record["code_hash"] != runs.CODE_HASH:
         codehash.add_equivalence(entry, equivalences)
     return entry
 

@@ -62,9 +62,9 @@ import torch.nn.functional as F
 from IPython.display import display
 from skimage import color, data, transform
 
-from hybridlib.formatting import md, num, pm, table
-from hybridlib.plots import plot_log_spectrum, plot_mean_std, show_images
-from hybridlib.selfcheck import check_fourier_resample, check_spectral_crop
+from hybridlib.book.formatting import md, num, pm, table
+from hybridlib.book.plots import plot_log_spectrum, plot_mean_std, show_images
+from hybridlib.book.selfcheck import check_fourier_resample, check_spectral_crop
 from hybridlib.spectral import spectral_pool2d
 
 

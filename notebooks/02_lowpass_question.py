@@ -86,10 +86,8 @@ import torch.nn.functional as F
 from matplotlib.patches import Rectangle
 from skimage import color, data, transform
 
-from hybridlib.configs import PROFILES
-from hybridlib.data import load_dataset
-from hybridlib.formatting import md, num, table
-from hybridlib.lowpass import (
+from hybridlib.book.formatting import md, num, table
+from hybridlib.book.lowpass import (
     CHANGED,
     COLUMNS,
     EXACT,
@@ -99,13 +97,15 @@ from hybridlib.lowpass import (
     trained_lowpass_table,
     window_mask,
 )
-from hybridlib.plots import plot_log_spectrum
-from hybridlib.resnet import PreActBlock
-from hybridlib.selfcheck import (
+from hybridlib.book.plots import plot_log_spectrum
+from hybridlib.book.selfcheck import (
     check_commuting_input,
     check_equivalent_filter,
     check_spectral_activation,
 )
+from hybridlib.configs import PROFILES
+from hybridlib.data import load_dataset
+from hybridlib.resnet import PreActBlock
 from hybridlib.spectral import spectral_pool2d
 
 # %% [markdown]
@@ -294,7 +294,7 @@ x_img = (x_img - x_img.mean((2, 3), keepdim=True)) / x_img.std((2, 3), keepdim=T
 print(f"{len(x_img)} input tiles, 64×64, standardised")
 
 # %%
-SIZE = 64  # the tiles' size; hybridlib.lowpass.lowpass(x, m) keeps |k|, |l| <= (m - 1) / 2
+SIZE = 64  # the tiles' size; hybridlib.book.lowpass.lowpass(x, m) keeps |k|, |l| <= (m - 1) / 2
 
 
 def random_filters(seed, channels=8, k=5):
@@ -525,7 +525,7 @@ plt.show()
 # on nothing but what the final window keeps. So we train two small classifiers, one per
 # order, and measure the same things on their learned filters. Each has two layers of a
 # 5×5 circular convolution (8, then 16 channels), spectral pooling to odd sizes
-# (`hybridlib.lowpass.odd_sizes`: 32 → 15 → 7), batch normalisation and a ReLU, then a
+# (`hybridlib.book.lowpass.odd_sizes`: 32 → 15 → 7), batch normalisation and a ReLU, then a
 # linear classifier of the last map:
 #
 # * **pool-act**: convolution → pooling → batch norm → ReLU, the order of the book's

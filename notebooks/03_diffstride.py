@@ -63,13 +63,13 @@ import torch
 from skimage import color, data, transform
 from torch.func import functional_call
 
-from hybridlib.diffstride import DiffStride2d, ramp_mask
-from hybridlib.formatting import md, table
-from hybridlib.selfcheck.diffstride import (
+from hybridlib.book.formatting import md, table
+from hybridlib.book.selfcheck.diffstride import (
     check_critical_stride,
     check_output_size,
     check_ramp_mask,
 )
+from hybridlib.diffstride import DiffStride2d, ramp_mask
 from hybridlib.spectral import SpectralPool2d, spectral_output_size, spectral_pool2d
 
 quick = profile == "smoke"

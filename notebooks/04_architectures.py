@@ -66,8 +66,8 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from hybridlib import architectures
-from hybridlib.architectures import (
+from hybridlib.book import architectures
+from hybridlib.book.architectures import (
     configuration_table,
     configuration_tables,
     cost_model,
@@ -76,13 +76,13 @@ from hybridlib.architectures import (
     stride_rows_styler,
     stride_rows_table,
 )
+from hybridlib.book.diagram import configuration_diagram
+from hybridlib.book.formatting import md, size, table
+from hybridlib.book.selfcheck import check_block_parameters, check_feature_sizes
 from hybridlib.configs import ABLATION, CONFIGS, PROFILES, STRIDE_ROWS
-from hybridlib.diagram import configuration_diagram
 from hybridlib.diffstride import DiffStride2d
-from hybridlib.formatting import md, size, table
 from hybridlib.resnet import describe, resnet18
 from hybridlib.results import paper_table
-from hybridlib.selfcheck import check_block_parameters, check_feature_sizes
 from hybridlib.spectral import spectral_output_size
 
 settings = PROFILES[profile]
@@ -196,7 +196,7 @@ md(architectures.shared_pooling_sentence(calls, shared["learned stride values"].
 # channels only enters the stem convolution, $\propto c\,w$. The FLOPs are therefore
 # exactly $a w^2 + b w + k\,c\,w$, and the parameters a polynomial of the same form plus
 # a constant (the linear layer's biases and the learned strides).
-# `hybridlib.architectures.cost_model` fits them: three cheap measurements at widths 1
+# `hybridlib.book.architectures.cost_model` fits them: three cheap measurements at widths 1
 # and 2 give the FLOP coefficients, counting the parameters of four tiny networks gives
 # the others. A direct measurement at width 64, and one at this profile's width, check
 # the extrapolation.
@@ -397,7 +397,7 @@ md(architectures.readings_sentence(configurations))
 # norm's batch statistics during training, lets the layer change what the network
 # computes.
 #
-# The check on built networks: `hybridlib.architectures.gap_scale_check` builds the
+# The check on built networks: `hybridlib.book.architectures.gap_scale_check` builds the
 # `hybrid_at_gap` network at this profile's width, gives its batch norms the scales and
 # running statistics of a trained network, copies all its weights into a `diffstride`
 # network (they have the same tensors: spectral pooling has no weights), and compares the

@@ -48,17 +48,17 @@ import time
 import pandas as pd
 from IPython.display import display
 
+from hybridlib.book.formatting import fixed, listing, md, num, plural, table
+from hybridlib.book.recipe import recipe_table
 from hybridlib.codehash import EQUIVALENCES
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
-from hybridlib.formatting import fixed, listing, md, num, plural, table
-from hybridlib.paths import results_root, runs_root
-from hybridlib.recipe import recipe_table
-from hybridlib.train import ACCEPTED_CODE, CODE_HASH, build_run, train_profile
+from hybridlib.local_sweep import train_profile
+from hybridlib.runs import ACCEPTED_CODE, CODE_HASH, RunStore, build_run
 from hybridlib.tuning import chosen_rates, disagreements, grid_table, sweep_cost
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
-RESULTS, RUNS = results_root(), runs_root()
+store = RunStore()
 
 # %% [markdown]
 # ## The protocol
@@ -172,8 +172,10 @@ else:
 
 # %% tags=["remove-stderr"]
 start = time.perf_counter()
-records = train_profile(profile, force=force, results_dir=RESULTS, runs_dir=RUNS,
-                        accept_code=not force, train=force or settings.get("book_trains", False))
+if force or settings.get("book_trains", False):
+    records = train_profile(profile, store, force=force, accept_code=not force)
+else:
+    records = store.load(profile, accept_code=True)
 elapsed = time.perf_counter() - start
 
 # %% [markdown]

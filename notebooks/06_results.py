@@ -64,28 +64,30 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from hybridlib.book.evidence_text import (
+    ablation_sentence,
+    conclusion,
+    describe_comparisons,
+    equivalence_sentence,
+    format_comparisons,
+    format_equivalence,
+    pairing_sentence,
+)
+from hybridlib.book.formatting import dataset_name, listing, md, plural, signed, table
+from hybridlib.book.plots import label_points, paired_differences_figure
 from hybridlib.configs import ABLATION, CONFIGS, MAIN_CONFIGS, PROFILES, profile_runs
 from hybridlib.evidence import (
     EQUIVALENCE_MARGIN,
     HYBRID_COMPARISONS,
-    ablation_sentence,
     comparison_table,
-    conclusion,
-    describe_comparisons,
     detectable_difference,
-    equivalence_sentence,
     equivalence_table,
-    format_comparisons,
-    format_equivalence,
     headline_table,
     interval_table,
-    pairing_sentence,
     plateau_span,
     plateau_table,
 )
-from hybridlib.formatting import dataset_name, listing, md, plural, signed, table
 from hybridlib.paths import relative, results_root
-from hybridlib.plots import label_points, paired_differences_figure
 from hybridlib.resnet import resnet18
 from hybridlib.results import (
     curves_table,
@@ -96,11 +98,11 @@ from hybridlib.results import (
     strides_table,
     summary_table,
 )
-from hybridlib.train import train_profile
+from hybridlib.runs import RunStore
 
 results_dir = results_root(results_dir)  # from the repository, wherever the kernel runs
 # The profile's own runs, as recorded (this chapter never trains).
-records = train_profile(profile, results_dir=results_dir, train=False, accept_code=True)
+records = RunStore(results_dir).load(profile, accept_code=True)
 reported = paper_table()
 runs = runs_table(records)
 # The tables below need at least one run; until the first is recorded they are None.
@@ -431,7 +433,7 @@ if records:
     if set(compare_configs) == set(MAIN_CONFIGS):
         # Load-or-measure: the ratios are recorded next to the run records, so the book builds
         # without the data set; a change of the settings measures them again.
-        from hybridlib.probes import load_or_measure_amplitudes
+        from hybridlib.book.probes import load_or_measure_amplitudes
 
         # Measured for the papers' four configurations whenever the profile declares them, so the
         # record does not change as the runs come in.

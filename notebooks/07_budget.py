@@ -44,14 +44,14 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from hybridlib import budget
+from hybridlib.book.formatting import md, table
+from hybridlib.book.plots import budget_figure
 from hybridlib.configs import profile_settings
-from hybridlib.formatting import md, table
-from hybridlib.paths import results_root
-from hybridlib.plots import budget_figure
-from hybridlib.train import train_profile, wsd_trunk_epochs
+from hybridlib.runs import RunStore
+from hybridlib.train import wsd_trunk_epochs
 
 # The study is its own profile, the same for every book: this chapter reads its records.
-records = budget.study_records(results_dir)
+records = budget.study_records(RunStore(results_dir))
 tables = budget.analyse(records)
 md(budget.progress_sentence(records))
 
@@ -164,8 +164,7 @@ display(table(budget.format_lr_decision(budget.lr_decision(records)),
 # ## What it cost
 
 # %% tags=["remove-input"]
-cpu_records = train_profile("cpu", results_dir=results_root(results_dir), train=False,
-                            accept_code=True)
+cpu_records = RunStore(results_dir).load("cpu", accept_code=True)
 md(budget.cost_sentence(cpu_records, records))
 
 # %% [markdown]

@@ -1,12 +1,12 @@
-"""The configurations side by side (hybridlib.architectures)."""
+"""The configurations side by side (hybridlib.book.architectures)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from hybridlib import architectures
-from hybridlib.architectures import (
+from hybridlib.book import architectures
+from hybridlib.book.architectures import (
     COST_COLUMNS,
     SIZE_POSITIONS,
     configuration_table,

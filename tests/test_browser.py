@@ -70,12 +70,12 @@ def html_dir(tmp_path_factory) -> Path:
     if os.environ.get("HYBRIDLIB_BOOK") != "existing":
         book_dir = tmp_path_factory.mktemp("smoke-book")
         html = book_dir / "_build" / "html"
-        command = [sys.executable, "-m", "hybridlib.pipeline", "--profile", "smoke",
+        command = [sys.executable, "-m", "hybridlib.book.pipeline", "--profile", "smoke",
                    "--book-dir", str(book_dir)]
         result = subprocess.run(command, cwd=REPO_ROOT, timeout=BUILD_TIMEOUT_S)
         assert result.returncode == 0, f"{' '.join(command)} failed (exit {result.returncode})"
     if not (html / "index.html").exists():
-        pytest.fail(f"no built book at {html}: run python -m hybridlib.pipeline first")
+        pytest.fail(f"no built book at {html}: run python -m hybridlib.book.pipeline first")
     return html
 
 
@@ -562,7 +562,7 @@ def test_every_page_reads_well(html_dir: Path, server: str, page: Page):
 
 
 def test_the_banner_names_the_profile_of_an_unpublished_book(html_dir: Path):
-    from hybridlib.sphinx_profile import BANNER_CLASS, MARKER
+    from hybridlib.book.sphinx_profile import BANNER_CLASS, MARKER
 
     record = json.loads((html_dir / MARKER).read_text())
     intro = (html_dir / INTRO_PAGE).read_text(encoding="utf8")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybridlib import budget, stats, train
+from hybridlib import budget, runs, stats
 from hybridlib.configs import profile_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,13 +17,13 @@ def test_each_unit_trains_the_longest_budget_first_and_branches_the_others():
     units = budget.study_runs()
     settings = profile_settings("cpu-budget")
     assert len(units) == 6 + 6 + 3 + 3
-    for config, _seed, runs in units:
-        assert [r["epochs"] for r in runs] == [18, 6, 12]
-        assert runs[0]["branches"] == [6, 12]
-        assert {train.trunk_hash(r) for r in runs} == {train.trunk_hash(runs[0])}
-        assert all(r["overrides"] == [] for r in runs)  # budgets belong to the profile
-        assert train.record_path(runs[1]).parts[-2] == f"{config}_e6"
-        assert runs[0]["lr"] == settings["lr"][config]
+    for config, _seed, unit in units:
+        assert [r["epochs"] for r in unit] == [18, 6, 12]
+        assert unit[0]["branches"] == [6, 12]
+        assert {runs.trunk_hash(r) for r in unit} == {runs.trunk_hash(unit[0])}
+        assert all(r["overrides"] == [] for r in unit)  # budgets belong to the profile
+        assert runs.record_path(unit[1]).parts[-2] == f"{config}_e6"
+        assert unit[0]["lr"] == settings["lr"][config]
     # The control trains at DiffStride's rate: it differs from it in amplitude only.
     assert settings["lr"]["diffstride_rescaled"] == settings["lr"]["diffstride"]
 
@@ -66,7 +66,7 @@ def study_record(config, seed, epochs, acc, val, correct):
         "config": {"config": config, "seed": seed, "epochs": epochs, "overrides": [],
                    "lr": 0.1},
         "final_test_acc": acc, "final_val_acc": val, "test_size": len(correct),
-        "test_correct": train.encode_correct(torch.tensor(correct)),
+        "test_correct": runs.encode_correct(torch.tensor(correct)),
     }
 
 

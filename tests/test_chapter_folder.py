@@ -12,7 +12,7 @@ import nbformat
 import papermill
 import pytest
 
-from hybridlib import pipeline
+from hybridlib.book import pipeline
 from hybridlib.paths import RESULTS_ENV
 
 pytestmark = pytest.mark.slow

@@ -63,3 +63,13 @@ def test_every_selected_definition_of_train_exists():
             module, names = entry
             source = (codehash.PACKAGE / f"{module}.py").read_text("utf8")
             codehash.normalised_source(source, names)  # raises on a missing name
+
+
+def test_the_fingerprint_is_pinned_and_every_committed_record_s_is_accepted():
+    # A change to the code that computes runs changes this fingerprint; it lands with
+    # `python -m hybridlib.verify` (a proof that the committed records compute the same,
+    # kept in hybridlib/code_equivalences.json) or with retrained records. The cpu records
+    # carry c640687672a7dbe3 and the budget study's first records a4977eb4efb63f6d.
+    assert codehash.code_hash() == "3607106172d4d1ca"
+    assert {"c640687672a7dbe3", "a4977eb4efb63f6d"} <= codehash.accepted_hashes(
+        codehash.code_hash())

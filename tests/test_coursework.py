@@ -3,14 +3,14 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from hybridlib.coursework import (
+from hybridlib.book.coursework import (
     SOLUTION_TAG,
     STUB_TAG,
     main,
     set_parameter,
     write_student_editions,
 )
-from hybridlib.pipeline import NOTEBOOK_DIR, REPO_ROOT, discover, read_notebook
+from hybridlib.book.pipeline import NOTEBOOK_DIR, REPO_ROOT, discover, read_notebook
 
 CHAPTERS = discover(NOTEBOOK_DIR)
 DERIVATION_CHAPTERS = [c for c in CHAPTERS if c.number in {"01", "02", "03", "04"}]

@@ -5,9 +5,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hybridlib.architectures import cost_model  # noqa: E402
+from hybridlib.book.architectures import cost_model  # noqa: E402
+from hybridlib.book.diagram import KIND_COLOURS, POSITIONS, configuration_diagram  # noqa: E402
 from hybridlib.configs import CONFIGS  # noqa: E402
-from hybridlib.diagram import KIND_COLOURS, POSITIONS, configuration_diagram  # noqa: E402
 
 
 def test_each_cell_names_the_stride_and_the_sizes_in_and_out():

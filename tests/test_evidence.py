@@ -9,7 +9,8 @@ import torch
 from scipy import stats as sp
 
 from hybridlib import evidence
-from hybridlib.train import encode_correct
+from hybridlib.book import evidence_text
+from hybridlib.runs import encode_correct
 from tests.test_results import make_record
 
 
@@ -155,14 +156,14 @@ def test_the_sentences_follow_the_intervals():
         records.append(record("diffstride", seed, 0.80 + 0.001 * rng.random()))
         records.append(record("spectral", seed, 0.80 + 0.01 * rng.standard_normal()))
     table = evidence.comparison_table(records, [("hybrid", "diffstride"), ("hybrid", "spectral")])
-    text = evidence.describe_comparisons(table)
+    text = evidence_text.describe_comparisons(table)
     first, second = text.split("\n")
     assert first.startswith("* `hybrid` − `diffstride`") and second.startswith("* `hybrid`")
     assert "a difference these runs show" in first
     gap = table.iloc[1]
     assert ("includes zero" in second or "can show" in second) == (
         gap.seed_low <= 0 <= gap.seed_high)
-    shown = evidence.format_comparisons(table)
+    shown = evidence_text.format_comparisons(table)
     assert shown.iloc[0]["seed × image: mean [95 % CI]"] == ""  # no per-image records
     assert shown.iloc[0]["by seed: mean [95 % CI]"].startswith(f"{table.iloc[0].seed_diff:+.2f} [")
 
@@ -207,14 +208,14 @@ def test_the_verdict_reads_the_crossed_test(row, expected):
 def test_an_interval_end_near_zero_shows_its_side_of_zero(low, high, text):
     row = comparison_row(0.2, -0.1, 0.5, 0.2, (0.18, low, high, 0.05))
     table = pd.DataFrame([row])
-    assert evidence.format_comparisons(table).iloc[0]["seed × image: mean [95 % CI]"] == (
+    assert evidence_text.format_comparisons(table).iloc[0]["seed × image: mean [95 % CI]"] == (
         f"+0.18 {text}"
     )
-    assert f"+0.18 points, 95 % interval {text}" in evidence.describe_comparisons(table)
+    assert f"+0.18 points, 95 % interval {text}" in evidence_text.describe_comparisons(table)
 
 
 def test_p_values_are_never_printed_below_what_they_can_resolve():
-    assert evidence.p_text(3e-7) == "< 0.0001" and evidence.p_text(0.0312) == "0.031"
+    assert evidence_text.p_text(3e-7) == "< 0.0001" and evidence_text.p_text(0.0312) == "0.031"
 
 
 def test_the_conclusion_states_the_claim_the_status_and_the_scope():
@@ -222,14 +223,14 @@ def test_the_conclusion_states_the_claim_the_status_and_the_scope():
                                 comparison_row(-1.0, -1.5, -0.5, 0.001, a="spectral",
                                                b="strided")])
     plateau = pd.DataFrame({"settled": [True, True, False]})
-    text = evidence.conclusion(comparisons, plateau, recorded=40, declared=48)
+    text = evidence_text.conclusion(comparisons, plateau, recorded=40, declared=48)
     assert text.startswith("```{admonition} What this experiment supports")
     assert "40 of 48 runs are recorded" in text and "provisional" in text
     assert "does not support the Hybrid paper's claim" in text
     assert "`spectral` is lower" in text and "2 of 3 runs changed by less than" in text
     assert "not that longer training would not change" in text
     assert "CIFAR" in text
-    done = evidence.conclusion(comparisons.iloc[:1].assign(seed_low=0.1, seed_p_holm=0.01),
+    done = evidence_text.conclusion(comparisons.iloc[:1].assign(seed_low=0.1, seed_p_holm=0.01),
                                plateau, recorded=48, declared=48)
     assert "All 48 runs" in done and "supports the Hybrid paper's claim" in done
     assert "does not support" not in done
@@ -245,16 +246,16 @@ def test_the_conclusion_states_the_claim_the_status_and_the_scope():
     ],
 )
 def test_the_conclusion_says_why_a_difference_is_not_shown(row, reason):
-    text = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    text = evidence_text.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
     assert reason in text and "is higher" not in text and "is lower" not in text
 
 
 def test_the_conclusion_says_what_a_gap_reading_difference_measures():
     row = comparison_row(0.55, 0.17, 0.94, 0.03, a="hybrid_at_gap")
-    shown = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    shown = evidence_text.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
     assert "is higher" in shown and "rescaled last layer" in shown
     row = comparison_row(0.1, -0.2, 0.4, 0.5, a="hybrid_at_gap")
-    unshown = evidence.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
+    unshown = evidence_text.conclusion(pd.DataFrame([row]), pd.DataFrame({"settled": []}), 1, 1)
     assert "rescaled last layer" not in unshown
 
 
@@ -279,12 +280,12 @@ def test_the_equivalence_table_states_what_is_ruled_out():
     assert row.equivalent and row.high < 0.3
     _, _, paper = weightstats.ttost_paired(np.array(a), np.array(b), -0.94, 0.94)
     assert row.p_paper_gain == pytest.approx(paper[1], rel=1e-6)
-    text = evidence.claim_equivalence(row)
+    text = evidence_text.claim_equivalence(row)
     assert f"larger than {row.high:.2f} points is ruled out" in text
     assert "within ±0.3 points of each other (two one-sided tests" in text
     wide = evidence.equivalence_table(paired_records([0.9, -0.5, 0.4, 0.1, -0.2])).iloc[0]
     assert not wide.equivalent
-    assert "cannot tell a small gain from none" in evidence.claim_equivalence(wide)
+    assert "cannot tell a small gain from none" in evidence_text.claim_equivalence(wide)
 
 
 def test_the_detectable_difference_grows_with_the_family_and_shrinks_with_seeds():
@@ -300,9 +301,9 @@ def test_the_detectable_difference_grows_with_the_family_and_shrinks_with_seeds(
 
 def test_the_pairing_sentence_reports_the_correlation_over_seeds():
     table = pd.DataFrame([comparison_row(0.2, -0.1, 0.5, 0.1)])
-    assert "r = 0.10" in evidence.pairing_sentence(table)
-    assert "almost nothing" in evidence.pairing_sentence(table)
-    assert evidence.pairing_sentence(table.assign(a="spectral")) == ""
+    assert "r = 0.10" in evidence_text.pairing_sentence(table)
+    assert "almost nothing" in evidence_text.pairing_sentence(table)
+    assert evidence_text.pairing_sentence(table.assign(a="spectral")) == ""
 
 
 def test_the_ablation_sentence_names_the_lowest_configuration_and_the_direction():
@@ -314,7 +315,7 @@ def test_the_ablation_sentence_names_the_lowest_configuration_and_the_direction(
     configs = ["diffstride_early", "diffstride_late"]
     ablation = evidence.comparison_table(
         records, [(c, ref) for ref in ("hybrid", "diffstride") for c in configs])
-    text = evidence.ablation_sentence(records, ablation, configs)
+    text = evidence_text.ablation_sentence(records, ablation, configs)
     assert "`diffstride_early` is the lowest" in text
     assert "runs against the Hybrid paper's" in text and "`diffstride_late`'s" in text
     assert text.startswith("On fashion_mnist, 4 of the 4 ablation comparisons are shown")
@@ -323,19 +324,19 @@ def test_the_ablation_sentence_names_the_lowest_configuration_and_the_direction(
     other = [{**r, "config": {**r["config"], "dataset": "cifar10"}} for r in records]
     both = evidence.comparison_table(
         records + other, [(c, ref) for ref in ("hybrid", "diffstride") for c in configs])
-    two = evidence.ablation_sentence(records + other, both, configs)
+    two = evidence_text.ablation_sentence(records + other, both, configs)
     assert "On fashion_mnist" in two and "On cifar10" in two
 
 
 def test_the_glance_gives_the_means_the_conclusion_and_the_papers_baselines():
     records = [record(c, s, a + 0.001 * s) for c, a in (("strided", 0.92), ("hybrid", 0.90))
                for s in range(3)]
-    text = evidence.glance(records, declared=10)
+    text = evidence_text.glance(records, declared=10)
     assert "`strided` 92.10 % (95 % interval" in text and "over 3 seeds" in text
     assert "`hybrid` 90.10 %" in text and "3 of" not in text.split("```")[0]
     assert "6 of 10 runs are recorded" in text
     assert "spectral-pooling mean" in text and "94.20 %" in text
-    assert evidence.glance([], declared=10).startswith("No run is recorded yet.")
+    assert evidence_text.glance([], declared=10).startswith("No run is recorded yet.")
 
 
 def test_the_headline_table_keeps_each_interval_on_its_configurations_row():

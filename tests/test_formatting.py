@@ -1,4 +1,4 @@
-"""The book's number, sentence and table formatting (hybridlib.formatting)."""
+"""The book's number, sentence and table formatting (hybridlib.book.formatting)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybridlib.formatting import (
+from hybridlib.book.formatting import (
     TABLE_CLASS,
     listing,
     num,
@@ -103,7 +103,7 @@ def test_split_keeps_the_index_and_every_column():
 def test_text_columns_may_wrap_and_numeric_ones_do_not():
     import pandas as pd
 
-    from hybridlib.formatting import table
+    from hybridlib.book.formatting import table
 
     df = pd.DataFrame({"claim": ["a long sentence that may wrap"], "value": [0.25]})
     html = table(df).to_html()
@@ -116,7 +116,7 @@ def test_text_columns_may_wrap_and_numeric_ones_do_not():
 
 
 def test_fixed_keeps_its_decimals_and_marks_missing_values():
-    from hybridlib.formatting import fixed
+    from hybridlib.book.formatting import fixed
 
     one = fixed(1)
     assert [one(v) for v in (81, 80.96, float("nan"), -0.04, -1.25)] == [

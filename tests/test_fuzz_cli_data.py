@@ -19,14 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hybridlib import data, pipeline, train
+from hybridlib import data, local_sweep
+from hybridlib.book import pipeline
 from hybridlib.configs import PROFILES
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # flag -> (kind, lowest value, whether the lowest value itself is allowed, highest value)
 TRAIN_NUMBERS = {
-    "--seed": (int, 0, True, train.SEED_MAX),
+    "--seed": (int, 0, True, local_sweep.SEED_MAX),
     "--epochs": (int, 1, True, None),
     "--batch-size": (int, 1, True, None),
     "--train-subset": (int, 1, True, None),
@@ -71,7 +72,7 @@ def in_range(value, kind, low, inclusive, high) -> bool:
 @FUZZ
 @given(flag=st.sampled_from(sorted(TRAIN_NUMBERS)), text=numbers_as_text)
 def test_train_numeric_flags_are_in_range_or_refused_by_name(flag, text):
-    args, refused = parse(train._parser(), [f"{flag}={text}"])
+    args, refused = parse(local_sweep._parser(), [f"{flag}={text}"])
     if refused is not None:
         code, message = refused
         assert code == 2 and f"argument {flag}:" in message
@@ -94,7 +95,7 @@ def test_train_numeric_flags_are_in_range_or_refused_by_name(flag, text):
     )
 )
 def test_train_command_lines_parse_or_fail_cleanly(argv):
-    args, refused = parse(train._parser(), [f"{flag}={text}" for flag, text in argv])
+    args, refused = parse(local_sweep._parser(), [f"{flag}={text}" for flag, text in argv])
     if refused is not None:
         code, message = refused
         assert code == 2 and any(f"argument {flag}" in message for flag, _ in argv)

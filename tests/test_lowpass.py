@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hybridlib import lowpass as lp
+from hybridlib.book import lowpass as lp
 from hybridlib.data import make_synthetic
 
 

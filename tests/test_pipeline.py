@@ -17,8 +17,8 @@ import nbformat
 import pytest
 from jupyter_client import KernelManager
 
-from hybridlib import pipeline, sphinx_fixes
-from hybridlib.pipeline import Chapter, PipelineError
+from hybridlib.book import pipeline, sphinx_fixes
+from hybridlib.book.pipeline import Chapter, PipelineError
 
 HEADER = """\
 # ---
@@ -163,7 +163,7 @@ def test_execution_hides_the_injected_cell_and_runs_in_the_repo(tmp_path):
         tmp_path / "notebooks",
         "01_ok",
         'profile = "cpu"',
-        "import os\nprint(profile, os.environ['HYBRIDLIB_PROFILE'], os.getcwd())",
+        "import os\nprint(profile, os.getcwd())",
     )
     out = tmp_path / "book" / "chapters"
     pipeline.execute_all([Chapter(path)], "smoke", output_dir=out, cwd=tmp_path)
@@ -172,7 +172,7 @@ def test_execution_hides_the_injected_cell_and_runs_in_the_repo(tmp_path):
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
     assert "hide-cell" in pipeline.parameters_cell(nb).metadata["tags"]
     printed = nb.cells[-1].outputs[0]["text"]
-    assert printed.split() == ["smoke", "smoke", str(tmp_path)]
+    assert printed.split() == ["smoke", str(tmp_path)]
     assert sorted(p.name for p in out.iterdir()) == [".01_ok.stamp.json", "01_ok.ipynb"]
 
 
@@ -351,7 +351,7 @@ def test_sigterm_ends_the_pipeline_like_ctrl_c_and_takes_the_kernel_with_it(repo
 
 
 def test_a_forced_sweep_spans_the_command_and_ends_only_when_it_succeeds(tmp_path, monkeypatch):
-    from hybridlib.train import FORCED_SINCE_ENV
+    from hybridlib.local_sweep import FORCED_SINCE_ENV
 
     monkeypatch.delenv(FORCED_SINCE_ENV, raising=False)
     marker = tmp_path / "smoke" / ".forced-since"
@@ -369,7 +369,7 @@ def test_a_forced_sweep_spans_the_command_and_ends_only_when_it_succeeds(tmp_pat
 
 @pytest.mark.slow
 def test_an_interrupted_forced_pipeline_continues_the_same_sweep(repo, capsys):
-    from hybridlib.train import FORCED_SINCE_ENV
+    from hybridlib.local_sweep import FORCED_SINCE_ENV
 
     notebooks = repo / "notebooks"
     write_notebook(

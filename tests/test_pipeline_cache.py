@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hybridlib import coursework, pipeline
-from hybridlib.pipeline import Chapter
+from hybridlib.book import coursework, pipeline
+from hybridlib.book.pipeline import Chapter
 
 CHAPTER = """\
 # %% [markdown]

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from hybridlib.plots import (  # noqa: E402
+from hybridlib.book.plots import (  # noqa: E402
     label_points,
     paired_differences_figure,
     plot_paired_differences,
@@ -82,7 +82,7 @@ def test_labels_of_crowded_points_do_not_overlap_and_stay_inside_the_axes():
 
 
 def test_the_budget_figure_draws_every_seed_and_each_mean_with_its_interval():
-    from hybridlib.plots import budget_figure
+    from hybridlib.book.plots import budget_figure
 
     table = pd.DataFrame([
         {"config": c, "budget": b, "n": 3, "mean": 90 + i + b / 10, "low": 89 + i + b / 10,

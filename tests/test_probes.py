@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from hybridlib import probes
+from hybridlib.book import probes
 from hybridlib.configs import MAIN_CONFIGS, PROFILES
 from hybridlib.data import load_dataset
 from hybridlib.paths import results_root

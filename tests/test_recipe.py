@@ -1,8 +1,8 @@
 import pytest
 
-from hybridlib import recipe
+from hybridlib.book import recipe
 from hybridlib.configs import PROFILES
-from hybridlib.train import build_run
+from hybridlib.runs import build_run
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

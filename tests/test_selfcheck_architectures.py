@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from hybridlib.book.selfcheck.architectures import check_block_parameters, check_feature_sizes
 from hybridlib.diffstride import DiffStride2d
-from hybridlib.selfcheck.architectures import check_block_parameters, check_feature_sizes
 from hybridlib.spectral import spectral_output_size
 
 

@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from hybridlib.diffstride import DiffStride2d, ramp_mask
-from hybridlib.selfcheck.diffstride import (
+from hybridlib.book.selfcheck.diffstride import (
     CheckResult,
     check_critical_stride,
     check_output_size,
     check_ramp_mask,
     critical_stride_reference,
 )
+from hybridlib.diffstride import DiffStride2d, ramp_mask
 from hybridlib.spectral import spectral_output_size
 
 # ------------------------------------------------------------------ correct answers

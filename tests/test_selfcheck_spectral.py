@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from hybridlib.selfcheck import (
+from hybridlib.book.selfcheck import (
     CheckResult,
     check_commuting_input,
     check_equivalent_filter,
@@ -17,7 +17,7 @@ from hybridlib.selfcheck import (
     check_spectral_crop,
     run_cases,
 )
-from hybridlib.selfcheck.spectral import _equivalent_filter_reference
+from hybridlib.book.selfcheck.spectral import _equivalent_filter_reference
 from hybridlib.spectral import spectral_pool2d
 
 # --------------------------------------------------------------------------- helpers

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from pybtex.database import parse_file
 
-from hybridlib.sphinx_bib import author_year
+from hybridlib.book.sphinx_bib import author_year
 
 BIB = Path(__file__).resolve().parent.parent / "book" / "references.bib"
 

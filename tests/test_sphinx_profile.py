@@ -1,4 +1,4 @@
-"""The profile mark and banner of every built page (hybridlib.sphinx_profile), and the
+"""The profile mark and banner of every built page (hybridlib.book.sphinx_profile), and the
 check that only the published profile's book passes."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hybridlib import pipeline, sphinx_profile
-from hybridlib.sphinx_profile import BANNER_CLASS, MARKER, PUBLISHED_PROFILE
+from hybridlib.book import pipeline, sphinx_profile
+from hybridlib.book.sphinx_profile import BANNER_CLASS, MARKER, PUBLISHED_PROFILE
 
 
 def executed(path: Path, profile: str | None) -> Path:

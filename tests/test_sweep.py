@@ -18,6 +18,7 @@ import torch
 
 from hybridlib import claims, data, sweep, train
 from hybridlib.configs import ABLATION, HYBRID_READINGS, PROFILES, RECIPES, STRIDE_ROWS
+from hybridlib.runs import CODE_HASH, RunStore, build_run, config_hash, record_path, write_json
 
 TINY = {"cifar10": (20, 4), "cifar100": (16, 4)}  # training and test images per tiny folder
 
@@ -69,7 +70,7 @@ def write_cifar(root: Path, variant: str, n_train: int, n_test: int) -> None:
 # ----------------------------------------------------------------------------- run list
 def test_the_paper_run_list_holds_every_row_reading_baseline_and_seed():
     runs = sweep.run_list("paper")
-    assert len(runs) == 264 and len({str(train.record_path(r)) for r in runs}) == 264
+    assert len(runs) == 264 and len({str(record_path(r)) for r in runs}) == 264
     table = sweep.counts_table(runs)
     assert table.loc["total", "runs"] == 264
     for config in ("strided", "spectral", "diffstride", *HYBRID_READINGS):
@@ -78,25 +79,25 @@ def test_the_paper_run_list_holds_every_row_reading_baseline_and_seed():
     for config in ("max", "avg", *ABLATION):
         assert table.loc[config, "stride rows"] == 1 and table.loc[config, "runs"] == 6
     # Every run is the profile's own: no override, so its record is under results/paper/.
-    assert {train.record_path(r, "r").parts[1] for r in runs} == {"paper"}
+    assert {record_path(r, "r").parts[1] for r in runs} == {"paper"}
     assert all(r["overrides"] == [] for r in runs)
     rows = {tuple(r["strides"] or (2, 2, 2)) for r in runs if r["config"] == "hybrid_stem"}
     assert rows == set(STRIDE_ROWS)
 
 
 def test_the_configurations_own_row_is_the_configurations_run():
-    plain = train.build_run("paper", "diffstride", 0, "cifar10")
-    row = train.build_run("paper", "diffstride", 0, "cifar10", {"strides": (2, 2, 2)})
-    assert row["strides"] is None and train.config_hash(row) == train.config_hash(plain)
-    other = train.build_run("paper", "diffstride", 0, "cifar10", {"strides": (3, 1, 3)})
-    assert train.record_path(other, "r") == Path("r/paper/cifar10/diffstride_s313/seed0.json")
+    plain = build_run("paper", "diffstride", 0, "cifar10")
+    row = build_run("paper", "diffstride", 0, "cifar10", {"strides": (2, 2, 2)})
+    assert row["strides"] is None and config_hash(row) == config_hash(plain)
+    other = build_run("paper", "diffstride", 0, "cifar10", {"strides": (3, 1, 3)})
+    assert record_path(other, "r") == Path("r/paper/cifar10/diffstride_s313/seed0.json")
     # A row the profile does not declare stays an override.
-    odd = train.build_run("paper", "diffstride", 0, "cifar10", {"strides": (1, 1, 1)})
+    odd = build_run("paper", "diffstride", 0, "cifar10", {"strides": (1, 1, 1)})
     assert odd["overrides"] == ["strides"]
 
 
 def test_recipes_official_and_first_commit():
-    official = train.build_run("paper", "hybrid", 0, "cifar10")
+    official = build_run("paper", "hybrid", 0, "cifar10")
     assert official["schedule"] == "official" and official["batch_size"] == 128
     # Keras L2 lambda is torch weight decay 2 * lambda: 5e-4 -> 1e-3, 5e-3 -> 1e-2.
     assert (official["weight_decay"], official["label_smoothing"], official["mixup"]) == (
@@ -106,7 +107,7 @@ def test_recipes_official_and_first_commit():
     assert (first["weight_decay"], first["label_smoothing"], first["mixup"]) == (1e-2, 0.0, 0.0)
     assert RECIPES["first_commit"]["weight_decay"] == 2 * 5e-3
     # Another recipe is an experiment of its own, never the profile's records.
-    assert train.record_path(first, "r").parts[1].startswith("paper-")
+    assert record_path(first, "r").parts[1].startswith("paper-")
     steps = 10  # per epoch
     rates = [train.learning_rate(e * steps, 400 * steps, first) for e in (0, 199, 200, 299, 300)]
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
@@ -118,8 +119,8 @@ def test_recipes_leave_the_cpu_records_valid():
         record = json.loads(path.read_text())
         c = record["config"]
         overrides = {k: c[k] for k in c.get("overrides", [])}
-        run = train.build_run("cpu", c["config"], c["seed"], c["dataset"], overrides or None)
-        assert train.config_hash(run) == record["config_hash"], path
+        run = build_run("cpu", c["config"], c["seed"], c["dataset"], overrides or None)
+        assert config_hash(run) == record["config_hash"], path
 
 
 # ----------------------------------------------------------------------------- price
@@ -170,33 +171,33 @@ def test_help_has_examples(capsys):
 def test_status_tells_done_missing_and_failed(tmp_path):
     runs = sweep.run_list("paper", None, ["cifar10"], ["strided"], [0, 1], rows=False)
     results, ckpts, jobs = tmp_path / "results", tmp_path / "runs", tmp_path / "jobs"
-    done = train.record_path(runs[0], results)
-    train.write_json(done, this_codes_record(runs[0]))
+    done = record_path(runs[0], results)
+    write_json(done, this_codes_record(runs[0]))
     # The second run's job ended (its process is gone) after its run failed.
-    key = str(train.record_path(runs[1], results).relative_to(results))
+    key = str(record_path(runs[1], results).relative_to(results))
     jobs.mkdir()
     host = sweep.socket.gethostname()
     entry = {"run": key, "job_id": "999999999", "executor": "local", "host": host}
     (jobs / sweep.LEDGER).write_text(json.dumps(entry) + "\n{cut short")
-    base = sweep._checkpoint_base(runs[1], results, ckpts)
-    train.write_json(base.with_suffix(".failed"), {"job_id": "999999999", "error": "OOM: boom"})
-    table = sweep.status(runs, results, ckpts, jobs)
+    base = sweep._checkpoint_base(runs[1], RunStore(results, ckpts))
+    write_json(base.with_suffix(".failed"), {"job_id": "999999999", "error": "OOM: boom"})
+    table = sweep.status(runs, RunStore(results, ckpts), jobs)
     assert table.state.tolist() == ["done", "failed"]
     assert table["last log line"][1] == "OOM: boom"
-    assert sweep.status(runs, tmp_path / "none", ckpts, tmp_path / "none").state.tolist() == [
-        "missing", "missing"]
+    nothing = sweep.status(runs, RunStore(tmp_path / "none", ckpts), tmp_path / "none")
+    assert nothing.state.tolist() == ["missing", "missing"]
 
 
 def this_codes_record(run: dict, wall_seconds: float = 60.0) -> dict:
-    return {"complete": True, "config_hash": train.config_hash(run),
-            "code_hash": train.CODE_HASH, "wall_seconds": wall_seconds}
+    return {"complete": True, "config_hash": config_hash(run),
+            "code_hash": CODE_HASH, "wall_seconds": wall_seconds}
 
 
 def save_checkpoint(run: dict, results: Path, ckpts: Path, epochs_done: int) -> None:
-    path = train._checkpoint_path(train.record_path(run, results), results, ckpts)
+    path = RunStore(results, ckpts).checkpoint_path(run)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": {}, "optimizer": {}, "history": [{}] * epochs_done, "elapsed": 1.0,
-                "config_hash": train.config_hash(run), "code_hash": train.CODE_HASH}, path)
+                "config_hash": config_hash(run), "code_hash": CODE_HASH}, path)
 
 
 def test_status_sees_other_code_claims_and_checkpoints(tmp_path):
@@ -204,13 +205,13 @@ def test_status_sees_other_code_claims_and_checkpoints(tmp_path):
     claimed by a live ``hybridlib.train`` process is running; a checkpoint's epochs show."""
     runs = sweep.run_list("cpu", None, None, ["strided"], [0, 1, 2])
     results, ckpts = tmp_path / "results", tmp_path / "runs"
-    train.write_json(train.record_path(runs[0], results),
+    write_json(record_path(runs[0], results),
                      {**this_codes_record(runs[0]), "code_hash": "0" * 16})
     save_checkpoint(runs[1], results, ckpts, epochs_done=2)
-    base = sweep._checkpoint_base(runs[1], results, ckpts)
+    base = sweep._checkpoint_base(runs[1], RunStore(results, ckpts))
     with claims.claim(base.with_suffix(".claim")) as other:
         assert other is None
-        table = sweep.status(runs, results, ckpts, tmp_path / "jobs")
+        table = sweep.status(runs, RunStore(results, ckpts), tmp_path / "jobs")
     assert table.state.tolist() == ["missing", "running", "missing"]
     assert table.job[1] == f"pid {sweep.os.getpid()}"
     assert table.epochs.tolist() == ["", f"2/{runs[1]['epochs']}", ""]
@@ -220,12 +221,12 @@ def test_hours_left_are_estimated_per_configuration_from_its_records(tmp_path):
     runs = sweep.run_list("cpu", None, None, ["strided", "spectral"], [0, 1, 2])
     strided = [r for r in runs if r["config"] == "strided"]
     results, ckpts = tmp_path / "results", tmp_path / "runs"
-    train.write_json(train.record_path(strided[0], results), this_codes_record(strided[0], 3600))
-    train.write_json(train.record_path(strided[1], results), this_codes_record(strided[1], 7200))
+    write_json(record_path(strided[0], results), this_codes_record(strided[0], 3600))
+    write_json(record_path(strided[1], results), this_codes_record(strided[1], 7200))
     # The third strided run is half-way: half of the mean of 1.5 hours is left.
     save_checkpoint(strided[2], results, ckpts, epochs_done=strided[2]["epochs"] // 2)
-    table = sweep.status(runs, results, ckpts, tmp_path / "jobs")
-    spent = sweep.hours_recorded_and_left(runs, table, results)
+    table = sweep.status(runs, RunStore(results, ckpts), tmp_path / "jobs")
+    spent = sweep.hours_recorded_and_left(runs, table, RunStore(results))
     assert spent == pytest.approx({"recorded": 3.0, "left": 0.75, "unestimated": 3})
 
 
@@ -237,7 +238,7 @@ class TinyCifarJob(sweep.RunJob):
     """The sweep's job, in a process that expects the tiny CIFAR folders, with epochs long
     enough that a run can be stopped half-way (a tiny epoch alone takes milliseconds)."""
 
-    def __call__(self, runs, results_dir, runs_dir):
+    def __call__(self, runs, store):
         shrink_cifar()
         epoch = train._train_epoch
 
@@ -246,7 +247,7 @@ class TinyCifarJob(sweep.RunJob):
             return epoch(*args, **kwargs)
 
         train._train_epoch = slow_epoch
-        return super().__call__(runs, results_dir, runs_dir)
+        return super().__call__(runs, store)
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -267,7 +268,7 @@ def test_a_local_sweep_killed_mid_run_resumes_when_resubmitted(tiny_cifar, tmp_p
     runs = sweep.run_list("paper", None, ["cifar10"], ["strided", "diffstride"], [0],
                           rows=False, overrides=overrides)
     results, ckpts, folder = tmp_path / "results", tmp_path / "runs", tmp_path / "jobs"
-    where = {"results_dir": results, "runs_dir": ckpts, "folder": folder}
+    where = {"store": RunStore(results, ckpts), "folder": folder}
     # A local job is cancelled with SIGINT, which its processes ignore when this one does
     # (a shell makes the jobs it starts in the background ignore it): give them the default.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -278,7 +279,7 @@ def test_a_local_sweep_killed_mid_run_resumes_when_resubmitted(tiny_cifar, tmp_p
         signal.signal(signal.SIGINT, previous)
     assert len(jobs) == 2
     victim = runs[1]
-    ckpt = train._checkpoint_path(train.record_path(victim, results), results, ckpts)
+    ckpt = RunStore(results, ckpts).checkpoint_path(victim)
     (victim_job,) = [j for j in jobs if sweep.status([victim], **where).job[0] == j.job_id]
     wait_for(ckpt.exists, 120, "the first checkpoint")
     assert sweep.status([victim], **where).state[0] == "running"
@@ -287,7 +288,7 @@ def test_a_local_sweep_killed_mid_run_resumes_when_resubmitted(tiny_cifar, tmp_p
     state = torch.load(ckpt, weights_only=True)
     kept = json.loads(json.dumps(state["history"]))
     assert 1 <= len(kept) < overrides["epochs"]
-    assert not train.record_path(victim, results).exists()
+    assert not record_path(victim, results).exists()
     for job in jobs:
         if job is not victim_job:
             job.result()
@@ -299,9 +300,9 @@ def test_a_local_sweep_killed_mid_run_resumes_when_resubmitted(tiny_cifar, tmp_p
     assert again[0].result() == [sweep.run_label(victim)]
     assert sweep.status(runs, **where).state.tolist() == ["done", "done"]
     for run in runs:
-        record = json.loads(train.record_path(run, results).read_text())
+        record = json.loads(record_path(run, results).read_text())
         assert record["complete"] and len(record["epochs"]) == overrides["epochs"]
-    resumed = json.loads(train.record_path(victim, results).read_text())["epochs"]
+    resumed = json.loads(record_path(victim, results).read_text())["epochs"]
     # The epochs made before the kill come from the checkpoint, timings and all.
     assert resumed[: len(kept)] == kept
 
@@ -352,7 +353,7 @@ def test_every_paper_network_takes_two_steps_with_the_paper_recipe(tiny_cifar, t
                 "precision": "bf16", "complexity_weight": 1e-3, "device": "cpu"}
     for run in runs:
         run = {**run, **settings}
-        record = train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
+        record = train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
         (epoch,) = record["epochs"]
         assert math.isfinite(epoch["train_loss"])
         assert record["train_size"] == 4
@@ -385,7 +386,7 @@ def synthetic_record(run: dict, index: int) -> dict:
         for e in (1, 2, 3)
     ]
     return {
-        "config": run, "config_hash": train.config_hash(run), "complete": True,
+        "config": run, "config_hash": config_hash(run), "complete": True,
         "description": run["spec"]["description"], "final_test_acc": acc,
         "final_test_loss": 0.5, "learned_strides": strides, "feature_sizes": sizes,
         "initial_feature_sizes": sizes, "parameters": 11_000_000, "flops": flops,
@@ -402,11 +403,11 @@ def synthetic_record(run: dict, index: int) -> dict:
 def test_the_results_chapter_builds_from_paper_records(tmp_path):
     """Chapter 6 executed with profile="paper" on synthetic records of every paper run."""
     papermill = pytest.importorskip("papermill")
-    from hybridlib import pipeline, probes
+    from hybridlib.book import pipeline, probes
 
     results = tmp_path / "results"
     for i, run in enumerate(sweep.run_list("paper")):
-        train.write_json(train.record_path(run, results), synthetic_record(run, i))
+        write_json(record_path(run, results), synthetic_record(run, i))
     # The shortcut amplitudes are measured on CIFAR images; their record is synthetic too.
     for dataset in ("cifar10", "cifar100"):
         configs = ["strided", "spectral", "diffstride", "hybrid"]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from hybridlib import train
+from hybridlib import local_sweep, runs, train
 from hybridlib.configs import CONFIGS
 from hybridlib.resnet import resnet18
+from hybridlib.runs import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_EPOCH = train._train_epoch  # the real one, for tests that wrap it
@@ -19,25 +20,25 @@ TRAIN_EPOCH = train._train_epoch  # the real one, for tests that wrap it
 
 def quick_run(config="strided", seed=0, **overrides):
     settings = {"epochs": 2, "width": 4, "batch_size": 64, **overrides}
-    return train.build_run("smoke", config, seed, "synthetic", settings)
+    return runs.build_run("smoke", config, seed, "synthetic", settings)
 
 
 def test_overrides_are_recorded_and_change_the_hash_and_the_folder(tmp_path):
-    base = train.build_run("smoke", "hybrid", 0)
-    changed = train.build_run("smoke", "hybrid", 0, overrides={"epochs": 5})
+    base = runs.build_run("smoke", "hybrid", 0)
+    changed = runs.build_run("smoke", "hybrid", 0, overrides={"epochs": 5})
     assert changed["epochs"] == 5 and changed["overrides"] == ["epochs"]
-    assert train.config_hash(base) != train.config_hash(changed)
-    assert train.record_path(base, tmp_path) == tmp_path / "smoke/synthetic/hybrid/seed0.json"
-    assert train.record_path(changed, tmp_path).parts[-4].startswith("smoke-")
+    assert runs.config_hash(base) != runs.config_hash(changed)
+    assert runs.record_path(base, tmp_path) == tmp_path / "smoke/synthetic/hybrid/seed0.json"
+    assert runs.record_path(changed, tmp_path).parts[-4].startswith("smoke-")
     # The device does not change the recipe, so not the hash either.
-    assert train.config_hash(base) == train.config_hash({**base, "device": "cuda"})
+    assert runs.config_hash(base) == runs.config_hash({**base, "device": "cuda"})
 
 
 def test_paper_profile_uses_the_official_recipe():
-    run = train.build_run("paper", "diffstride", 2, "cifar100", {"strides": (3, 1, 3)})
+    run = runs.build_run("paper", "diffstride", 2, "cifar100", {"strides": (3, 1, 3)})
     assert (run["weight_decay"], run["label_smoothing"], run["mixup"]) == (1e-3, 0.2, 0.2)
     assert run["spec"]["stage2"] == ["diffstride", 3] and run["spec"]["stage3"] == ["diffstride", 1]
-    assert train.record_path(run, "r").parent.name == "diffstride_s313"
+    assert runs.record_path(run, "r").parent.name == "diffstride_s313"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_paper_profile_uses_the_official_recipe():
 )
 def test_bad_run_settings_name_the_value(args, words):
     with pytest.raises(ValueError) as info:
-        train.build_run(*args)
+        runs.build_run(*args)
     assert words in str(info.value)
 
 
@@ -78,7 +79,7 @@ def test_weight_decay_skips_batch_norm_biases_and_strides():
 
 def test_short_training_on_separable_data_learns(tmp_path):
     run = quick_run("spectral", epochs=4, width=8, lr=0.05, train_subset=None, test_subset=None)
-    record = train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
+    record = train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
     assert record["final_test_acc"] > 0.9
     assert [e["epoch"] for e in record["epochs"]] == [1, 2, 3, 4]
     for key in ("config", "config_hash", "final_test_acc", "epochs", "provenance"):
@@ -88,21 +89,22 @@ def test_short_training_on_separable_data_learns(tmp_path):
 
 def test_record_is_reused_and_force_retrains(tmp_path, monkeypatch):
     run = quick_run(epochs=1)
-    first = train.fit(run, tmp_path / "r", tmp_path / "c", progress=False)
+    first = train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), progress=False)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a complete matching record must be loaded, not retrained")
 
     monkeypatch.setattr(train, "_train_epoch", no_training)
-    assert train.fit(run, tmp_path / "r", tmp_path / "c", progress=False) == first
+    assert train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), progress=False) == first
     with pytest.raises(AssertionError, match="must be loaded"):
-        train.fit(run, tmp_path / "r", tmp_path / "c", force=True, progress=False)
+        train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), force=True, progress=False)
 
 
 def test_complexity_regulariser_pushes_the_learned_strides_up(tmp_path):
     def strides(weight):
         run = quick_run("diffstride", epochs=1, train_subset=128, complexity_weight=weight)
-        record = train.fit(run, tmp_path / f"r{weight}", tmp_path / f"c{weight}", progress=False)
+        store = RunStore(tmp_path / f"r{weight}", tmp_path / f"c{weight}")
+        record = train.fit(run, store, progress=False)
         return [s for pair in record["learned_strides"].values() for s in pair]
 
     free, penalised = strides(0.0), strides(50.0)
@@ -111,7 +113,7 @@ def test_complexity_regulariser_pushes_the_learned_strides_up(tmp_path):
 
 def test_mixup_recipe_trains_and_is_recorded(tmp_path):
     run = quick_run(epochs=1, mixup=0.2)
-    record = train.fit(run, tmp_path / "r", tmp_path / "c", progress=False)
+    record = train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), progress=False)
     assert record["config"]["mixup"] == 0.2 and record["config"]["overrides"] == [
         "batch_size", "epochs", "mixup", "width"
     ]
@@ -181,12 +183,12 @@ def test_cli_help_and_bad_values():
 
 def paths(run: dict, tmp_path: Path) -> tuple[Path, Path]:
     """The record and the checkpoint of ``run`` under ``tmp_path/r`` and ``tmp_path/c``."""
-    record = train.record_path(run, tmp_path / "r")
-    return record, train._checkpoint_path(record, tmp_path / "r", tmp_path / "c")
+    record = runs.record_path(run, tmp_path / "r")
+    return record, RunStore(tmp_path / "r", tmp_path / "c").checkpoint_path(run)
 
 
 def fit(run: dict, tmp_path: Path, **kwargs) -> dict:
-    return train.fit(run, tmp_path / "r", tmp_path / "c", progress=False, **kwargs)
+    return train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), progress=False, **kwargs)
 
 
 class Payload:
@@ -204,7 +206,7 @@ def test_a_planted_checkpoint_cannot_run_code(tmp_path, capsys):
     _, checkpoint = paths(run, tmp_path)
     checkpoint.parent.mkdir(parents=True)
     ran = tmp_path / "the-payload-ran"
-    torch.save({"model": Payload(ran), "config_hash": train.config_hash(run)}, checkpoint)
+    torch.save({"model": Payload(ran), "config_hash": runs.config_hash(run)}, checkpoint)
     record = fit(run, tmp_path)
     assert not ran.exists()
     assert record["complete"] and len(record["epochs"]) == 1  # trained from scratch instead
@@ -264,7 +266,7 @@ def test_the_cli_reports_divergence_in_one_line(tmp_path, capsys):
         "--train-subset", "128", "--lr", "1e6", "--no-progress",
         "--results-dir", str(tmp_path / "r"), "--runs-dir", str(tmp_path / "c"),
     ]  # fmt: skip
-    assert train.main(argv) == 1
+    assert local_sweep.main(argv) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1].startswith("error: training diverged: strided seed 0 on synthetic")
     assert not (tmp_path / "r").exists()
@@ -273,7 +275,7 @@ def test_the_cli_reports_divergence_in_one_line(tmp_path, capsys):
 def test_records_are_strict_json(tmp_path):
     path = tmp_path / "seed0.json"
     with pytest.raises(ValueError, match=f"{path} not written.*strict JSON"):
-        train.write_json(path, {"final_test_loss": float("nan")})
+        runs.write_json(path, {"final_test_loss": float("nan")})
     assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -307,44 +309,44 @@ def test_force_retrains_only_what_predates_it(tmp_path, monkeypatch):
     age(tmp_path)
     since = time.time() - 50
     trained = count_epochs(monkeypatch)
-    fit(run, tmp_path, force=since)
+    fit(run, tmp_path, since=since)
     assert trained == [("strided", 0)]  # older than the threshold: retrained
-    fit(run, tmp_path, force=since)
+    fit(run, tmp_path, since=since)
     assert trained == [("strided", 0)]  # written since: reused
 
 
 @pytest.mark.slow
 def test_an_interrupted_forced_sweep_resumes_where_it_stopped(tmp_path, monkeypatch):
-    monkeypatch.delenv(train.FORCED_SINCE_ENV, raising=False)
+    monkeypatch.delenv(local_sweep.FORCED_SINCE_ENV, raising=False)
     settings = {"epochs": 2, "width": 4, "batch_size": 64, "train_subset": 128, "test_subset": 64}
     kwargs = dict(
         configs=["strided", "spectral"], datasets_=["synthetic"], overrides=settings,
-        results_dir=tmp_path / "r", runs_dir=tmp_path / "c", progress=False,
+        store=RunStore(tmp_path / "r", tmp_path / "c"), progress=False,
     )  # fmt: skip
-    train.train_profile("smoke", **kwargs)
+    local_sweep.train_profile("smoke", **kwargs)
     age(tmp_path)  # records and checkpoints of an earlier sweep
     trained = count_epochs(monkeypatch, stop_at=("spectral", 1))
     with pytest.raises(KeyboardInterrupt):
-        train.train_profile("smoke", force=True, **kwargs)
+        local_sweep.train_profile("smoke", force=True, **kwargs)
     assert trained == [("strided", 0), ("strided", 1), ("spectral", 0)]
     marker = tmp_path / "c" / "smoke" / ".forced-since"
     assert marker.exists()
 
     trained = count_epochs(monkeypatch)
-    records = train.train_profile("smoke", force=True, **kwargs)
+    records = local_sweep.train_profile("smoke", force=True, **kwargs)
     assert trained == [("spectral", 1)]  # strided kept, spectral resumed at its epoch 2
     # The sweep is finished: the next forced command starts a new one.
     assert [len(r["epochs"]) for r in records] == [2, 2] and not marker.exists()
 
 
 def test_a_forced_sweep_inherits_its_start_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(train.FORCED_SINCE_ENV, "1234.5")
-    with train.forced_sweep(tmp_path, "smoke") as since:
+    monkeypatch.setenv(local_sweep.FORCED_SINCE_ENV, "1234.5")
+    with local_sweep.forced_sweep(RunStore(runs=tmp_path), "smoke") as since:
         assert since == 1234.5
     assert not (tmp_path / "smoke").exists()  # the enclosing command owns the sweep
-    monkeypatch.setenv(train.FORCED_SINCE_ENV, "soon")
+    monkeypatch.setenv(local_sweep.FORCED_SINCE_ENV, "soon")
     with pytest.raises(ValueError, match="HYBRIDLIB_FORCED_SINCE must be a UNIX time"):
-        with train.forced_sweep(tmp_path, "smoke"):
+        with local_sweep.forced_sweep(RunStore(runs=tmp_path), "smoke"):
             pass
 
 
@@ -408,16 +410,16 @@ def test_a_damaged_record_is_named_and_the_run_resumes_from_its_checkpoint(
 
 
 def test_threads_is_recorded_but_changes_neither_hash_nor_path(tmp_path):
-    assert train.build_run("cpu", "hybrid", 0)["threads"] == 1
-    assert train.build_run("smoke", "hybrid", 0)["threads"] is None
+    assert runs.build_run("cpu", "hybrid", 0)["threads"] == 1
+    assert runs.build_run("smoke", "hybrid", 0)["threads"] is None
     run = quick_run()
     one = quick_run(threads=1)
     assert one["threads"] == 1 and "threads" not in one["overrides"]
-    assert train.config_hash(one) == train.config_hash(run)
-    assert train.record_path(one, tmp_path) == train.record_path(run, tmp_path)
+    assert runs.config_hash(one) == runs.config_hash(run)
+    assert runs.record_path(one, tmp_path) == runs.record_path(run, tmp_path)
     # Records made before the setting existed keep their hash.
     without = {k: v for k, v in run.items() if k != "threads"}
-    assert train.config_hash(without) == train.config_hash(run)
+    assert runs.config_hash(without) == runs.config_hash(run)
 
 
 def test_fit_uses_the_run_thread_count_and_a_resumed_run_the_recorded_one(
@@ -456,7 +458,7 @@ def test_temporary_files_of_dead_writers_are_removed_by_the_next_write(tmp_path)
     unrelated = tmp_path / ".notes.tmp"
     for path in (dead, alive, unrelated):
         path.write_text("{")
-    train.write_json(tmp_path / "seed2.json", {"complete": True})
+    runs.write_json(tmp_path / "seed2.json", {"complete": True})
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [alive.name, unrelated.name, "seed2.json"]
     )
@@ -488,13 +490,13 @@ def test_temporary_files_of_dead_writers_are_removed_by_the_next_write(tmp_path)
 )
 def test_bad_numbers_on_the_command_line_are_refused_naming_the_flag(flag, value, words, capsys):
     with pytest.raises(SystemExit) as exit_:
-        train._parser().parse_args([flag, value])
+        local_sweep._parser().parse_args([flag, value])
     assert exit_.value.code == 2
     assert f"argument {flag}: {words}" in capsys.readouterr().err
 
 
 def test_good_numbers_on_the_command_line_are_kept():
-    args = train._parser().parse_args(
+    args = local_sweep._parser().parse_args(
         ["--mixup", "0", "--complexity-weight", "0.5", "--lr", "1e6", "--seed", "0",
          "--threads", "2", "--device", "cuda:1", "--epochs", "3"]
     )  # fmt: skip
@@ -521,34 +523,34 @@ def test_a_validation_split_is_held_out_and_measured_every_epoch(tmp_path):
 
 def test_the_record_stores_every_test_prediction(tmp_path):
     record = fit(quick_run(), tmp_path)
-    predictions = train.decode_predictions(record["test_predictions"])
+    predictions = runs.decode_predictions(record["test_predictions"])
     data, _ = train._load("synthetic", None, record["test_size"])
     assert len(predictions) == record["test_size"]
     right = torch.from_numpy(predictions) == data.test_labels
     assert right.double().mean().item() == pytest.approx(record["final_test_acc"])
-    correct = train.decode_correct(record["test_correct"], record["test_size"])
+    correct = runs.decode_correct(record["test_correct"], record["test_size"])
     assert correct.tolist() == right.tolist()
 
 
 def test_predictions_round_trip_and_refuse_what_one_byte_cannot_hold():
     predictions = torch.tensor([0, 9, 99, 255, 3])
-    assert train.decode_predictions(train.encode_predictions(predictions)).tolist() == [
+    assert runs.decode_predictions(runs.encode_predictions(predictions)).tolist() == [
         0, 9, 99, 255, 3
     ]
     with pytest.raises(ValueError, match="0..255"):
-        train.encode_predictions(torch.tensor([256]))
+        runs.encode_predictions(torch.tensor([256]))
 
 
 def test_a_record_made_by_other_code_is_retrained_unless_accepted(tmp_path, capsys):
     run = quick_run(epochs=1)
     record_path, _ = paths(run, tmp_path)
     first = fit(run, tmp_path)
-    assert first["code_hash"] == train.CODE_HASH
+    assert first["code_hash"] == runs.CODE_HASH
     stale = {**first, "code_hash": "0123456789abcdef"}
     record_path.write_text(json.dumps(stale))
     assert fit(run, tmp_path, accept_code=True)["code_hash"] == "0123456789abcdef"
     retrained = fit(run, tmp_path)
-    assert retrained["code_hash"] == train.CODE_HASH
+    assert retrained["code_hash"] == runs.CODE_HASH
     assert "made by other code (code hash 0123456789abcdef" in capsys.readouterr().err
 
 
@@ -568,43 +570,44 @@ def test_a_checkpoint_made_by_other_code_is_not_resumed(tmp_path, monkeypatch, c
 
 def test_reading_a_profile_without_training_leaves_unrecorded_runs_out(tmp_path, capsys):
     settings = {"epochs": 1, "width": 4, "batch_size": 64}
-    done = train.train_profile("smoke", configs=["strided"], overrides=settings,
-                               results_dir=tmp_path, runs_dir=tmp_path / "c", progress=False)
-    read = train.train_profile("smoke", configs=["strided", "spectral"], overrides=settings,
-                               results_dir=tmp_path, runs_dir=tmp_path / "c", train=False)
+    store = RunStore(tmp_path, tmp_path / "c")
+    done = local_sweep.train_profile("smoke", store, configs=["strided"], overrides=settings,
+                                     progress=False)
+    read = store.load("smoke", configs=["strided", "spectral"], overrides=settings)
     assert [r["config"]["config"] for r in read] == ["strided"] and read == done
     assert "1 runs of profile smoke have no complete record" in capsys.readouterr().err
     assert not list((tmp_path / "c").rglob("*spectral*"))  # nothing was trained
-    path = train.record_path(done[0]["config"], tmp_path)
+    path = runs.record_path(done[0]["config"], tmp_path)
     path.write_text(json.dumps({**done[0], "code_hash": "0123456789abcdef"}))
-    assert train.recorded(done[0]["config"], tmp_path) is None
-    assert train.recorded(done[0]["config"], tmp_path, accept_code=True) is not None
+    assert RunStore(tmp_path).recorded(done[0]["config"]) is None
+    assert RunStore(tmp_path).recorded(done[0]["config"], accept_code=True) is not None
 
 
 def test_a_shared_sweep_skips_the_runs_another_live_process_holds(tmp_path, capsys):
     import socket
 
     settings = {"epochs": 1, "width": 4, "batch_size": 64}
-    run = train.build_run("smoke", "strided", 0, overrides=settings)
-    ckpt = train._checkpoint_path(train.record_path(run, tmp_path), tmp_path, tmp_path / "c")
+    run = runs.build_run("smoke", "strided", 0, overrides=settings)
+    ckpt = RunStore(tmp_path, tmp_path / "c").checkpoint_path(run)
     claim = ckpt.with_suffix(".claim")
     claim.parent.mkdir(parents=True)
     claim.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
-    records = train.train_profile("smoke", configs=["strided", "spectral"], overrides=settings,
-                                  results_dir=tmp_path, runs_dir=tmp_path / "c",
-                                  progress=False, share=True)
+    records = local_sweep.train_profile("smoke", RunStore(tmp_path, tmp_path / "c"),
+                                        configs=["strided", "spectral"], overrides=settings,
+                                        progress=False, share=True)
     assert [r["config"]["config"] for r in records] == ["spectral"]
     assert f"process {os.getppid()}" in capsys.readouterr().err
-    assert not train.record_path(run, tmp_path).exists() and claim.exists()
+    assert not runs.record_path(run, tmp_path).exists() and claim.exists()
     claim.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345}))  # dead
-    assert train.fit_shared(run, tmp_path, tmp_path / "c", progress=False)["complete"]
+    done = local_sweep.fit_shared(run, RunStore(tmp_path, tmp_path / "c"), progress=False)
+    assert done["complete"]
     assert not claim.exists()
 
 
 def wsd_run(epochs, **overrides):
     settings = {"epochs": epochs, "width": 4, "batch_size": 64, "schedule": "wsd", "lr": 0.05,
                 "train_subset": 128, **overrides}
-    return train.build_run("smoke", "hybrid", 0, "synthetic", settings)
+    return runs.build_run("smoke", "hybrid", 0, "synthetic", settings)
 
 
 def test_the_wsd_schedule_warms_up_holds_and_decays_over_the_last_sixth():
@@ -627,15 +630,13 @@ def test_a_shorter_budget_branched_off_a_trunk_equals_one_trained_from_scratch(t
     # The 12-epoch run keeps its state after epoch 5; the 6-epoch run starts there and
     # ends exactly where a 6-epoch run trained on its own ends.
     long = wsd_run(12, branches=[6])
-    train.fit(long, tmp_path / "shared" / "results", tmp_path / "shared" / "runs",
-              progress=False)
-    trunk = train.trunk_path(long, 5, tmp_path / "shared" / "runs")
-    assert trunk.exists()
-    branched = train.fit(wsd_run(6), tmp_path / "shared" / "results",
-                         tmp_path / "shared" / "runs", progress=False)
+    shared = RunStore(tmp_path / "shared" / "results", tmp_path / "shared" / "runs")
+    train.fit(long, shared, progress=False)
+    assert shared.trunk_path(long, 5).exists()
+    branched = train.fit(wsd_run(6), shared, progress=False)
     assert branched["from_trunk"]["epochs"] == 5
-    alone = train.fit(wsd_run(6), tmp_path / "alone" / "results", tmp_path / "alone" / "runs",
-                      progress=False)
+    alone = train.fit(wsd_run(6), RunStore(tmp_path / "alone" / "results",
+                                           tmp_path / "alone" / "runs"), progress=False)
     assert "from_trunk" not in alone
     assert branched["test_predictions"] == alone["test_predictions"]
     assert branched["epochs"][-1]["train_loss"] == alone["epochs"][-1]["train_loss"]

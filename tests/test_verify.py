@@ -7,29 +7,31 @@ from pathlib import Path
 import pytest
 import torch
 
-from hybridlib import codehash, train, verify
+from hybridlib import codehash, runs, train, verify
+from hybridlib.runs import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def smoke_record(tmp_path, monkeypatch, made_by="0123456789abcdef"):
     """A smoke run's record, written as if by code with fingerprint ``made_by``."""
-    monkeypatch.setattr(train, "CODE_HASH", made_by)
-    monkeypatch.setattr(train, "ACCEPTED_CODE", frozenset({made_by}))
-    run = train.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
-    train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
+    for module in (train, runs):  # train writes the fingerprint, runs checks it
+        monkeypatch.setattr(module, "CODE_HASH", made_by)
+    monkeypatch.setattr(runs, "ACCEPTED_CODE", frozenset({made_by}))
+    run = runs.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
+    train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
     monkeypatch.undo()
-    return train.record_path(run, tmp_path / "results")
+    return runs.record_path(run, tmp_path / "results")
 
 
 def test_a_reproduced_record_makes_its_code_accepted(tmp_path, monkeypatch):
     path = smoke_record(tmp_path, monkeypatch)
     equivalences = tmp_path / "equivalences.json"
     entry = verify.verify_record(path, equivalences, progress=False)
-    assert entry["old"] == "0123456789abcdef" and entry["new"] == train.CODE_HASH
-    assert "0123456789abcdef" in codehash.accepted_hashes(train.CODE_HASH, equivalences)
+    assert entry["old"] == "0123456789abcdef" and entry["new"] == runs.CODE_HASH
+    assert "0123456789abcdef" in codehash.accepted_hashes(runs.CODE_HASH, equivalences)
     # ... and, through a chain of proofs, from a later fingerprint too.
-    codehash.add_equivalence({"old": train.CODE_HASH, "new": "later"}, equivalences)
+    codehash.add_equivalence({"old": runs.CODE_HASH, "new": "later"}, equivalences)
     assert "0123456789abcdef" in codehash.accepted_hashes("later", equivalences)
     assert codehash.accepted_hashes("unrelated", equivalences) == {"unrelated"}
 
@@ -37,9 +39,9 @@ def test_a_reproduced_record_makes_its_code_accepted(tmp_path, monkeypatch):
 def tamper(path: Path, **provenance) -> None:
     """Change one test prediction of the record at ``path`` (and its provenance)."""
     record = json.loads(path.read_text())
-    predictions = train.decode_predictions(record["test_predictions"])
+    predictions = runs.decode_predictions(record["test_predictions"])
     predictions[3] = (predictions[3] + 1) % 4
-    record["test_predictions"] = train.encode_predictions(torch.from_numpy(predictions))
+    record["test_predictions"] = runs.encode_predictions(torch.from_numpy(predictions))
     record["provenance"].update(provenance)
     path.write_text(json.dumps(record))
 
@@ -66,11 +68,12 @@ def test_where_the_machine_differs_the_records_own_code_is_rerun_beside(tmp_path
     # (one is changed): its own code, taken from its commit, and the current code agree.
     if git("status", "--porcelain", "--", "hybridlib").stdout.strip():
         pytest.skip("the library differs from its commit: its own code cannot be rerun")
-    run = train.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
-    train.fit(run, tmp_path / "results", tmp_path / "runs", progress=False)
-    path = train.record_path(run, tmp_path / "results")
+    run = runs.build_run("smoke", "hybrid", 0, "synthetic", {"epochs": 1, "width": 4})
+    train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
+    path = runs.record_path(run, tmp_path / "results")
     tamper(path, git_commit=git("rev-parse", "HEAD").stdout.strip(), library_modified=False)
-    monkeypatch.setattr(train, "CODE_HASH", "a later version")  # the current code is newer
+    for module in (train, runs):  # the current code is newer
+        monkeypatch.setattr(module, "CODE_HASH", "a later version")
     equivalences = tmp_path / "equivalences.json"
     entry = verify.verify_record(path, equivalences, progress=False)
     assert entry["proof"].startswith("the record's own code and the current code")
@@ -97,7 +100,7 @@ def test_every_committed_record_was_made_by_code_the_current_code_accepts():
         record = json.loads(path.read_text())
         made_by.setdefault(record["code_hash"], path)
     assert made_by, "no committed run records found"
-    stale = {h: str(p) for h, p in made_by.items() if h not in train.ACCEPTED_CODE}
+    stale = {h: str(p) for h, p in made_by.items() if h not in runs.ACCEPTED_CODE}
     assert not stale, f"records made by code not proven equivalent to the current: {stale}"
 
 

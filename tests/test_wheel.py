@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hybridlib import pipeline
+from hybridlib.book import pipeline
 from hybridlib.configs import profile_runs
 
 pytestmark = pytest.mark.slow

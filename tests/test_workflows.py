@@ -77,7 +77,7 @@ def test_ci_runs_on_every_push_and_pull_request_with_the_checks():
     runs = "\n".join(step.get("run", "") for step in steps(workflow))
     assert "ruff check hybridlib tests notebooks" in runs
     assert 'pytest -m "not slow and not browser"' in runs
-    assert "hybridlib.pipeline --profile smoke" in runs
+    assert "hybridlib.book.pipeline --profile smoke" in runs
     assert "test_browser.py" in runs and "test_chapter_folder.py" in runs
     setups = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python")]
     assert setups and all(s["with"].get("cache") == "pip" for s in setups)

@@ -9,10 +9,10 @@ so the student sees the stub's hint.
 
 Modules, one per group of chapters:
 
-* :mod:`hybridlib.selfcheck.spectral`: chapters 1 and 2 (spectral pooling, Fourier
+* :mod:`hybridlib.book.selfcheck.spectral`: chapters 1 and 2 (spectral pooling, Fourier
   resampling, spectral activation, the low-pass question).
 """
 
-from hybridlib.selfcheck.architectures import *  # noqa: F403
-from hybridlib.selfcheck.diffstride import *  # noqa: F401,F403
-from hybridlib.selfcheck.spectral import *  # noqa: F401,F403
+from hybridlib.book.selfcheck.architectures import *  # noqa: F403
+from hybridlib.book.selfcheck.diffstride import *  # noqa: F401,F403
+from hybridlib.book.selfcheck.spectral import *  # noqa: F401,F403

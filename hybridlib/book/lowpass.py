@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridlib.book.formatting import dataset_name, num, pct
 from hybridlib.data import ImageDataset, iterate_batches
-from hybridlib.formatting import dataset_name, num, pct
 from hybridlib.spectral import spectral_pool2d
 
 __all__ = [

@@ -31,8 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from hybridlib.book.formatting import dataset_name, listing, num, size, table
 from hybridlib.configs import ABLATION, HYBRID_READINGS, config_spec
-from hybridlib.formatting import dataset_name, listing, num, size, table
 from hybridlib.resnet import describe, resnet18
 
 __all__ = [

@@ -21,7 +21,7 @@ figures their captions and numbers in the book (myst-nb's ``figure`` cell metada
 
 Example::
 
-    from hybridlib.plots import show_images, plot_log_spectrum
+    from hybridlib.book.plots import show_images, plot_log_spectrum
     fig = show_images([img, small], titles=["input", "pooled"])
     plot_log_spectrum(img, title="log |DFT|")
 """
@@ -81,7 +81,7 @@ def use_book_style() -> None:
     """Apply :data:`BOOK_STYLE` to Matplotlib and the book's number format to pandas tables.
 
     Done once when this module is imported. A DataFrame or a Styler without a format of
-    its own then prints its numbers as :func:`hybridlib.formatting.num` writes them
+    its own then prints its numbers as :func:`hybridlib.book.formatting.num` writes them
     (``0.25``, ``0.0022``, never ``0.250000``); book/_static/hybrid.css styles the cells.
     """
     plt.rcParams.update(BOOK_STYLE)
@@ -89,7 +89,7 @@ def use_book_style() -> None:
         import pandas as pd
     except ImportError:  # pandas comes with the book extras; the figures do not need it
         return
-    from hybridlib.formatting import num
+    from hybridlib.book.formatting import num
 
     pd.set_option("display.float_format", num)
     pd.set_option("styler.format.formatter", lambda v: num(v) if isinstance(v, float) else v)

@@ -6,8 +6,8 @@
 * :func:`check_block_parameters`: ``fn(c_in, c_out, kind) -> int``, the parameter count
   of one pre-activation block, against ``hybridlib.resnet.PreActBlock``.
 
-Both reuse :class:`~hybridlib.selfcheck.spectral.CheckResult` and
-:func:`~hybridlib.selfcheck.spectral.run_cases`: a wrong answer raises an
+Both reuse :class:`~hybridlib.book.selfcheck.spectral.CheckResult` and
+:func:`~hybridlib.book.selfcheck.spectral.run_cases`: a wrong answer raises an
 ``AssertionError`` naming the case, a passing check reads "all N cases pass".
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from hybridlib.book.selfcheck.spectral import CheckResult, run_cases
 from hybridlib.configs import CONFIGS, config_spec
 from hybridlib.resnet import PreActBlock, describe, resnet18
-from hybridlib.selfcheck.spectral import CheckResult, run_cases
 
 __all__ = ["check_block_parameters", "check_feature_sizes"]
 

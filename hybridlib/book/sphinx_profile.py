@@ -5,7 +5,7 @@ profile (``smoke``'s synthetic stripes, say) must never pass for it, so every pa
 book opens with a banner naming the profile. Every page also carries
 ``<meta name="hybridlib-profile" content="...">`` and the build writes
 ``build-profile.json`` next to ``index.html``; :func:`check_html` (run by
-``python -m hybridlib.pipeline --check-published``) reads them back.
+``python -m hybridlib.book.pipeline --check-published``) reads them back.
 
 The profile is read from the executed chapters themselves (papermill records the
 parameters it injected in each notebook's metadata), so a book built by hand with

@@ -4,7 +4,7 @@ Chapter 4's figure of where each kind of downsampling sits. A cell's colour is t
 kind of layer at that position, its text the initial stride and the map size going in
 and coming out (``S=2`` and ``32×32 → 24×24``)::
 
-    from hybridlib.architectures import cost_model
+    from hybridlib.book.architectures import cost_model
     sizes = {name: cost_model(spec).sizes for name, spec in CONFIGS.items()}
     fig = configuration_diagram(CONFIGS, sizes, split_before="spectral_stage2")
 """
@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from hybridlib.formatting import size
-from hybridlib.plots import MIN_FONT_PT
+from hybridlib.book.formatting import size
+from hybridlib.book.plots import MIN_FONT_PT
 
 __all__ = ["KIND_COLOURS", "KIND_LABELS", "POSITIONS", "configuration_diagram"]
 

@@ -1,6 +1,6 @@
 """A run's settings as a reader's table: every field of the run record, with its meaning.
 
-``hybridlib.train.build_run`` returns the settings a run record stores; this module says
+``hybridlib.runs.build_run`` returns the settings a run record stores; this module says
 what each one means, so that the training chapter can show the whole recipe without
 leaving a field out or truncating one. A setting added to the runs without a meaning
 here makes :func:`recipe_table` raise, so the table cannot silently fall behind.
@@ -72,6 +72,6 @@ def recipe_table(run: dict) -> pd.DataFrame:
     """
     unknown = sorted(set(run) - set(MEANINGS))
     if unknown:
-        raise KeyError(f"settings without a meaning in hybridlib.recipe.MEANINGS: {unknown}")
+        raise KeyError(f"settings without a meaning in hybridlib.book.recipe.MEANINGS: {unknown}")
     rows = [(k, _shown(run[k]), meaning) for k, meaning in MEANINGS.items() if k in run]
     return pd.DataFrame(rows, columns=["setting", "value", "meaning"]).set_index("setting")

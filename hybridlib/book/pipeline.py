@@ -5,7 +5,7 @@ with papermill under a run profile, writes the result to ``book/chapters/<stem>.
 and then builds the book with Jupyter Book (which never executes anything itself:
 ``execute_notebooks: off``). One command does it all::
 
-    python -m hybridlib.pipeline --profile smoke
+    python -m hybridlib.book.pipeline --profile smoke
 
 Every path is a parameter of the functions below, so tests can point them at a
 throwaway copy of the layout.
@@ -37,8 +37,8 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from hybridlib.argtypes import number
+from hybridlib.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "book" / "chapters"
 
@@ -321,7 +321,7 @@ def chapter_inputs(prepared: Prepared, results_dir: Path | None = None) -> dict:
     from hybridlib.budget import PROFILE as STUDY
     from hybridlib.paths import results_root
 
-    library = Path(__file__).resolve().parent
+    library = Path(__file__).resolve().parents[1]
     root = results_root(results_dir)
     # The study's learning-rate check lives in folders of its own, cpu-budget-<hash>.
     folders = {root / str(prepared.parameters["profile"]), *root.glob(f"{STUDY}*")}
@@ -509,10 +509,7 @@ def execute(
     for stale in (final, failed, partial, stamp_path(stem, output_dir)):
         stale.unlink(missing_ok=True)
     try:
-        with (
-            environment(HYBRIDLIB_PROFILE=prepared.parameters["profile"]),
-            tempfile.TemporaryDirectory(prefix="hybridlib-kernel-") as socket_dir,
-        ):
+        with tempfile.TemporaryDirectory(prefix="hybridlib-kernel-") as socket_dir:
             papermill.execute_notebook(
                 prepared.notebook,
                 str(partial),
@@ -679,11 +676,11 @@ def write_glance(profile: str, book: Path) -> Path:
     results chapter: both come from the same records through ``hybridlib.evidence``.
     """
     from hybridlib import budget  # imported late: torch comes with it
+    from hybridlib.book.evidence_text import glance
     from hybridlib.configs import profile_runs
-    from hybridlib.evidence import glance
-    from hybridlib.train import train_profile
+    from hybridlib.runs import RunStore
 
-    records = train_profile(profile, train=False, accept_code=True)
+    records = RunStore().load(profile, accept_code=True)
     path = Path(book) / GLANCE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = glance(records, len(profile_runs(profile)))
@@ -695,12 +692,12 @@ def write_glance(profile: str, book: Path) -> Path:
 
 def check_published(html_dir: Path) -> None:
     """Fail unless the book in ``html_dir`` was built, every page of it, with the published
-    profile (see :mod:`hybridlib.sphinx_profile`).
+    profile (see :mod:`hybridlib.book.sphinx_profile`).
 
     Raises:
         PipelineError: listing what is wrong.
     """
-    from hybridlib.sphinx_profile import PUBLISHED_PROFILE, check_html
+    from hybridlib.book.sphinx_profile import PUBLISHED_PROFILE, check_html
 
     problems = check_html(html_dir, PUBLISHED_PROFILE)
     if problems:
@@ -716,21 +713,21 @@ def check_published(html_dir: Path) -> None:
 EXAMPLES = """\
 examples:
   every chapter on tiny data, then the book (seconds per chapter):
-    python -m hybridlib.pipeline --profile smoke
+    python -m hybridlib.book.pipeline --profile smoke
   the published book, from the committed run records:
-    python -m hybridlib.pipeline --profile cpu
+    python -m hybridlib.book.pipeline --profile cpu
   rerun one chapter without building the book (a chapter whose source, profile,
   library and records are unchanged since its last execution is skipped):
-    python -m hybridlib.pipeline --only diffstride --no-build
+    python -m hybridlib.book.pipeline --only diffstride --no-build
   retrain the training chapter's runs, then rebuild the book:
-    python -m hybridlib.pipeline --only training results --force
+    python -m hybridlib.book.pipeline --only training results --force
   the paper-scale reproduction (CUDA GPU, days):
-    python -m hybridlib.pipeline --profile paper
+    python -m hybridlib.book.pipeline --profile paper
 
   build somewhere else, leaving book/chapters/ and _build/ of the repository alone:
-    python -m hybridlib.pipeline --profile smoke --book-dir /tmp/smoke-book
+    python -m hybridlib.book.pipeline --profile smoke --book-dir /tmp/smoke-book
   check that the book in _build/html is the published (cpu) one, every page of it:
-    python -m hybridlib.pipeline --check-published
+    python -m hybridlib.book.pipeline --check-published
 
 The book ends up in _build/html/index.html (or BOOK_DIR/_build/html/index.html). A book
 built with a profile other than cpu says so in a banner on every page.
@@ -756,21 +753,23 @@ def forced_sweep_environment(force: bool, profile: str, runs_dir: Path) -> Itera
 
     The training chapter's runs then count as retrained when they were written after
     the start, so rerunning an interrupted forced command continues the same sweep
-    (see ``hybridlib.train.forced_sweep``); the sweep ends when the block succeeds.
+    (see ``hybridlib.local_sweep.forced_sweep``); the sweep ends when the block succeeds.
     """
     if not force:
         yield
         return
-    from hybridlib.train import FORCED_SINCE_ENV, forced_sweep  # imports torch
+    from hybridlib.local_sweep import FORCED_SINCE_ENV, forced_sweep  # imports torch
+    from hybridlib.runs import RunStore
 
-    with forced_sweep(runs_dir, profile) as since, environment(**{FORCED_SINCE_ENV: repr(since)}):
-        yield
+    with forced_sweep(RunStore(runs=runs_dir), profile) as since:
+        with environment(**{FORCED_SINCE_ENV: repr(since)}):
+            yield
 
 
 def build_parser(profiles: Sequence[str]) -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
-        prog="python -m hybridlib.pipeline",
+        prog="python -m hybridlib.book.pipeline",
         description="Execute the chapter notebooks under a run profile and build the book.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -16,7 +16,7 @@ The chapters compute; this module writes what they computed the way a person wou
 
 Example::
 
-    from hybridlib.formatting import md, num, table
+    from hybridlib.book.formatting import md, num, table
     md(f"The error is {num(err)} at stride $S = {S}$.")
     table(df, caption="reconstruction error")
 """
