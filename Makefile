@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(TORCH)
 INSTALL_DATA ?= yes
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data mathjax test test-fast book smoke reproduce student bench lint clean
+.PHONY: setup data mathjax test test-fast book pdf smoke reproduce student instructor bench lint clean
 
 setup: $(STAMP) data
 
@@ -70,8 +70,12 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow and not browser"
 
 ## The book of the default (cpu) profile from the committed run records.
-book: setup
+book: setup mathjax
 	$(PY) -m hybridlib.book.pipeline --profile $(PROFILE)
+
+## The whole book as one PDF, _build/html/hybrid-pooling.pdf (make book prints it too).
+pdf: book mathjax
+	$(PY) -m hybridlib.book.pdf
 
 ## Every chapter on tiny data: proves the notebooks run end to end.
 smoke: setup
@@ -84,6 +88,11 @@ reproduce: setup
 ## Student editions of every chapter in student/.
 student: setup
 	$(PY) -m hybridlib.book.coursework student --out student
+
+## The instructor's edition of every chapter in instructor/: every solution, the model
+## answers to the written exercises included (git-ignored: not for students).
+instructor: setup
+	$(PY) -m hybridlib.book.coursework instructor --out instructor
 
 ## Speed of the layers against the bare FFT floor; writes the git-ignored results/bench/local/
 ## (`python -m hybridlib.bench layers --record` replaces the committed results/bench/ record).

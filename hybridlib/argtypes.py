@@ -29,16 +29,19 @@ def integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def number(low: float, inclusive: bool) -> Callable[[str], float]:
-    """An argparse type: a finite float ``>= low`` (``> low`` unless ``inclusive``)."""
+def number(low: float, inclusive: bool, high: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite float ``>= low`` (``> low`` unless ``inclusive``), and at
+    most ``high`` when it is given."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
+        above = value >= low if inclusive else value > low
+        if not (math.isfinite(value) and above and (high is None or value <= high)):
             bound = f"{'>=' if inclusive else '>'} {low:g}"
+            bound += f" and <= {high:g}" if high is not None else ""
             raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
         return value
 

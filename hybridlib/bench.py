@@ -27,9 +27,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -39,9 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridlib import gpucheck, speed
 from hybridlib.argtypes import integer
 from hybridlib.configs import config_spec, profile_settings
 from hybridlib.diffstride import DiffStride2d
+from hybridlib.files import UnusableFolder, describe_os_error, probe_folder
 from hybridlib.paths import relative, results_root
 from hybridlib.resnet import PreActBlock, resnet18
 from hybridlib.spectral import SpectralPool2d
@@ -315,6 +319,25 @@ def _report(what: str, record: dict) -> None:
         for row in record["sizes"]:
             cells = [f"{k} {fmt(v['matrix / fft'])}" for k, v in row.items() if isinstance(v, dict)]
             print(f"{row['size']:>4}x{row['size']:<4} matrix / fft: " + "; ".join(cells))
+    elif what == "grid":
+        print(f"{'config':>10} {'width':>5} {'precision':>9} {'layout':>13} {'threads':>7} "
+              f"{'procs':>5} {'images/s (IQR)':>22} {'GFLOP/s':>8}")
+        for r in record["rows"]:
+            print(f"{r['config']:>10} {r['width']:>5} {r['precision']:>9} {r['layout']:>13} "
+                  f"{r['threads']:>7} {r['processes']:>5} {r['images_per_s']:>8.0f} "
+                  f"({r['images_per_s_q1']:.0f}-{r['images_per_s_q3']:.0f}) "
+                  f"{r['gflop_per_s']:>8.1f}")
+    elif what == "gpu":
+        for r in record["layers"]:
+            print(f"{r['layer']:>15} {r['method']:>6} {r['size']:>3}x{r['size']:<3} "
+                  + " ".join(f"{k} {r[k]:.1e}" for k in ("output", "input_grad", "stride_grad")
+                             if k in r) + ("" if r["ok"] else "  FAILS"))
+        for r in record["steps"]:
+            print(f"{r['config']:>12} compile={r['compile']!s:<5} {r['images_per_s']:>8.0f} "
+                  f"images/s {r['tflop_per_s']:.2f} TFLOP/s")
+        p = record["paper_price"]
+        print(f"paper profile: {p['gpu_hours']:.0f} GPU-hours at these rates "
+              f"({p['assumed_gpu_hours']:.0f} at the assumed throughput)")
     else:
         for config, r in record["configs"].items():
             rates = ", ".join(f"{k} {v:.0f}" for k, v in r["images_per_s"].items())
@@ -334,8 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Run on a quiet machine: another process on the same cores skews even ratios.",
     )
     parser.add_argument(
-        "what", choices=["layers", "crossover", "network"], help="what to benchmark"
-    )
+        "what", choices=["layers", "crossover", "network", "grid", "gpu"],
+        help="what to benchmark: the layers, the matrix/FFT crossover, the cpu profile's "
+        "networks, the grid of widths x precisions x layouts x threads the trainer chooses "
+        "its layout from (hybridlib.speed), or the check for a lent GPU (hybridlib.gpucheck)")
     parser.add_argument("--repeats", type=integer(1), default=None, help="timed rounds")
     parser.add_argument(
         "--compile", action="store_true", help="network: also time torch.compile (slow to build)"
@@ -346,21 +371,67 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the committed record in results/bench/ (default: results/bench/local/)",
     )
     parser.add_argument("--out", help="write the record into this folder instead")
+    parser.add_argument("--widths", type=integer(1), nargs="+", default=None,
+                        help="grid: the widths (default: 8 16 32 64); gpu: the first one")
+    parser.add_argument("--configs", nargs="+", default=None, choices=NETWORK_CONFIGS,
+                        help="grid and gpu: the configurations (default: all four)")
+    parser.add_argument("--device", default="cuda", help="gpu: the device (cpu to try it)")
+    parser.add_argument("--batch-size", type=integer(1), default=128,
+                        help="gpu: images per step (default 128)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="gpu: skip the torch.compile timings")
     args = parser.parse_args(argv)
+    folder = Path(args.out) if args.out else results_root() / "bench"
+    out = (folder if args.record or args.out else folder / "local") / f"{args.what}.json"
+    try:  # before the benchmark, not after it: a bad folder must not cost its result
+        probe_folder(out.parent, "--out" if args.out else "the benchmark folder")
+    except UnusableFolder as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     kwargs = {} if args.repeats is None else {"repeats": args.repeats}
     if args.what == "layers":
         record = bench_layers(**kwargs)
     elif args.what == "crossover":
         record = bench_crossover(**kwargs)
+    elif args.what == "grid":
+        record = speed.bench_grid(args.configs or speed.GRID_CONFIGS,
+                                  args.widths or speed.GRID_WIDTHS, **kwargs)
+        record["fastest"] = speed.fastest(record)
+    elif args.what == "gpu":
+        try:
+            record = gpucheck.gpu_check(
+                args.device, (args.widths or [64])[0], args.batch_size,
+                args.configs or gpucheck.STEP_CONFIGS,
+                (False,) if args.no_compile else (False, True), **kwargs)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     else:
         record = bench_network(compile_model=args.compile, **kwargs)
         record["spectral_share"] = bench_spectral_share(**kwargs)
-    record["environment"] = _environment()
+    record["environment"] = {**_environment(), "device": "cpu" if args.what != "gpu"
+                             else record["device"]}
     _report(args.what, record)
-    folder = Path(args.out) if args.out else results_root() / "bench"
-    out = (folder if args.record or args.out else folder / "local") / f"{args.what}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    return _write_record(out, json.dumps(record, indent=1) + "\n")
+
+
+def _write_record(out: Path, text: str) -> int:
+    """Write a finished benchmark's record to ``out``; if that fails, keep it elsewhere (a
+    temporary file, else stdout) and say where: a measurement is never lost to a bad path."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as err:
+        kept = Path(tempfile.gettempdir()) / f"hybridlib-bench-{out.stem}-{os.getpid()}.json"
+        try:
+            kept.write_text(text)
+            where = f"kept in {kept}"
+        except OSError:
+            print(text)
+            where = "printed above"
+        print(f"error: {describe_os_error(err)}; the benchmark's record is {where}",
+              file=sys.stderr)
+        return 1
     print(f"wrote {relative(out)}")
     return 0
 

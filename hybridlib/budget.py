@@ -44,7 +44,8 @@ from hybridlib.argtypes import integer
 from hybridlib.claims import claim
 from hybridlib.configs import profile_runs, profile_settings
 from hybridlib.extras import import_extra
-from hybridlib.runs import RunStore, build_run, decode_correct
+from hybridlib.files import describe_os_error
+from hybridlib.runs import InvalidRecord, RunStore, build_run, decode_correct
 from hybridlib.train import fit, wsd_trunk_epochs
 
 pd = import_extra("pandas", "book", __name__)
@@ -294,11 +295,14 @@ def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.Dat
     }
 
 
-def study_records(store: RunStore | None = None, profile: str = PROFILE) -> list[dict]:
-    """Every complete record of the study and of its learning-rate check."""
+def study_records(store: RunStore | None = None, profile: str = PROFILE,
+                  accept_code: bool = False) -> list[dict]:
+    """Every complete record of the study and of its learning-rate check (made by this
+    code, or by code proven to compute the same; by any code with ``accept_code``, as the
+    book shows records as they were made)."""
     store = store or RunStore()
     runs = [run for _, _, unit in study_runs(profile) for run in unit] + lr_check_runs(profile)
-    found = (store.recorded(run) for run in runs)
+    found = (store.recorded(run, accept_code) for run in runs)
     return [r for r in found if r is not None]
 
 
@@ -316,9 +320,11 @@ def declared_runs(profile: str = PROFILE) -> int:
 def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
     """How much of the study is recorded, and so how provisional the chapter is."""
     declared = declared_runs(profile)
-    if len(records) >= declared:
+    # The learning-rate check's runs at other rates are not among the study's.
+    recorded = sum(not r["config"]["overrides"] for r in records)
+    if recorded >= declared:
         return f"All {declared} runs of the study are recorded."
-    return (f"The study is under way: {len(records)} of its {declared} runs are recorded, "
+    return (f"The study is under way: {recorded} of its {declared} runs are recorded, "
             "so its numbers are provisional, and what needs more runs says so. The analysis "
             "does not change as runs come in: it was fixed before the first.")
 
@@ -528,6 +534,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default=None, help="root of the checkpoints")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except InvalidRecord:
+        store = RunStore(args.results_dir, args.runs_dir)
+        bad = [e for p in (args.profile, "cpu") for e in store.invalid(p)]
+        print(f"{len(bad)} run record(s) are not valid (the study cannot be read until they "
+              "are fixed or removed; training replaces them):", file=sys.stderr)
+        for err in bad:
+            print(f"  bad: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
+
+
+def _main(args) -> int:
     if args.what == "price":
         cpu = RunStore(args.results_dir).load("cpu", accept_code=True)
         table = price(cpu, args.processes, args.profile)

@@ -24,6 +24,7 @@ __all__ = [
     "config_spec",
     "profile_runs",
     "profile_settings",
+    "stride_row",
 ]
 
 # Initial strides of the three downsampling stages in the DiffStride paper's table.
@@ -154,18 +155,39 @@ RECIPES: dict[str, dict] = {
 }
 
 
-def config_spec(name: str, strides: tuple[int, int, int] | None = None) -> dict:
+def stride_row(value) -> tuple[int, int, int]:
+    """An initial-stride row of stages 2-4, parsed and checked once, where it enters.
+
+    Takes ``(3, 1, 3)``, ``[3, 1, 3]`` (a record's JSON) or ``"3,1,3"`` / ``"(3,1,3)"`` (the
+    command line); every reader of a row (the run's settings, its spec, its record's path)
+    then works with the tuple this returns.
+
+    Raises:
+        ValueError: naming the value, unless it is three integers >= 1.
+    """
+    parts = value.strip("() ").split(",") if isinstance(value, str) else value
+    try:
+        row = tuple(parts)
+        exact = all(isinstance(s, str) and s.strip().isdigit()
+                    or isinstance(s, int) and not isinstance(s, bool) for s in row)
+    except TypeError:
+        exact = False
+    if not exact or len(row) != 3 or min(int(s) for s in row) < 1:
+        raise ValueError(f"strides must be three integers >= 1, like 3,1,3; got {value!r}")
+    return tuple(int(s) for s in row)
+
+
+def config_spec(name: str, strides=None) -> dict:
     """The spec of configuration ``name``, optionally with another initial-stride row.
 
-    ``strides`` replaces the initial strides of stages 2-4 for every kind, e.g. (3, 1, 3).
+    ``strides`` (anything :func:`stride_row` takes) replaces the initial strides of stages
+    2-4 for every kind, e.g. (3, 1, 3).
     """
     if name not in CONFIGS:
         raise ValueError(f"unknown configuration {name!r}; valid: {', '.join(CONFIGS)}")
     spec = copy.deepcopy(CONFIGS[name])
     if strides is not None:
-        strides = tuple(int(s) for s in strides)
-        if len(strides) != 3 or min(strides) < 1:
-            raise ValueError(f"strides must be three integers >= 1, got {strides!r}")
+        strides = stride_row(strides)
         for position, stride in zip(("stage2", "stage3", "stage4"), strides):
             spec[position] = (spec[position][0], stride)
         if strides != (2, 2, 2):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import gzip
 import hashlib
 import math
 import os
@@ -32,6 +31,7 @@ import pickle
 import shutil
 import tarfile
 import urllib.request
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -640,6 +640,7 @@ FASHION_MNIST_CLASSES = (
 
 # idx type byte -> big-endian numpy dtype (http://yann.lecun.com/exdb/mnist/, bottom).
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_HEADER_MAX = 4 + 4 * 255  # the magic, then a 4-byte size for each of <= 255 dimensions
 
 
 def parse_idx(buf: bytes, source: str = "idx data") -> np.ndarray:
@@ -669,16 +670,51 @@ def parse_idx(buf: bytes, source: str = "idx data") -> np.ndarray:
     return values.astype(dtype.newbyteorder("="))
 
 
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """What gzip ``data`` (every member) decompresses to, stopped after ``limit + 1`` bytes."""
+    out, rest = bytearray(), data
+    while rest and len(out) <= limit:
+        stream = zlib.decompressobj(wbits=31)  # gzip framing, its checksum checked at the end
+        out += stream.decompress(rest, limit + 1 - len(out))
+        if not stream.eof:
+            if len(out) <= limit:
+                raise EOFError("compressed file ended before the end-of-stream marker was "
+                               "reached")
+            break
+        rest = stream.unused_data.lstrip(b"\0")  # as gzip.decompress: zero padding between
+    return bytes(out)
+
+
+def _idx_size(head: bytes) -> int | None:
+    """The size of a whole idx file from its first bytes; None if they are no idx header."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES:
+        return None
+    header = 4 + 4 * head[3]
+    if len(head) < header:
+        return None
+    shape = np.frombuffer(head, ">u4", count=head[3], offset=4)
+    return header + math.prod(int(s) for s in shape) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
+
+
 def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
     """Read an idx file (gzipped if its name ends in ``.gz``), checking the md5 of its
     decompressed bytes when ``md5`` is given."""
     path = Path(path)
     raw = path.read_bytes()
     if path.suffix == ".gz":
+        # Decompressed no further than the size its idx header declares: a gzip bomb is
+        # refused after that many bytes, not after gigabytes.
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+            head = _gunzip(raw, _IDX_HEADER_MAX)
+            size = _idx_size(head)
+            if size is None:
+                parse_idx(head, str(path))  # raises: no idx magic, or a header cut short
+            raw = _gunzip(raw, size)
+        except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"{path}: not a valid gzip file ({err})") from err
+        if len(raw) > size:
+            raise ValueError(f"{path}: decompresses to more than the {size} bytes its idx "
+                             "header declares")
     if md5 is not None:
         actual = hashlib.md5(raw).hexdigest()
         if actual != md5:

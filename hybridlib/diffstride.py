@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from hybridlib import dft
-from hybridlib.spectral import is_real, check_input, check_method, kept_rows, stride_pair
+from hybridlib.spectral import check_input, check_method, is_real, kept_rows, stride_pair
 
 __all__ = ["DiffStride2d", "ramp_mask"]
 

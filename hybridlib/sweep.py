@@ -33,6 +33,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -44,12 +45,15 @@ import torch
 
 from hybridlib import data as datasets
 from hybridlib.argtypes import integer, number
-from hybridlib.claims import holder
-from hybridlib.configs import PROFILES, RECIPES, profile_runs, profile_settings
+from hybridlib.claims import ClaimError, holder
+from hybridlib.configs import CONFIGS, PROFILES, RECIPES, profile_runs, profile_settings
 from hybridlib.extras import import_extra
+from hybridlib.files import FileRefused, describe_os_error, probe_folder, read_regular
 from hybridlib.resnet import describe, resnet18
 from hybridlib.runs import (
     ACCEPTED_CODE,
+    SEED_MAX,
+    InvalidRecord,
     RunStore,
     build_run,
     config_hash,
@@ -57,7 +61,7 @@ from hybridlib.runs import (
     record_path,
     write_json,
 )
-from hybridlib.train import autocast, fit, make_optimizer, resolve_device
+from hybridlib.train import DEVICE_TYPES, autocast, fit, make_optimizer, resolve_device
 
 pd = import_extra("pandas", "book", __name__)
 
@@ -85,13 +89,18 @@ SHAPES = {
     "cifar10": (50000, 10000, 10, (3, 32, 32)),
     "cifar100": (50000, 10000, 100, (3, 32, 32)),
     "fashion_mnist": (60000, 10000, 10, (1, 28, 28)),
+    "synthetic": (512, 256, 4, (3, 32, 32)),  # hybridlib.data.make_synthetic's defaults
 }
 SWEEP_DIR = "sweep"  # under runs/: submitit's logs and the ledger
 LEDGER = "ledger.jsonl"
 # SLURM states of a job that has not ended.
 WAITING = {"PENDING", "REQUEUED", "CONFIGURING", "SUSPENDED", "RESIZING"}
 ACTIVE = {"RUNNING", "COMPLETING"}
-STATES = ("done", "running", "queued", "failed", "missing")
+STATES = ("done", "running", "queued", "failed", "missing", "bad")
+LEDGER_BYTES = 256 << 20  # a ledger line is ~150 bytes: a million submissions
+MARKER_BYTES = 64 << 10  # a job's marker: its id and an error's last line
+MAX_WORKERS = 4096  # more processes or GPUs at once than a sweep of this size can use
+MAX_TFLOPS = 1e6  # an effective throughput beyond any device (an exaflop per second)
 
 
 # ---------------------------------------------------------------------- the run list
@@ -342,7 +351,7 @@ def _is_done(run: dict, store: RunStore) -> bool:
 def _balanced(runs: Sequence[dict], hours: Sequence[float], workers: int) -> list[list[dict]]:
     """Runs split over ``workers`` lists of about equal hours (longest first, to the least
     loaded list)."""
-    loads = [[0.0, []] for _ in range(workers)]
+    loads = [[0.0, []] for _ in range(min(workers, len(runs)))]
     for h, run in sorted(zip(hours, runs), key=lambda p: -p[0]):
         least = min(loads, key=lambda load: load[0])
         least[0] += h
@@ -373,6 +382,13 @@ def submit(
     is requeued and resumes.
     """
     submitit = _import_submitit()
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise ValueError("--executor slurm needs SLURM, and its sbatch command is not on this "
+                         "machine's PATH: submit from a SLURM login node, or use --executor "
+                         "local")
+    if executor == "local" and gpus > torch.cuda.device_count():
+        raise ValueError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA "
+                         "device(s) (--gpus 0 runs on the CPU)")
     store = store or RunStore()
     folder = Path(folder) if folder else store.runs / SWEEP_DIR
     job = job or RunJob()
@@ -437,19 +453,40 @@ def _write_ledger(folder: Path, executor: str, held) -> None:
 
 
 # ---------------------------------------------------------------------- status
-def _read_ledger(folder: Path) -> dict[str, dict]:
-    """The latest ledger entry of each run."""
-    entries = {}
+def _ledger_entry(line: str) -> dict | None:
+    """A ledger line's entry, or None for one that is not (cut short by a crash, edited)."""
     try:
-        lines = (folder / LEDGER).read_text(encoding="utf8").splitlines()
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    ok = (isinstance(entry, dict) and isinstance(entry.get("run"), str)
+          and isinstance(entry.get("job_id"), str) and entry["job_id"]
+          and entry.get("executor") in ("local", "slurm"))
+    return entry if ok else None
+
+
+def _read_ledger(folder: Path) -> dict[str, dict]:
+    """The latest ledger entry of each run; a line that is not an entry is skipped, with a
+    note counting them.
+
+    Raises:
+        FileRefused: if the ledger is not a regular file, or larger than
+            :data:`LEDGER_BYTES`.
+    """
+    entries, skipped = {}, 0
+    try:
+        text = read_regular(folder / LEDGER, LEDGER_BYTES).decode("utf8", errors="replace")
     except FileNotFoundError:
         return entries
-    for line in lines:
-        try:
-            entry = json.loads(line)
-            entries[entry["run"]] = entry
-        except (ValueError, KeyError, TypeError):
-            continue  # a line cut short by a crash while it was written
+    for line in text.splitlines():
+        entry = _ledger_entry(line)
+        if entry is None:
+            skipped += line.strip() != ""
+            continue
+        entries[entry["run"]] = entry
+    if skipped > 1:  # the last line of a crashed submission is cut short: one is expected
+        print(f"note: {skipped} lines of {folder / LEDGER} are not ledger entries (a run, "
+              "a job_id string, an executor); skipped", file=sys.stderr)
     return entries
 
 
@@ -494,7 +531,9 @@ def status(runs: Sequence[dict], store: RunStore | None = None, folder=None) -> 
 
     A run is running when a submitted job holds it, or when a ``python -m hybridlib.train``
     process sharing the sweep does (its claim file; the job is then ``pid <n>``; a claim
-    from another host counts as live, since its process cannot be asked).
+    from another host counts as live until it expires, see ``hybridlib.claims``). A run
+    whose record is not valid, or whose claim is not a file, is ``bad``, with the reason
+    in the last column.
     """
     store = store or RunStore()
     folder = Path(folder) if folder else store.runs / SWEEP_DIR
@@ -506,12 +545,22 @@ def status(runs: Sequence[dict], store: RunStore | None = None, folder=None) -> 
         job = entry["job_id"] if entry else ""
         base = _checkpoint_base(run, store)
         epochs = ""
-        if _is_done(run, store):
+        try:
+            done_ = _is_done(run, store)
+            claimed = None if done_ else holder(base.with_suffix(".claim"))
+            done = 0 if done_ else _epochs_done(run, store)
+        except (InvalidRecord, ClaimError) as err:
+            rows.append({"run": key, "state": "bad", "job": job, "epochs": "",
+                         "last log line": str(err)})
+            continue
+        except OSError as err:  # a folder where the checkpoint goes
+            rows.append({"run": key, "state": "bad", "job": job, "epochs": "",
+                         "last log line": describe_os_error(err)})
+            continue
+        if done_:
             state = "done"
         else:
-            done = _epochs_done(run, store)
             epochs = f"{done}/{run['epochs']}" if done else ""
-            claimed = holder(base.with_suffix(".claim"))
             if claimed is not None:
                 state, job = "running", f"pid {claimed['pid']}"
             elif entry is None:
@@ -560,7 +609,10 @@ def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame,
     kind = lambda run: (run["dataset"], run["config"], str(run["strides"]))  # noqa: E731
     spent = {}
     for run, state in zip(runs, table["state"]):
-        record = store.recorded(run) if state == "done" else None
+        try:
+            record = store.recorded(run) if state == "done" else None
+        except InvalidRecord:  # replaced by a bad file since the table was made
+            record = None
         if record is not None:  # (None also if it was replaced since the table was made)
             spent.setdefault(kind(run), []).append(record["wall_seconds"])
     left, unestimated = 0.0, 0
@@ -579,8 +631,8 @@ def hours_recorded_and_left(runs: Sequence[dict], table: pd.DataFrame,
 
 def _read_marker(path: Path, job_id: str) -> dict | None:
     try:
-        marker = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, ValueError):
+        marker = json.loads(read_regular(path, MARKER_BYTES))
+    except (OSError, ValueError, RecursionError):  # FileRefused is a ValueError
         return None
     return marker if isinstance(marker, dict) and marker.get("job_id") == job_id else None
 
@@ -622,27 +674,43 @@ def _parser() -> argparse.ArgumentParser:
     add("--profile", default="paper", choices=list(PROFILES), help="run profile (default: paper)")
     add("--recipe", choices=list(RECIPES), help="another recipe than the profile's")
     add("--dataset", action="append", choices=list(datasets.DATASETS), help="repeatable")
-    add("--config", action="append", help="configuration (repeatable; default: the profile's)")
-    add("--seed", action="append", type=integer(0), help="seed (repeatable)")
+    add("--config", action="append", choices=list(CONFIGS),
+        help="configuration (repeatable; default: the profile's)")
+    add("--seed", action="append", type=integer(0, SEED_MAX), help="seed (repeatable)")
     add("--executor", default="local", choices=("local", "slurm"),
         help="local: processes on this machine; slurm: job arrays (default: local)")
-    add("--gpus", type=integer(0), default=1,
+    add("--gpus", type=integer(0, MAX_WORKERS), default=1,
         help="GPUs in use at once: local GPUs 0..N-1, one run each (0: the CPU), or the "
         "SLURM array's parallelism (default: 1)")
-    add("--max-parallel", type=integer(1),
+    add("--max-parallel", type=integer(1, MAX_WORKERS),
         help="at most this many runs at once (default: --gpus; 1 on the CPU)")
     add("--partition", help="SLURM partition")
     add("--cpus-per-task", type=integer(1), default=8, help="SLURM CPUs per run (default: 8)")
     add("--timeout-min", type=integer(1),
         help="a job's time limit in minutes (default: 3x its estimate + 60; it is requeued)")
     add("--dry-run", action="store_true", help="print the run list and its price, submit nothing")
-    add("--gpu-tflops", type=number(0, inclusive=False),
+    add("--gpu-tflops", type=number(0, inclusive=False, high=MAX_TFLOPS),
         help=f"effective TFLOP/s of the target GPU for the price (default: measured on a "
         f"CUDA device, else {ASSUMED_GPU['tflops']:g}, {ASSUMED_GPU['name']})")
-    add("--calibrate-on", default="auto", help="device of the calibration step (default: auto)")
+    add("--calibrate-on", default="auto", type=_device,
+        help="device of the calibration step: auto, cpu, cuda, cuda:<index> or mps (default: "
+        "auto)")
     add("--results-dir", help="where run records go (default: the repository's results/)")
     add("--runs-dir", help="where checkpoints and sweep logs go (default: runs/)")
     return parser
+
+
+def _device(text: str) -> str:
+    """An argparse type: ``auto`` or a device name of a kind runs train on."""
+    if text != "auto":
+        try:
+            kind = torch.device(text).type
+        except (RuntimeError, ValueError, TypeError):
+            kind = None
+        if kind not in DEVICE_TYPES:
+            raise argparse.ArgumentTypeError(
+                f"must be auto, cpu, cuda, cuda:<index> or mps, got {text!r}")
+    return text
 
 
 def _throughput(args) -> tuple[float, str]:
@@ -666,6 +734,17 @@ def _throughput(args) -> tuple[float, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except OSError as err:
+        print(f"error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
+    except (ValueError, FileRefused) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _main(args) -> int:
     try:
         runs = run_list(args.profile, args.recipe, args.dataset, args.config, args.seed)
     except ValueError as err:
@@ -703,6 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "hybridlib.resnet.describe, every epoch trains and tests on the whole data set")
         return 0
     rate = args.gpu_tflops * 1e12 if args.gpu_tflops else None
+    # Before anything is submitted: the folders take a write, the scheduler is there.
+    probe_folder(store.results, "--results-dir" if args.results_dir else "the results folder")
+    probe_folder(store.runs, "--runs-dir" if args.runs_dir else "the runs folder")
     try:
         jobs = submit(runs, args.executor, args.gpus, args.max_parallel, args.partition,
                       args.timeout_min, rate, args.cpus_per_task, store)

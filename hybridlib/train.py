@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hybridlib import data as datasets
+from hybridlib import layout
 from hybridlib.resnet import PreActResNet, describe, resnet18
 from hybridlib.runs import (
     CODE_HASH,
@@ -84,17 +85,42 @@ WSD_DECAY_SHARE = 6  # the decay is the last epochs // WSD_DECAY_SHARE epochs
 
 
 # ---------------------------------------------------------------------- helpers
+# The kinds of device a run trains on (torch knows others: meta, xpu, ...).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu."""
+    """``auto`` picks cuda, then mps, then cpu; another name must be a device of
+    :data:`DEVICE_TYPES` that this machine has.
+
+    Raises:
+        ValueError: naming the device, and why it cannot be used here.
+    """
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"device {name!r} is not a device name; valid: auto, cpu, cuda, "
+                         "cuda:<index>, mps") from None
+    if device.type not in DEVICE_TYPES:
+        raise ValueError(f"device {name!r}: runs train on {', '.join(DEVICE_TYPES)} or auto, "
+                         f"not {device.type}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} requested but MPS is not available on this machine")
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise ValueError(f"device {name!r}: there is one cpu device, cpu (or cpu:0)")
     return device
 
 def learning_rate(step: int, total_steps: int, run: dict) -> float:
@@ -285,7 +311,7 @@ def _train_epoch(model, optimizer, data, run, epoch, steps_per_epoch, progress) 
         lr = learning_rate(epoch * steps_per_epoch + step, total_steps, run)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if device.type == "cuda":
+        if run.get("layout") == "channels_last":
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device, run["precision"]):
             if run["mixup"] > 0:
@@ -403,6 +429,10 @@ def fit(
                 from_trunk = {"epochs": len(state["history"]), "seconds": state["elapsed"]}
         trunks = {wsd_trunk_epochs(b): store.trunk_path(run, wsd_trunk_epochs(b))
                   for b in run.get("branches") or () if b < run["epochs"]}
+    # The fastest memory layout measured for this width (recorded, outside the hash); a
+    # resumed run keeps its checkpoint's, so that it ends as an uninterrupted one would.
+    chosen = (state or {}).get("layout") or run.get("layout")
+    run = {**run, "layout": layout.resolve(chosen, device.type, run["width"], run["precision"])}
     with _thread_count(run, state, ckpt_path):
         record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress,
                         trunks)
@@ -419,7 +449,7 @@ def _new_model(run: dict, data, device: torch.device):
     model = resnet18(
         run["spec"], num_classes=data.num_classes, in_channels=data.in_channels, width=run["width"]
     ).to(device)
-    if device.type == "cuda":
+    if run.get("layout") == "channels_last":
         model = model.to(memory_format=torch.channels_last)
     return model, make_optimizer(model, run)
 
@@ -510,6 +540,7 @@ def _train(
             "elapsed": elapsed,
             "config_hash": digest,
             "threads": torch.get_num_threads(),
+            "layout": run["layout"],
             "code_hash": CODE_HASH,
             "test_predictions": predictions,
             "test_correct": correct,

@@ -32,8 +32,9 @@ import numpy as np
 
 from hybridlib.configs import PROFILES, profile_runs, profile_settings
 from hybridlib.extras import import_extra
-from hybridlib.local_sweep import fit_shared
-from hybridlib.runs import RunStore, build_run
+from hybridlib.files import describe_os_error
+from hybridlib.local_sweep import Terminated, fit_shared, terminate_as_interrupt
+from hybridlib.runs import InvalidRecord, RunStore, build_run
 from hybridlib.train import TrainingDiverged
 
 pd = import_extra("pandas", "book", __name__)
@@ -222,23 +223,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bad_records(profile: str, store: RunStore) -> int:
+    """List the grid's records that are not valid, one a line; exit status 1."""
+    bad = store.sub(GRID_DIR).invalid(profile)
+    print(f"{len(bad)} record(s) of {profile}'s learning-rate grid are not valid (the grid "
+          "cannot be shown until they are fixed or removed; training replaces them):",
+          file=sys.stderr)
+    for err in bad:
+        print(f"  bad: {err}", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     store = RunStore(args.results_dir, args.runs_dir)
     configs = args.config or profile_settings(args.profile)["configs"]
     try:
         grid_runs(args.profile, configs, store)  # refuses unknown configurations
+    except InvalidRecord:
+        if args.status:
+            return _bad_records(args.profile, store)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.status:
         try:
-            for config in configs:
-                train_grid(args.profile, config, store, not args.no_progress)
-        except KeyboardInterrupt:
-            print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
-            return 130
-    recorded = grid_table(args.profile, store)
+            with terminate_as_interrupt():
+                for config in configs:
+                    train_grid(args.profile, config, store, not args.no_progress)
+        except KeyboardInterrupt as stop:
+            print("\n" + ("terminated (SIGTERM)" if isinstance(stop, Terminated) else
+                          "interrupted") + ": rerun the same command to resume", file=sys.stderr)
+            return 143 if isinstance(stop, Terminated) else 130
+        except OSError as err:
+            print(f"error: {describe_os_error(err)}", file=sys.stderr)
+            return 1
+        except InvalidRecord:
+            return _bad_records(args.profile, store)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    try:
+        recorded = grid_table(args.profile, store)
+    except InvalidRecord:
+        return _bad_records(args.profile, store)
     table = recorded[recorded.config.isin(args.config)] if args.config else recorded
     wide = table.pivot(index="config", columns="lr", values="val_acc")
     print("final validation accuracy (%) by learning rate:")

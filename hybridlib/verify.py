@@ -64,6 +64,9 @@ def _run_of(record: dict, path: Path) -> dict:
     settings = record["config"]
     overrides = {k: settings[k] for k in settings.get("overrides", [])}
     overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
+    # The layout it ran in; before layouts were recorded, the one the device then had.
+    overrides["layout"] = settings.get("layout") or (
+        "channels_last" if str(overrides["device"]).startswith("cuda") else "contiguous")
     build = lambda extra: runs.build_run(  # noqa: E731
         settings["profile"], settings["config"], settings["seed"], settings["dataset"],
         {**overrides, **extra})
@@ -82,14 +85,16 @@ def _run_of(record: dict, path: Path) -> dict:
 # Runs in a separate interpreter with the record's own code first on its path: rebuilds
 # the run from the record's settings with that code and writes the rerun's record.
 _OLD_CODE_RUN = """
-import json, sys, tempfile
+import json, os, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 import hybridlib.train as train
-try:  # the layout with a run store (from version 0.2 on)
+# Asked of the files, not of an import: an editable install of the current library would
+# answer an import of a module the commit lacks.
+if os.path.exists(os.path.join(sys.argv[1], "hybridlib", "runs.py")):  # a run store (0.2 on)
     from hybridlib import runs as identity
     fit = lambda run, at: train.fit(run, identity.RunStore(at + "/results", at + "/runs"),
                                     force=True, progress=False)
-except ImportError:  # the folders passed one by one
+else:  # the folders passed one by one
     identity = train
     fit = lambda run, at: train.fit(run, at + "/results", at + "/runs", force=True,
                                     progress=False)

@@ -715,7 +715,8 @@ md(f"Projection identity on the tiles (output 15×15): the largest gap between t
 # just a low-pass filter of its input?
 #
 # ## Exercises
-#
+
+# %% [markdown] exercise={"id": "1.1", "points": 2, "function": "spectral_crop", "check": "hybridlib.book.selfcheck.check_spectral_crop", "reference": ["hybridlib.spectral.spectral_pool2d", "hybridlib.spectral.SpectralPool2d", "hybridlib.spectral.crop_spectrum_rows"]}
 # **Exercise 1.1** (Spectral pooling with a symmetric window). Write `spectral_crop(x,
 # output_size)` for a real batch `[B, C, H, W]`: keep the frequencies
 # $-\lfloor h/2 \rfloor .. \lceil h/2 \rceil - 1$ of the height and the same rule for the
@@ -738,8 +739,9 @@ def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor
         -(h//2) .. (h-1)//2 (rows) and -(w//2) .. (w-1)//2 (columns) of x's DFT.
     """
     raise NotImplementedError(
-        "Exercise 1.1: take torch.fft.rfft2(x), keep the first (h+1)//2 rows and the last "
-        "h//2 rows, and the first w//2 + 1 columns; then torch.fft.irfft2(..., s=(h, w))")
+        "Exercise 1.1: work in the layout of torch.fft.rfft2: which of its rows hold the "
+        "frequencies you keep, and how many of its columns does torch.fft.irfft2 need to "
+        "return a width of w?")
 
 
 # %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 1.1", "code_prompt_hide": "Hide the solution to Exercise 1.1"}
@@ -753,10 +755,10 @@ def spectral_crop(x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor
     return torch.fft.irfft2(rows, s=(h, w))
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_spectral_crop(spectral_crop))
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "1.2", "points": 3}
 # **Exercise 1.2** (The amplitude factor and the self-conjugate bins). (a) Prove that for
 # an $H \times W$ image with no energy at $|k| \ge h/2$ or $|l| \ge w/2$ and integer strides
 # $S_h = H/h$, $S_w = W/w$, cropping the spectrum and inverting at size $h \times w$ gives
@@ -796,13 +798,14 @@ print(check_spectral_crop(spectral_crop))
 # as the cosine experiment above measured.
 # ```
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "1.3", "points": 3, "function": "fourier_resample_torch", "check": "hybridlib.book.selfcheck.check_fourier_resample", "reference": ["scipy.signal.resample"]}
 # **Exercise 1.3** (Fourier resampling with the folded Nyquist bin). Write
-# `fourier_resample(x, size)` in PyTorch for a real batch `[B, C, H, W]` and any target
-# `(h, w)`, smaller or larger, axis by axis as `scipy.signal.resample` does: keep the
-# frequencies of the smaller grid; when the smaller length is even, *fold* the two
-# Nyquist bins into one when downsampling (double the `rfft` Nyquist coefficient) and
-# *split* it in halves when upsampling; scale by the length ratio so a band-limited
+# `fourier_resample_torch(x, size)` in PyTorch (the chapter's `fourier_resample` is
+# SciPy's, the answer the self-check compares with) for a real batch `[B, C, H, W]` and
+# any target `(h, w)`, smaller or larger, axis by axis as `scipy.signal.resample` does:
+# keep the frequencies of the smaller grid; when the smaller length is even, *fold* the
+# two Nyquist bins into one when downsampling (double the `rfft` Nyquist coefficient)
+# and *split* it in halves when upsampling; scale by the length ratio so a band-limited
 # signal keeps its values. The self-check compares with SciPy on 1-D and 2-D cases and
 # tests the decimation identity with energy at the new Nyquist frequency. Then run the
 # measurement below: how much does the fold change the reconstruction error of the
@@ -843,7 +846,7 @@ def fourier_resample_torch(x: torch.Tensor, size: tuple[int, int]) -> torch.Tens
     return along(along(x, size[0], -2), size[1], -1)
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_fourier_resample(fourier_resample_torch))
 
 # %%
@@ -852,12 +855,13 @@ x_tiles = torch.from_numpy(tiles)[:, None]
 for s in (2, 4, 8):
     m = 48 // s
     up = lambda small_map: fourier_resample_torch(small_map, (48, 48))[:, 0].numpy()
-    one_sided = errors(tiles, up(spectral_pool2d(x_tiles, output_size=m, rescale=True)))
+    # The official rule, rescaled: the library's one-sided Nyquist row at these even sizes.
+    one_sided = errors(tiles, up(official_fixed_spectral_pool(x_tiles, (s, s)) * (m / 48) ** 2))
     folded = errors(tiles, up(fourier_resample_torch(x_tiles, (m, m))))
     fold_wins.append((folded <= one_sided + 1e-12).mean())
     fold_rows.append({"stride": s, "output": f"{m}x{m}",
-                      "spectral_pool2d (one-sided Nyquist)": one_sided.mean(),
-                      "fourier_resample (folded Nyquist)": folded.mean(),
+                      "spectral pooling (one-sided Nyquist)": one_sided.mean(),
+                      "fourier_resample_torch (folded Nyquist)": folded.mean(),
                       "relative change": folded.mean() / one_sided.mean() - 1})
 md(f"The folded version has the smaller (or equal) error on "
    f"{100 * min(fold_wins):.0f} % of the tiles at every stride.")

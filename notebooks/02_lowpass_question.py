@@ -645,7 +645,8 @@ print("\n".join(shown))
 # of the block, checked above on random and on trained filters.
 #
 # ## Exercises
-#
+
+# %% [markdown] exercise={"id": "2.1", "points": 2, "function": "spectral_activation_torch", "check": "hybridlib.book.selfcheck.check_spectral_activation", "reference": ["hybridlib.book.selfcheck.spectral.spectral_activation_reference"]}
 # **Exercise 2.1** (A batched spectral activation). Write the toy's spectral activation
 # in PyTorch for a batch of vectors: `spectral_activation_torch(v, slope=1.0)` standardises
 # every vector along the last axis (mean and *sample* standard deviation, divisor
@@ -676,10 +677,10 @@ def spectral_activation_torch(v: torch.Tensor, slope: float = 1.0) -> torch.Tens
     return torch.sigmoid(slope * z)
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_spectral_activation(spectral_activation_torch))
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "2.2", "points": 2, "function": "commuting_input", "check": "hybridlib.book.selfcheck.check_commuting_input"}
 # **Exercise 2.2** (An input for which the orders agree). With a ReLU, find a
 # non-constant image for which pooling and activation commute:
 # $\mathrm{ReLU}(P(x)) = P(\mathrm{ReLU}(x))$ for spectral pooling with stride 2. Write
@@ -704,7 +705,7 @@ def commuting_input(n: int) -> torch.Tensor:
     return (2.0 + wave[:, None] * wave[None, :])[None, None]
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_commuting_input(commuting_input))
 
 # %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 2.2", "code_prompt_hide": "Hide the solution to Exercise 2.2"}
@@ -764,7 +765,7 @@ for cycles, amplitude in [(5, 0.01), (5, 0.1), (5, 1.0), (1, 1.0)]:
 # region.
 # ```
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "2.3", "points": 3, "function": "equivalent_filter", "check": "hybridlib.book.selfcheck.check_equivalent_filter", "reference": ["hybridlib.book.selfcheck.spectral.equivalent_filter_reference"]}
 # **Exercise 2.3** (Equivalent filters, and a ReLU instead of a sigmoid). Generalise the
 # toy: write `equivalent_filter(spectrum, filters, keeps, activation, order)` for any
 # number of stages, any odd window lengths, any activation (a function of a 1-D array)
@@ -811,7 +812,7 @@ def equivalent_filter(spectrum, filters, keeps, activation, order):
     return ratio
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_equivalent_filter(equivalent_filter))
 
 # %%

@@ -699,7 +699,8 @@ md(f"A constant 32×32 image through `DiffStride2d(2.0)` becomes {g32.output}×{
 
 # %% [markdown]
 # ## Exercises
-#
+
+# %% [markdown] exercise={"id": "3.1", "points": 2, "function": "my_ramp_mask", "check": "hybridlib.book.selfcheck.check_ramp_mask", "reference": ["hybridlib.diffstride.ramp_mask"]}
 # **Exercise 3.1** (the ramp mask). Write `my_ramp_mask(positions, threshold, smoothness)`
 # returning the ramp mask {eq}`eq-ramp-mask`,
 # $m(T, R, p) = \operatorname{clip}((R + T - p)/R, 0, 1)$, for every position,
@@ -729,10 +730,10 @@ def my_ramp_mask(positions, threshold, smoothness):
     return torch.clamp((smoothness + threshold - positions) / smoothness, 0.0, 1.0)
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_ramp_mask(my_ramp_mask))
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "3.2", "points": 3}
 # **Exercise 3.2** (the output-size formula). Starting from the official rules (height:
 # positions $k$ and $j - 1$ for the frequencies $+k$ and $-j$, threshold $T_h = n/(2S)$,
 # output height = number of kept rows; width: position $k$ for column $k$, threshold
@@ -773,7 +774,7 @@ print(check_ramp_mask(my_ramp_mask))
 # 18, not 16.
 # ```
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "3.3", "points": 2, "function": "my_output_length", "check": "hybridlib.book.selfcheck.check_output_size", "reference": ["hybridlib.diffstride.DiffStride2d"]}
 # **Exercise 3.3** (output length for every size). Write `my_output_length(n, stride,
 # smoothness)` returning the output length of `DiffStride2d` along an axis of length $n$
 # (an $n \times n$ input gives an $n_\text{out} \times n_\text{out}$ output), for even
@@ -806,10 +807,10 @@ def my_output_length(n, stride, smoothness=4.0):
     return 2 * min(kept, n // 2 + 1) - 1  # DC once, +-k for k = 1 .. (n-1)/2
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_output_size(my_output_length))
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "3.4", "points": 3, "function": "critical_stride", "check": "hybridlib.book.selfcheck.check_critical_stride", "reference": ["hybridlib.book.selfcheck.diffstride.critical_stride_reference"]}
 # **Exercise 3.4** (predict the learned stride). In the experiment above the strides
 # settle just above the critical stride.
 #
@@ -845,7 +846,7 @@ def critical_stride(n, factor):
     return min(n / (h - 2), n / (2 * (w // 2 - 1)))
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_critical_stride(critical_stride))
 
 # %%

@@ -440,7 +440,8 @@ md(architectures.stride_rows_sentence(rows_table))
 # [results chapter](06_results.ipynb) compares their accuracy with their cost.
 #
 # ## Exercises
-#
+
+# %% [markdown] exercise={"id": "4.1", "points": 3, "function": "sizes", "check": "hybridlib.book.selfcheck.check_feature_sizes", "reference": ["hybridlib.resnet.describe", "hybridlib.resnet.resnet18", "hybridlib.resnet.PreActResNet"]}
 # **Exercise 4.1** (Feature-map sizes by formula). Write `sizes(spec, input_size)` that
 # returns the size of the feature map after each position (`stem`, `stage1` ...
 # `stage4`, `head`) of a ResNet-18 built from `spec`, at initialisation, for an input
@@ -499,10 +500,10 @@ def sizes(spec, input_size):
     return out
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_feature_sizes(sizes))
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "4.2", "points": 2, "function": "block_parameters", "check": "hybridlib.book.selfcheck.check_block_parameters", "reference": ["hybridlib.resnet.PreActBlock"]}
 # **Exercise 4.2** (Parameters of a pre-activation block). Write
 # `block_parameters(c_in, c_out, kind)`, the number of trainable parameters of one
 # `PreActBlock`: an identity block when `kind` is `None` (then `c_in == c_out`), a
@@ -539,11 +540,11 @@ def block_parameters(c_in, c_out, kind):
     return batch_norms + convolutions + shortcut + learned_stride
 
 
-# %%
+# %% tags=["exercise-check"]
 print(check_block_parameters(block_parameters))
 
 
-# %%
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 4.2, the whole network", "code_prompt_hide": "Hide the solution to Exercise 4.2, the whole network"}
 def network_parameters(spec, width=64, in_channels=3, num_classes=10):
     """ResNet-18 parameters assembled from block_parameters."""
     total = 9 * in_channels * width  # the stem convolution
@@ -564,7 +565,7 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
     counted = network_parameters(CONFIGS[name])
     print(f"{name}: assembled {counted:,}, measured {costs[name].parameters(PAPER_WIDTH):,}")
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "4.3", "points": 3}
 # **Exercise 4.3** (How small can DiffStride go?). (a) From the rules of the
 # [DiffStride chapter](03_diffstride.ipynb) (target size $h' = \max(H/S, 2)$, threshold
 # $T_h = h'/2$, a row is kept while its mask is positive, i.e. its position
@@ -605,7 +606,7 @@ for name in ("strided", "hybrid", "reversed_hybrid"):
 # the code refuses the input instead of silently learning nothing.
 # ```
 
-# %% [markdown]
+# %% [markdown] exercise={"id": "4.4", "points": 3}
 # **Exercise 4.4** (Design a configuration with BlurPool). Anti-aliased downsampling
 # {cite}`zhang2019blurpool` blurs with a small binomial filter before keeping every
 # second pixel, which makes a strided network more consistent under shifts of the

@@ -42,19 +42,16 @@ profile = "cpu"
 force = False
 
 # %% tags=["hide-input"]
-import json
-import time
-
 import pandas as pd
 from IPython.display import display
 
-from hybridlib.book.formatting import fixed, listing, md, num, plural, table
+from hybridlib.book import training_chapter as chapter
+from hybridlib.book.formatting import md, num, table
 from hybridlib.book.recipe import recipe_table
-from hybridlib.codehash import EQUIVALENCES
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
 from hybridlib.local_sweep import train_profile
-from hybridlib.runs import ACCEPTED_CODE, CODE_HASH, RunStore, build_run
-from hybridlib.tuning import chosen_rates, disagreements, grid_table, sweep_cost
+from hybridlib.runs import RunStore, build_run
+from hybridlib.tuning import grid_table, sweep_cost
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
@@ -120,45 +117,12 @@ if grid.empty:
        f"{num(settings['lr'])}.")
 else:
     spec = settings["lr_grid"]
-    wide = grid.pivot(index="config", columns="lr", values="val_acc")
-    wide.columns = [f"lr {num(lr)}" for lr in wide.columns]
-    scores = list(wide.columns)
-    wide["profile's rate"] = [settings["lr"].get(c) for c in wide.index]
-    display(table(wide.reindex([c for c in settings["configs"] if c in wide.index]),
-                  caption=f"Final validation accuracy (%) of the grid: seed 0, "
-                  f"{spec['epochs']} epochs on {spec['train_subset']} images; "
-                  "a dash: not recorded yet, or not in that configuration's grid",
-                  formats={**{c: fixed(1) for c in scores}, "profile's rate": num}))
-    chosen, differ = chosen_rates(grid), disagreements(profile, table=grid)
-    assert not differ, f"the profile's rates disagree with the recorded grid: {differ}"
-    ends = grid.groupby("config").lr.agg(["min", "max"])
-    edge = [c for c, lr in chosen.items() if lr in tuple(ends.loc[c])]
-    beyond = grid[~grid.lr.isin(spec["values"])].groupby("config", sort=False).lr
-    extended = [f"`{c}` to {' and '.join(num(v) for v in lrs)}" for c, lrs in beyond]
-    n_configs = grid.config.nunique()
-    if not chosen:
-        md(f"No configuration's grid is complete yet; until it is, the profile's rates "
-           f"({listing(sorted({num(v) for v in settings['lr'].values()}))}) are provisional.")
-    else:
-        md(f"The grid is complete for {len(chosen)} of {n_configs} configurations, and the "
-           "profile uses the rate it chooses for each of them. "
-           + (f"Where the best rate lay at an end, the grid went on: {'; '.join(extended)}. "
-              if extended else "")
-           + (f"For {', '.join(f'`{c}`' for c in edge)} the best rate still lies at an end, "
-              f"after the {plural(spec.get('extend', 0), 'step')} the profile allows, so a "
-              "rate beyond it might be better still." if edge else
-              "Every chosen rate lies inside its configuration's grid."))
-    # How sharp the choice is: the best and second-best scores of each complete grid.
-    top_two = grid[grid.config.isin(chosen)].groupby("config").val_acc.nlargest(2)
-    margins = top_two.groupby(level=0).agg(lambda s: s.iloc[0] - s.iloc[-1])  # 0: one rate
-    close = margins[(margins < 1.0) & (top_two.groupby(level=0).size() == 2)]
-    gaps = [f"`{c}` {m:.2f}" for c, m in close.sort_values().items()]
-    if gaps:
-        md(f"Each score is one short run with one seed, so small differences are not "
-           f"reliable: for {plural(len(close), 'configuration')} the second-best rate "
-           f"scores within a point of the chosen one ({listing(gaps)} points), and another "
-           "seed could have chosen it. The chosen rate is a good rate "
-           "for each network, not a proven best.")
+    wide, formats = chapter.grid_wide(grid, settings)
+    display(table(wide, formats=formats, caption=(
+        f"Final validation accuracy (%) of the grid: seed 0, {spec['epochs']} epochs on "
+        f"{spec['train_subset']} images; a dash: not recorded yet, or not in that "
+        "configuration's grid")))
+    md(chapter.grid_sentence(grid, profile, settings))
 
 # %% [markdown]
 # ## Load or train
@@ -171,12 +135,10 @@ else:
 # (`accept_code`) and says which were made by other code than the reader's.
 
 # %% tags=["remove-stderr"]
-start = time.perf_counter()
 if force or settings.get("book_trains", False):
     records = train_profile(profile, store, force=force, accept_code=not force)
 else:
     records = store.load(profile, accept_code=True)
-elapsed = time.perf_counter() - start
 
 # %% [markdown]
 # In the table, *train acc.* is the running accuracy over the batches of the last
@@ -187,42 +149,18 @@ elapsed = time.perf_counter() - start
 
 # %% tags=["hide-input"]
 declared = profile_runs(profile)
-runs_made = pd.DataFrame([
-    {"configuration": r["config"]["config"], "seed": r["config"]["seed"],
-     "lr": r["config"]["lr"],
-     "train acc. (%)": 100 * r["epochs"][-1]["train_acc"],
-     "val. acc. (%)": 100 * r["final_val_acc"] if r.get("final_val_acc") is not None else None,
-     "test acc. (%)": 100 * r["final_test_acc"],
-     "minutes": r["wall_seconds"] / 60, "images/s": r["images_per_s"],
-     "settings hash": r["config_hash"]}
-    for r in records
-])
-if runs_made.empty:
-    md(f"None of the {len(declared)} runs of profile {profile} is recorded yet.")
-else:
-    display(table(runs_made.set_index(["configuration", "seed"]),
+if records:
+    display(table(chapter.runs_made_table(records),
                   caption=f"The {len(records)} recorded runs of profile {profile}",
                   formats={"lr": num, "images/s": "{:.0f}", "minutes": "{:.1f}"}))
+else:
+    md(f"None of the {len(declared)} runs of profile {profile} is recorded yet.")
 
 # %% tags=["hide-input"]
-made_by = pd.DataFrame([{"commit": r["provenance"]["git_commit"] or "unknown",
-                         "code hash": r.get("code_hash") or "not recorded",
-                         "device": r["provenance"]["device"]} for r in records])
-if len(made_by):
-    display(table(made_by.value_counts().rename("runs").to_frame(),
+if records:
+    display(table(chapter.made_by_table(records),
                   caption="What made the runs: commit, code hash and device"))
-other_code = [r for r in records if r.get("code_hash") not in ACCEPTED_CODE]
-proofs = json.loads(EQUIVALENCES.read_text())["equivalences"] if EQUIVALENCES.exists() else []
-proven = sorted({r["code_hash"] for r in records} & ACCEPTED_CODE - {CODE_HASH})
-md(f"{len(records)} of the profile's {len(declared)} runs are recorded. "
-   + (f"{len(other_code)} of them were made by library code other than this book's (code "
-      f"hash `{CODE_HASH}`): their numbers are those of the code they record."
-      if other_code else f"Every record was made by this book's library code (`{CODE_HASH}`)"
-      + (f", or by older code ({', '.join(f'`{h}`' for h in proven)}) shown to compute what "
-         "this code computes (`python -m hybridlib.verify`): "
-         + "; ".join(f"`{e['record']}` retrained, {e['proof']}" for e in proofs
-                     if e["old"] in proven) + "."
-         if proven else ".")))
+md(chapter.code_sentence(records, len(declared)))
 
 # %% [markdown]
 # ## What the sweep costs
@@ -237,14 +175,7 @@ display(table(cost.rename(columns={"recorded": "runs recorded", "declared": "run
                                    "hours": "hours of one process"}),
               caption="Recorded training and scoring time", digits=3,
               formats={"runs recorded": "{:.0f}", "runs declared": "{:.0f}"}))
-total = cost.loc["total"]
-runs_counted = (f"all {total.declared:.0f} runs of the profile and its grid"
-                if total.recorded == total.declared else
-                f"the {total.recorded:.0f} runs recorded so far (of {total.declared:.0f} the "
-                "profile and its grid declare)")
-md(f"In all {num(total.hours)} hours of one process: about {num(total.hours / 2)} hours on two "
-   f"cores with two processes, for {runs_counted}. In this build, the cell that loads (or "
-   f"trains) the profile's runs took {elapsed:.1f} s.")
+md(chapter.cost_sentence(cost))
 
 # %% [markdown]
 # ## Rerunning and changing a run

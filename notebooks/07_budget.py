@@ -51,7 +51,7 @@ from hybridlib.runs import RunStore
 from hybridlib.train import wsd_trunk_epochs
 
 # The study is its own profile, the same for every book: this chapter reads its records.
-records = budget.study_records(RunStore(results_dir))
+records = budget.study_records(RunStore(results_dir), accept_code=True)
 tables = budget.analyse(records)
 md(budget.progress_sentence(records))
 

@@ -60,3 +60,32 @@ def test_cli_writes_into_the_folder_it_is_given_and_prints_the_ratios(
     record = json.loads((tmp_path / "layers.json").read_text())
     assert record["environment"]["threads"] >= 1
     assert "matrix / floor" in capsys.readouterr().out
+
+
+def test_a_file_given_as_the_output_folder_is_named_before_the_benchmark(tmp_path, capsys,
+                                                                         monkeypatch):
+    def never(**kwargs):
+        raise AssertionError("benchmarked")
+
+    monkeypatch.setattr(bench, "bench_layers", never)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert bench.main(["layers", "--out", str(a_file)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --out {a_file}: a file, not a folder"
+
+
+def test_a_finished_benchmark_is_kept_when_its_folder_fails_after_it(tmp_path, capsys,
+                                                                     monkeypatch):
+    out = tmp_path / "out"
+
+    def the_folder_breaks(**kw):
+        out.write_text("x")  # a file took the folder's place while the benchmark ran
+        return {"layers": {}}
+
+    monkeypatch.setattr(bench, "bench_layers", the_folder_breaks)
+    monkeypatch.setattr(bench.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert bench.main(["layers", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    kept = next(tmp_path.glob("hybridlib-bench-layers-*.json"))
+    assert f"the benchmark's record is kept in {kept}" in err
+    assert json.loads(kept.read_text())["layers"] == {}

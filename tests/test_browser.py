@@ -21,6 +21,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -567,3 +568,26 @@ def test_the_banner_names_the_profile_of_an_unpublished_book(html_dir: Path):
     record = json.loads((html_dir / MARKER).read_text())
     intro = (html_dir / INTRO_PAGE).read_text(encoding="utf8")
     assert (BANNER_CLASS in intro) == (not record["published"])
+
+
+# --- the PDF ------------------------------------------------------------------------------------
+def test_the_pdf_holds_every_chapter_and_every_figure(html_dir: Path):
+    """The build prints the whole book beside its HTML; the PDF has each page's title, in
+    the table of contents' order, and every numbered figure the HTML pages have."""
+    import pypdf
+
+    from hybridlib.book.pdf import PDF_NAME
+
+    text = "".join(page.extract_text() or "" for page in pypdf.PdfReader(
+        html_dir / PDF_NAME).pages)
+    titles = []
+    for page in sorted((html_dir / "book" / "chapters").glob("*.html")):
+        match = re.search(r"<h1>(.*?)<a", page.read_text("utf8"), re.S)
+        titles.append(re.sub(r"<[^>]+>", "", match.group(1)).strip())
+    positions = [text.find(" ".join(t.split()[-4:])) for t in titles]
+    assert all(p >= 0 for p in positions), dict(zip(titles, positions))
+    assert positions == sorted(positions)  # in the book's order
+    caption = re.compile(r'class="caption-number">Fig\. (\d+\.\d+)')
+    figures = {n for page in (html_dir / "book").rglob("*.html")
+               for n in caption.findall(page.read_text("utf8"))}
+    assert figures and figures <= set(re.findall(r"Fig\. (\d+\.\d+)", text))

@@ -196,3 +196,21 @@ def test_the_reader_tables_of_the_rates_and_the_seeds():
     assert shown.loc[("strided", "0.8"), "kept by the rule"] == "pending"
     seeds = budget.seeds_table(fake_study(seeds=2))
     assert len(seeds) == 2 * 3 * 4 and set(seeds.budget) == {6, 12, 18}
+
+
+def test_status_lists_a_bad_study_record_as_bad(tmp_path, capsys):
+    from hybridlib.runs import RunStore
+
+    _, _, (run, *_) = budget.study_runs()[0]
+    path = RunStore(tmp_path).record_path(run)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"complete": true}')
+    assert budget.main(["status", "--results-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"bad: {path} is not a valid run record: field config: is missing" in err
+
+
+def test_the_progress_counts_the_study_s_runs_not_the_rate_check_s():
+    study = [{"config": {"overrides": []}}] * 3
+    check = [{"config": {"overrides": ["lr"]}}] * 2
+    assert "3 of its 60 runs are recorded" in budget.progress_sentence(study + check)

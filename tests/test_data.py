@@ -358,6 +358,45 @@ def test_read_idx_md5_mismatch(tmp_path):
         data.read_idx(path)
 
 
+def gzip_bomb(path: Path, head: bytes, zeros: int) -> None:
+    """``head`` and then ``zeros`` zero bytes, gzipped, written a MiB at a time."""
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(head)
+        for _ in range(zeros >> 20):
+            f.write(bytes(1 << 20))
+
+
+@pytest.mark.parametrize("head", [idx_bytes(np.arange(10)), b""], ids=["labels", "zeros"])
+def test_a_gzip_bomb_is_refused_after_the_size_its_header_declares(head, tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    gzip_bomb(path, head, 256 << 20)  # 256 MiB behind a header of 18 bytes (or none)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=str(path)) as err:
+            data.read_idx(path, "0" * 32)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    words = "decompresses to more than the 18 bytes its idx header declares" if head else (
+        "not an idx file")
+    assert words in str(err.value)
+    assert peak < 16 << 20  # never the 256 MiB
+
+
+def test_gzip_members_and_padding_read_as_before(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    raw = idx_bytes(images)
+    path = tmp_path / "a.gz"
+    path.write_bytes(gzip.compress(raw[:10]) + gzip.compress(raw[10:]) + bytes(8))
+    assert np.array_equal(data.read_idx(path, hashlib.md5(raw).hexdigest()), images)
+    path.write_bytes(gzip.compress(raw)[:-4])  # cut short
+    with pytest.raises(ValueError, match="not a valid gzip file"):
+        data.read_idx(path)
+
+
 # ----------------------------------------------------------------------------- Fashion-MNIST
 
 

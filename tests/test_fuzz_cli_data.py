@@ -8,7 +8,9 @@ from deep inside, never a value silently changed into another.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
+import json
 import math
 import pickle
 from pathlib import Path
@@ -19,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hybridlib import data, local_sweep
+from hybridlib import data, local_sweep, runs
 from hybridlib.book import pipeline
 from hybridlib.configs import PROFILES
+from tests.records import valid_record
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -248,3 +251,72 @@ def test_damaged_pickles_name_their_file(content, tmp_path_factory):
         assert str(path) in str(err)
         return
     assert isinstance(obj, dict)
+
+
+# --- run records ----------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+RECORD_RUN = runs.declared_runs("smoke")[3]
+RECORD = valid_record(RECORD_RUN)
+RECORD_PATH = runs.record_path(RECORD_RUN, "/records")  # outside the repository
+
+
+def locations(value, where=()):
+    """Every place in a JSON value, as a path of keys and indices."""
+    yield where
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from locations(child, (*where, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value[:3]):
+            yield from locations(child, (*where, i))
+
+
+def checked(record, path=RECORD_PATH) -> None:
+    """Validation passes, or raises the named error only."""
+    try:
+        runs.validate_record(record, path)
+    except runs.InvalidRecord as err:
+        assert str(err).startswith(f"{path} is not a valid run record: "), str(err)
+        assert err.reason
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_damaged_record_raises_only_the_named_validation_error(data):
+    record = copy.deepcopy(RECORD)
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.sampled_from(list(locations(record))[1:]))
+        *parents, last = where
+        target = record
+        for key in parents:
+            target = target[key]
+        if data.draw(st.booleans()):
+            target[last] = data.draw(json_values)
+        elif isinstance(target, dict):
+            del target[last]
+        else:
+            target.pop(last)
+    checked(record)
+
+
+@FUZZ
+@given(record=json_values)
+def test_any_json_is_a_record_or_the_named_validation_error(record):
+    checked(record)
+
+
+@settings(max_examples=100, deadline=None)
+@given(content=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_any_file_is_a_record_or_the_named_validation_error(content, tmp_path_factory):
+    path = tmp_path_factory.mktemp("r") / "seed0.json"
+    path.write_bytes(content)
+    try:
+        runs.read_record(path)
+    except runs.InvalidRecord as err:
+        assert err.path == path and err.reason

@@ -65,6 +65,7 @@ def repo(tmp_path, monkeypatch, profiles) -> Path:
     monkeypatch.setattr(pipeline, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(pipeline, "NOTEBOOK_DIR", tmp_path / "notebooks")
     monkeypatch.setattr(pipeline, "OUTPUT_DIR", tmp_path / "book" / "chapters")
+    monkeypatch.setenv("HYBRIDLIB_RUNS", str(tmp_path / "runs"))  # forced sweeps' marker
     return tmp_path
 
 
@@ -393,3 +394,97 @@ def test_an_interrupted_forced_pipeline_continues_the_same_sweep(repo, capsys):
     (repo / "stop").unlink()
     assert pipeline.main(["--profile", "smoke", "--force", "--no-build"]) == 0
     assert sweep_start() == first and not marker.exists()
+
+
+# --- hostile chapters, folders and records -------------------------------------------------
+
+
+def test_a_chapter_of_random_bytes_is_named(tmp_path, no_execution):
+    path = tmp_path / "01_noise.py"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(PipelineError, match=r"01_noise.py: not UTF-8 text"):
+        pipeline.execute_all([Chapter(path)], "smoke", output_dir=tmp_path / "out")
+    assert no_execution == []
+
+
+def test_every_requested_chapter_is_parsed_before_the_first_executes(tmp_path, no_execution):
+    folder = tmp_path / "notebooks"
+    write_notebook(folder, "10_fine", 'profile = "cpu"', "x = 1")
+    write_notebook(folder, "13_typo", 'profile = "cpu"', "x = 1", "def broken(:\n    pass")
+    chapters = pipeline.select(pipeline.discover(folder), ["10", "13"])
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all(chapters, "smoke", output_dir=tmp_path / "out")
+    message = str(err.value)
+    assert "13_typo.py: cell" in message and "does not parse" in message
+    assert "def broken(:" in message
+    assert no_execution == []  # chapter 10 did not run first
+
+
+def test_magics_and_shell_escapes_parse_as_the_kernel_reads_them(tmp_path):
+    path = write_notebook(tmp_path, "01_magic", 'profile = "cpu"', "%matplotlib inline\n!ls")
+    pipeline.prepare(Chapter(path), "smoke", force=False)
+
+
+def test_a_cell_printing_more_than_the_limit_fails_its_chapter_naming_the_cell(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(pipeline, "CELL_OUTPUT_LIMIT", 10_000)
+    path = write_notebook(tmp_path / "notebooks", "01_chatty", 'profile = "cpu"', "x = 1",
+                          "print('y' * 100_000)")
+    out = tmp_path / "out"
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all([Chapter(path)], "smoke", output_dir=out, cwd=tmp_path)
+    message = str(err.value)
+    assert "01_chatty.py: the cell executed as In [" in message
+    assert "print('y' * 100_000)" in message and "MiB a cell may publish" in message
+    assert not (out / "01_chatty.ipynb").exists()
+    assert (out / "01_chatty.failed.ipynb").stat().st_size < 20_000  # the output was cut
+
+
+def test_a_file_given_as_the_book_folder_is_named_before_anything_runs(repo, capsys,
+                                                                        no_execution):
+    write_notebook(repo / "notebooks", "01_a", 'profile = "cpu"')
+    a_file = repo / "a-file"
+    a_file.write_text("x")
+    assert pipeline.main(["--profile", "smoke", "--book-dir", str(a_file)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --book-dir {a_file}: a file, not a folder"
+    assert no_execution == []
+
+
+def test_the_glance_reads_the_records_the_environment_names_and_fails_on_a_bad_one(
+    tmp_path, monkeypatch
+):
+    from hybridlib import runs
+    from hybridlib.paths import RESULTS_ENV
+    from tests.records import write_valid
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "records"))
+    store = runs.RunStore()
+    for run in runs.declared_runs("smoke"):
+        write_valid(store, run)
+    text = pipeline.write_glance("smoke", tmp_path / "book").read_text()
+    assert "`hybrid` 50.00 %" in text and "No run is recorded yet" not in text
+    path = store.record_path(runs.declared_runs("smoke")[0])
+    path.write_text("[]")
+    with pytest.raises(PipelineError, match=f"{path} is not a valid run record"):
+        pipeline.write_glance("smoke", tmp_path / "book")
+
+
+def test_a_chapter_reading_a_bad_record_fails_the_build_naming_it(tmp_path):
+    from hybridlib import runs
+    from tests.records import write_valid
+
+    store = runs.RunStore(tmp_path / "records")
+    for run in runs.declared_runs("smoke"):
+        write_valid(store, run)
+    bad = store.record_path(runs.declared_runs("smoke")[1])
+    bad.write_text('{"complete": true}')
+    path = write_notebook(tmp_path / "notebooks", "06_results", 'profile = "cpu"',
+                          "from hybridlib.runs import RunStore\n"
+                          f"records = RunStore({str(store.results)!r}).load(profile)")
+    with pytest.raises(PipelineError) as err:
+        pipeline.execute_all([Chapter(path)], "smoke", output_dir=tmp_path / "out", cwd=tmp_path)
+    message = str(err.value)
+    assert "InvalidRecords: 1 run record(s) of profile smoke are not valid" in message
+    assert f"{bad} is not a valid run record: field config: is missing" in message
+    assert not (tmp_path / "out" / "06_results.ipynb").exists()

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from hybridlib.book import plots  # noqa: E402
 from hybridlib.book.plots import (  # noqa: E402
     label_points,
     paired_differences_figure,
@@ -96,3 +97,29 @@ def test_the_budget_figure_draws_every_seed_and_each_mean_with_its_interval():
                and len(c.get_offsets()) == 6) == 12  # 2 configurations x 2 budgets x 3 seeds
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["strided", "hybrid"]
     plt.close(fig)
+
+
+def _records_tables():
+    from hybridlib.results import curves_table, strides_table
+    from hybridlib.runs import RunStore
+
+    records = RunStore().load("cpu", accept_code=True)
+    return curves_table(records), strides_table(records)
+
+
+def test_the_results_chapter_s_curves_and_strides_figures_draw_every_configuration():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    curves, strides = _records_tables()
+    colours = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(curves.config))}
+    fig = plots.curves_figure(curves, colours, "cpu")
+    assert plots.curve_score(curves) == ("val_acc", "validation accuracy")
+    drawn = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert set(colours) <= drawn
+    assert fig.get_size_inches()[0] <= plots.MAX_WIDTH
+    figures = plots.strides_figures(strides, list(colours), "cpu")
+    assert len(figures) == strides.dataset.nunique()
+    rows = {ax.get_ylabel() for ax in figures[0].axes if ax.get_ylabel()}
+    assert rows == set(strides.config)  # one row per configuration with DiffStride layers
+    assert plots.stride_positions(strides)[0] in {"stem", "stage2"}

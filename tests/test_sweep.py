@@ -19,6 +19,8 @@ import torch
 from hybridlib import claims, data, sweep, train
 from hybridlib.configs import ABLATION, HYBRID_READINGS, PROFILES, RECIPES, STRIDE_ROWS
 from hybridlib.runs import CODE_HASH, RunStore, build_run, config_hash, record_path, write_json
+from tests.guards import no_hang  # noqa: F401
+from tests.records import valid_record
 
 TINY = {"cifar10": (20, 4), "cifar100": (16, 4)}  # training and test images per tiny folder
 
@@ -147,10 +149,18 @@ def test_dry_run_prints_the_run_list_and_the_bill(capsys):
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--gpus", "-1"], "--gpus: must be an integer >= 0, got '-1'"),
-        (["--max-parallel", "0"], "--max-parallel: must be an integer >= 1, got '0'"),
-        (["--max-parallel", "-1"], "--max-parallel: must be an integer >= 1, got '-1'"),
-        (["--gpu-tflops", "0"], "--gpu-tflops: must be a finite number > 0, got '0'"),
+        (["--gpus", "-1"], "--gpus: must be an integer in 0..4096, got '-1'"),
+        (["--max-parallel", "0"], "--max-parallel: must be an integer in 1..4096, got '0'"),
+        (["--max-parallel", "-1"], "--max-parallel: must be an integer in 1..4096, got '-1'"),
+        (["--max-parallel", "10000000000"], "--max-parallel: must be an integer in 1..4096"),
+        (["--gpu-tflops", "0"], "--gpu-tflops: must be a finite number > 0 and <= 1e+06, got "
+                                "'0'"),
+        (["--gpu-tflops", "1e308"], "--gpu-tflops: must be a finite number > 0 and <= 1e+06"),
+        (["--calibrate-on", "bogus"], "--calibrate-on: must be auto, cpu, cuda, cuda:<index> "
+                                      "or mps, got 'bogus'"),
+        (["--calibrate-on", "meta"], "--calibrate-on: must be auto, cpu, cuda"),
+        (["--config", "../../x"], "--config: invalid choice: '../../x'"),
+        (["--seed", "99999999999"], "--seed: must be an integer in 0..4294967295"),
         (["--executor", "pbs"], "--executor: invalid choice: 'pbs'"),
     ],
 )
@@ -189,8 +199,7 @@ def test_status_tells_done_missing_and_failed(tmp_path):
 
 
 def this_codes_record(run: dict, wall_seconds: float = 60.0) -> dict:
-    return {"complete": True, "config_hash": config_hash(run),
-            "code_hash": CODE_HASH, "wall_seconds": wall_seconds}
+    return valid_record(run, wall_seconds=wall_seconds)
 
 
 def save_checkpoint(run: dict, results: Path, ckpts: Path, epochs_done: int) -> None:
@@ -325,38 +334,26 @@ def sampled_paper_runs() -> list[dict]:
 
 
 @pytest.mark.slow
-def test_every_paper_network_takes_two_steps_with_the_paper_recipe(tiny_cifar, tmp_path,
-                                                                   monkeypatch):
+def test_every_paper_network_takes_two_steps_with_the_paper_recipe(tiny_cifar, tmp_path):
     """Width 64 and the paper's recipe (schedule, mixup, label smoothing), plus the
     complexity term, bf16 autocast and channels_last, on tiny CIFAR-format data: batch 2,
     one epoch of two steps. Every network of the profile is built and run forward; the
     training steps run on a sample (:func:`sampled_paper_runs`): two bf16 steps of all
     44 networks at width 64 take minutes on a CPU without native bf16."""
-    new_model, batches = train._new_model, data.iterate_batches
-
-    def channels_last_model(run, data_, device):
-        model, optimizer = new_model(run, data_, device)
-        return model.to(memory_format=torch.channels_last), optimizer
-
-    def channels_last_batches(*args, **kwargs):
-        for x, y in batches(*args, **kwargs):
-            yield x.contiguous(memory_format=torch.channels_last), y
-
-    monkeypatch.setattr(train, "_new_model", channels_last_model)
-    monkeypatch.setattr(data, "iterate_batches", channels_last_batches)
     # Every network of every run builds and runs forward (the price describes each one).
     assert len(sweep.price(sweep.run_list("paper"), 20e12)) == 264
     runs = sampled_paper_runs()
     assert len(runs) == 16 and {tuple(r["strides"] or (2, 2, 2)) for r in runs} == set(
         STRIDE_ROWS)
     settings = {"batch_size": 2, "train_subset": 4, "test_subset": 2, "epochs": 1,
-                "precision": "bf16", "complexity_weight": 1e-3, "device": "cpu"}
+                "precision": "bf16", "complexity_weight": 1e-3, "device": "cpu",
+                "layout": "channels_last"}  # the layout of the GPUs' runs
     for run in runs:
         run = {**run, **settings}
         record = train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
         (epoch,) = record["epochs"]
         assert math.isfinite(epoch["train_loss"])
-        assert record["train_size"] == 4
+        assert record["train_size"] == 4 and record["config"]["layout"] == "channels_last"
         assert epoch["lr_last"] == train.learning_rate(1, 2, run)
         for path in (tmp_path / "runs").rglob("*.pt"):
             path.unlink()  # 90 MB each at width 64
@@ -374,29 +371,15 @@ def synthetic_record(run: dict, index: int) -> dict:
     base = PAPER_MEANS[run["dataset"]]
     acc = (base.get(run["config"], base["diffstride"]) + 0.1 * (index % 7 - 3)) / 100
     flops = sweep.flops_per_image(run)
-    sizes = {"stem": [32, 32], "stage1": [32, 32], "stage2": [16, 16], "stage3": [8, 8],
-             "stage4": [4, 4], "head": [4, 4]}
-    strides = {p: [2.0, 2.0] for p in ("stage2", "stage3", "stage4")
-               if run["spec"][p][0] == "diffstride"}
-    epochs = [
-        {"epoch": e, "train_loss": 2.0 / e, "train_acc": acc * e / 3 + 0.05, "lr_last": 0.1,
-         "train_seconds": 30.0, "images_per_s": 1700.0, "test_loss": 1.5 / e,
-         "test_acc": acc * e / 3, "learned_strides": strides, "feature_sizes": sizes,
-         "flops": flops}
-        for e in (1, 2, 3)
-    ]
-    return {
-        "config": run, "config_hash": config_hash(run), "complete": True,
-        "description": run["spec"]["description"], "final_test_acc": acc,
-        "final_test_loss": 0.5, "learned_strides": strides, "feature_sizes": sizes,
-        "initial_feature_sizes": sizes, "parameters": 11_000_000, "flops": flops,
-        "wall_seconds": 90.0, "images_per_s": 1700.0, "train_size": 50000, "test_size": 10000,
-        "epochs": epochs,
-        "provenance": {"synthetic": True, "git_commit": None, "library_modified": None,
-                       "torch": torch.__version__, "python": "3.11", "device": "cuda",
-                       "device_name": "synthetic", "threads": 1,
-                       "date": "2026-01-01T00:00:00+00:00"},
-    }
+    record = valid_record(run, right=round(acc * 10000), test_size=10000,
+                          description=run["spec"]["description"], parameters=11_000_000,
+                          flops=flops, wall_seconds=90.0, images_per_s=1700.0,
+                          train_size=50000)
+    for e, epoch in enumerate(record["epochs"], 1):
+        epoch.update(flops=flops, train_seconds=30.0, images_per_s=1700.0,
+                     train_acc=min(1.0, record["final_test_acc"] * e / 3 + 0.05))
+    record["provenance"].update(synthetic=True, device="cuda", device_name="synthetic")
+    return record
 
 
 @pytest.mark.slow
@@ -425,3 +408,86 @@ def test_the_results_chapter_builds_from_paper_records(tmp_path):
                                cwd=str(Path.cwd()), progress_bar=False)
     text = out.read_text()
     assert "DiffStride paper" in text and "CIFAR-100" in text
+
+
+# ----------------------------------------------------------------------------- hostile input
+def test_the_smoke_profile_is_priced_in_a_dry_run(capsys):
+    assert sweep.main(["--profile", "smoke", "--dry-run", "--gpu-tflops", "10"]) == 0
+    assert "synthetic: 4 runs" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("no_hang")
+def test_status_lists_a_bad_record_or_claim_as_bad_and_never_waits_on_a_pipe(tmp_path):
+    import os
+
+    runs = sweep.run_list("smoke")
+    store = RunStore(tmp_path / "results", tmp_path / "runs")
+    paths = [store.record_path(run) for run in runs]
+    for path in paths[:2]:
+        path.parent.mkdir(parents=True)
+    os.mkfifo(paths[0])
+    paths[1].write_text('{"complete": true}')
+    store.claim_path(runs[2]).mkdir(parents=True)
+    store.checkpoint_path(runs[3]).mkdir(parents=True)
+    table = sweep.status(runs, store, tmp_path / "jobs")
+    assert table.state.tolist() == ["bad", "bad", "bad", "bad"]
+    notes = table["last log line"].tolist()
+    assert "a named pipe (FIFO), not a regular file" in notes[0]
+    assert "field config: is missing" in notes[1]
+    assert "is a folder, not a claim file" in notes[2]
+    assert notes[3] == f"{store.checkpoint_path(runs[3])}: a folder stands where a file should be"
+    for run in runs:
+        write_json(store.record_path(run), valid_record(run))
+    assert sweep.status(runs, store, tmp_path / "jobs").state.tolist() == ["done"] * 4
+
+
+def test_ledger_lines_that_are_no_entries_are_skipped(tmp_path, capsys):
+    runs = sweep.run_list("smoke")
+    key = str(record_path(runs[0], ""))
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    lines = [{"run": key, "executor": "local"}, {"run": key, "job_id": 12, "executor": "local"},
+             {"run": key, "job_id": "", "executor": "local"}, [1], "text"]
+    (folder / sweep.LEDGER).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    table = sweep.status(runs, RunStore(tmp_path / "r", tmp_path / "c"), folder)
+    assert table.state.tolist() == ["missing"] * len(runs)
+    assert "5 lines of" in capsys.readouterr().err
+
+
+def test_slurm_without_slurm_and_gpus_this_machine_lacks_are_named(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.setattr(sweep.shutil, "which", lambda name: None)
+    argv = ["--profile", "smoke", "--results-dir", str(tmp_path / "r"), "--runs-dir",
+            str(tmp_path / "c")]
+    assert sweep.main([*argv, "--executor", "slurm"]) == 2
+    assert "--executor slurm needs SLURM" in capsys.readouterr().err
+    many = str(torch.cuda.device_count() + 1)
+    assert sweep.main([*argv, "--gpus", many]) == 2
+    assert f"--gpus {many}: this machine has" in capsys.readouterr().err
+
+
+def test_calibrating_on_a_missing_device_is_one_line(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert sweep.main(["--profile", "smoke", "--dry-run", "--calibrate-on", "cuda"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: device 'cuda' requested but CUDA is not available")
+
+
+def test_a_file_as_the_results_folder_stops_a_submission(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert sweep.main(["--profile", "smoke", "--gpus", "0", "--results-dir", str(a_file)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --results-dir {a_file}: a file, not a folder"
+
+
+def test_train_and_sweep_accept_the_same_seeds(capsys):
+    from hybridlib import local_sweep
+
+    for seed in (0, local_sweep.SEED_MAX):
+        argv = ["--seed", str(seed)]
+        assert sweep._parser().parse_args(argv).seed == [seed]
+        assert local_sweep._parser().parse_args(argv).seed == [seed]
+    for parser in (sweep._parser(), local_sweep._parser()):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--seed", str(local_sweep.SEED_MAX + 1)])

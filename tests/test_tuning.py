@@ -7,6 +7,7 @@ import pytest
 from hybridlib import runs, train, tuning
 from hybridlib.configs import PROFILES
 from hybridlib.runs import RunStore
+from tests.records import valid_record
 
 
 @pytest.fixture
@@ -60,9 +61,7 @@ def test_the_cpu_profile_uses_the_rates_its_recorded_grid_chooses():
 def record_grid_run(profile, config, lr, val_acc, results_dir):
     run = tuning._grid_run(profile, config, lr)
     path = runs.record_path(run, results_dir / tuning.GRID_DIR)
-    runs.write_json(path, {"complete": True, "config_hash": runs.config_hash(run),
-                            "code_hash": runs.CODE_HASH,
-                            "final_val_acc": val_acc, "wall_seconds": 1.0})
+    runs.write_json(path, valid_record(run, val_acc=val_acc, wall_seconds=1.0))
 
 
 @pytest.fixture
@@ -149,3 +148,14 @@ def test_the_stated_cpu_sweep_time_is_the_recorded_one():
              "instructors page": (root / "book" / "for_instructors.md").read_text()}
     for name, text in texts.items():
         assert stated in " ".join(text.split()), f"the {name} does not state: {stated}"
+
+
+def test_status_lists_a_bad_grid_record_as_bad(tuned, tmp_path, capsys):
+    record_grid_run(tuned, "strided", 0.01, 0.50, tmp_path)
+    run = tuning._grid_run(tuned, "strided", 0.5)
+    path = runs.record_path(run, tmp_path / tuning.GRID_DIR)
+    runs.write_json(path, {**valid_record(run), "final_val_acc": "0.9"})
+    assert tuning.main(["--profile", tuned, "--status", "--results-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "1 record(s) of tuned's learning-rate grid are not valid" in err
+    assert f"bad: {path} is not a valid run record: field final_val_acc: must be a finite " in err

@@ -24,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jupytext
@@ -37,7 +39,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from hybridlib.argtypes import number
-from hybridlib.paths import REPO_ROOT
+from hybridlib.paths import REPO_ROOT, runs_root
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "book" / "chapters"
@@ -49,11 +51,17 @@ INJECTED_TAG = "injected-parameters"  # the tag papermill gives the cell it inse
 # Tags with which a chapter author already decided how the parameters cell shows.
 VISIBILITY_TAGS = {"remove-cell", "remove-input", "hide-cell", "hide-input"}
 SOURCE_LINES_SHOWN = 4  # of a failing cell, in the error message
+# The most a cell's outputs may hold in an executed chapter (text, images, all of them):
+# a chapter stuck printing in a loop fails, naming the cell, instead of being published.
+CELL_OUTPUT_LIMIT = 8 << 20
 SETUP_TAG = "book-setup"  # the first cell: installs the library where it is missing
 # Overrides the repository a notebook's setup cell installs from and fetches the run
 # records from (a fork's mirror, or a local clone in the tests); the book's own is
 # ``repository.url`` of _config.yml.
 REPOSITORY_ENV = "HYBRIDLIB_REPOSITORY"
+# The one setting for what the setup cell installs: ``URL@COMMIT``, or ``URL`` for this
+# checkout's commit; unset, ``repository.url`` of _config.yml at this checkout's commit.
+SETUP_SOURCE_ENV = "HYBRIDLIB_SETUP_SOURCE"
 STAMP_SUFFIX = ".stamp.json"  # `.<stem>.stamp.json`: what a chapter was executed from
 
 
@@ -166,14 +174,128 @@ def book_commit(root: Path = REPO_ROOT) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
+class SetupPinWarning(UserWarning):
+    """The commit a setup cell pins may not install what this checkout holds."""
+
+
+_PIN_WARNED: set[str] = set()
+
+
+def parse_setup_source(value: str) -> tuple[str, str | None]:
+    """``"URL@COMMIT"`` -> ``(URL, COMMIT)``; ``"URL"`` -> ``(URL, None)``.
+
+    The commit is what follows the last ``@`` of the last path segment, so that
+    ``git@github.com:me/fork`` is a URL without one.
+    """
+    value = value.strip()
+    head, at, tail = value.rpartition("@")
+    if at and head and tail and "/" not in tail and ":" not in tail:
+        return head.rstrip("/"), tail
+    return value.rstrip("/"), None
+
+
+def setup_source(root: Path = REPO_ROOT) -> tuple[str, str | None]:
+    """The repository and commit the notebooks' setup cells install from.
+
+    One setting decides them, ``$HYBRIDLIB_SETUP_SOURCE`` (``URL@COMMIT``, or ``URL`` for
+    the commit checked out here); unset, they are ``repository.url`` of ``_config.yml``
+    and :func:`book_commit`. A commit that students could not install is worth a
+    :class:`SetupPinWarning` (see :func:`pin_problems`), said once per process.
+    """
+    url, commit = parse_setup_source(os.environ.get(SETUP_SOURCE_ENV, "") or "")
+    url = url or repository_url(root)
+    checked_out = commit is None
+    commit = commit or book_commit(root)
+    if commit and not os.environ.get("GITHUB_SHA"):  # on GitHub the commit was pushed
+        for problem in pin_problems(str(root), url, commit, checked_out):
+            if problem not in _PIN_WARNED:  # every notebook asks; one warning is enough
+                _PIN_WARNED.add(problem)
+                # Attributed to the setup cell, not to a line of this file, which would
+                # only add noise to the message.
+                warnings.warn_explicit(problem, SetupPinWarning, "setup cell", 0)
+    return url, commit
+
+
+def _git(root: str, *args: str) -> str | None:
+    """``git -C root ARGS``'s output, or None where git fails or is missing."""
+    try:
+        out = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True,
+                             timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _same_repository(a: str, b: str) -> bool:
+    """Whether two remote URLs name one repository (https or ssh form, .git or not)."""
+
+    def key(url: str) -> str:
+        url = url.strip().rstrip("/").removesuffix(".git")
+        if "://" not in url and ":" in url:  # git@github.com:owner/repo
+            url = "ssh://" + url.replace(":", "/", 1)
+        host_path = url.split("://", 1)[-1].split("@")[-1]
+        return host_path.lower()
+
+    return key(a) == key(b)
+
+
+@lru_cache(maxsize=8)
+def pin_problems(root: str, url: str, commit: str, checked_out: bool = True) -> tuple[str, ...]:
+    """Why a setup cell pinning ``url@commit`` may not install this checkout's library.
+
+    * the checkout has uncommitted changes to tracked files (when ``checked_out``, the
+      commit being this checkout's): the pin installs the commit without them;
+    * no branch of a git remote that points at ``url`` contains ``commit``: students'
+      installs would fail (a local commit not pushed, or a fork's commit pinned to the
+      upstream repository), or it cannot be told because no remote points at ``url``.
+    """
+    if _git(root, "rev-parse", "--git-dir") is None:
+        return ()
+    problems = []
+    short = commit[:12]
+    if checked_out:
+        changed = [line[3:] for line in (_git(root, "status", "--porcelain",
+                                              "--untracked-files=no") or "").splitlines()]
+        if changed:
+            shown = ", ".join(changed[:5]) + (", ..." if len(changed) > 5 else "")
+            problems.append(
+                f"the setup cells pin commit {short}, but this checkout has uncommitted "
+                f"changes ({len(changed)} file(s): {shown}); a notebook opened outside it "
+                "(Colab) installs the library without them. Commit and push them, or ship "
+                "changed checks in a module beside the notebooks (see 'For instructors').")
+    remotes = {}
+    for line in (_git(root, "remote", "-v") or "").splitlines():
+        name, _, rest = line.partition("\t")
+        if rest.endswith("(fetch)") and _same_repository(rest.rsplit(" ", 1)[0], url):
+            remotes[name] = True
+    how = (f"set {SETUP_SOURCE_ENV}=URL@COMMIT to a repository and commit students can "
+           "install, or push the commit there")
+    if not remotes:
+        problems.append(
+            f"the setup cells pin {url} at commit {short}, but no git remote of this "
+            f"checkout points at {url}, so it cannot be checked that the commit is there; "
+            f"add one (git remote add upstream {url} && git fetch upstream) or {how}.")
+    else:
+        refs = (_git(root, "branch", "-r", "--contains", commit,
+                     "--format=%(refname:short)") or "").split()
+        if not any(ref.split("/", 1)[0] in remotes for ref in refs):
+            problems.append(
+                f"the setup cells pin {url} at commit {short}, which no branch of "
+                f"{', '.join(sorted(remotes))} contains: students' setup cells would fail "
+                f"to install it; {how}.")
+    return tuple(problems)
+
+
 def install_spec(url: str | None = None, commit: str | None = None) -> str:
     """The pip requirement of the library with the book's extras, pinned to ``commit``.
 
-    ``url`` and ``commit`` default to the book's repository and commit; without a commit
-    (no git) the repository's default branch is installed.
+    ``url`` and ``commit`` default to :func:`setup_source`; without a commit (no git)
+    the repository's default branch is installed.
     """
-    url = url or repository_url()
-    commit = commit if commit is not None else book_commit()
+    if url is None or commit is None:
+        default_url, default_commit = setup_source()
+        url = url or default_url
+        commit = commit if commit is not None else default_commit
     return f"hybridlib[book] @ git+{url}" + (f"@{commit}" if commit else "")
 
 
@@ -190,8 +312,10 @@ def setup_cell(spec: str, url: str | None = None, commit: str | None = None
     does nothing. It cannot use the library itself, so it holds the few lines it needs;
     the book leaves it out (``remove-cell``), the .ipynb files keep it.
     """
-    url = url or repository_url()
-    commit = commit if commit is not None else book_commit()
+    if url is None or commit is None:
+        default_url, default_commit = setup_source()
+        url = url or default_url
+        commit = commit if commit is not None else default_commit
     source = (
         "# Where the companion's library is missing (Colab, for one), install it at the\n"
         "# commit this notebook was made from, and fetch the run records of that commit;\n"
@@ -270,16 +394,58 @@ def parameters_for(declared: set[str], profile: str, force: bool) -> dict:
     return params
 
 
+def check_syntax(nb: nbformat.NotebookNode, source: Path) -> None:
+    """Parse every code cell (IPython's magics and shell escapes as the kernel reads them).
+
+    Raises:
+        PipelineError: naming the notebook, the cell and the line of a syntax error.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # no IPython: the cells are plain Python, or the kernel fails anyway
+        transform = None
+    else:
+        transform = TransformerManager().transform_cell
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        try:
+            code = transform(cell.source) if transform else cell.source
+            compile(code, f"{source} cell {index}", "exec",
+                    ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except (SyntaxError, ValueError) as err:  # ValueError: a NUL byte in the source
+            line = f", line {err.lineno}" if getattr(err, "lineno", None) else ""
+            message = getattr(err, "msg", None) or str(err)
+            raise PipelineError(
+                f"{source}: cell {index}{line} does not parse: {message}\n"
+                f"{_preview(cell.source)}"
+            ) from None
+
+
 def prepare(chapter: Chapter, profile: str, force: bool) -> Prepared:
-    """Read a chapter and check that it declares every parameter it will be given.
+    """Read a chapter, check that every code cell parses and that it declares every
+    parameter it will be given.
 
     papermill only logs a warning for an unknown parameter and runs on with the
     notebook's default, which would silently build a book of the wrong profile.
 
     Raises:
-        PipelineError: naming the notebook and the missing parameter.
+        PipelineError: naming the notebook and what is wrong: it is not text, a cell does
+            not parse, a parameter is missing.
     """
-    nb = read_notebook(chapter.source)
+    try:
+        nb = read_notebook(chapter.source)
+    except UnicodeDecodeError as err:
+        raise PipelineError(f"{chapter.source}: not UTF-8 text ({err.reason} at byte "
+                            f"{err.start}); a chapter is a py:percent notebook") from None
+    except OSError as err:
+        from hybridlib.files import describe_os_error
+
+        raise PipelineError(f"cannot read the chapter {describe_os_error(err)}") from None
+    except Exception as err:  # jupytext's parser raises what its readers raise
+        raise PipelineError(f"{chapter.source}: not a py:percent notebook "
+                            f"({type(err).__name__}: {err})") from None
+    check_syntax(nb, chapter.source)
     cell = parameters_cell(nb)
     if cell is None:
         raise PipelineError(f"{chapter.source}: no code cell tagged {PARAMETERS_TAG!r}")
@@ -450,6 +616,31 @@ def check_finished(path: Path, source: Path) -> None:
         )
 
 
+class ChapterTooLarge(Exception):
+    """A cell of an executed chapter printed (or drew) more than the output limit."""
+
+
+def check_output_size(path: Path, source: Path, limit: int | None = None) -> None:
+    """Raise :class:`ChapterTooLarge`, naming the cell, if a cell's outputs exceed ``limit``
+    bytes (default :data:`CELL_OUTPUT_LIMIT`); the outputs of such a cell are cut in
+    ``path``, so the failed notebook kept for its traceback stays small."""
+    limit = CELL_OUTPUT_LIMIT if limit is None else limit
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        size = len(json.dumps(cell.get("outputs", [])))
+        if size <= limit:
+            continue
+        cell.outputs = [nbformat.v4.new_output(
+            "stream", name="stderr",
+            text=f"[{size} bytes of output removed: more than the limit of {limit}]\n")]
+        nbformat.write(nb, path)
+        raise ChapterTooLarge(
+            f"{source}: the cell executed as In [{cell.get('execution_count')}] (cell {index}) "
+            f"wrote {size / 2**20:.1f} MiB of output, more than the {limit / 2**20:.0f} MiB a "
+            f"cell may publish:\n{_preview(cell.source)}\n(print less: a summary, or the "
+            "head of a table)")
+
+
 def describe_timeout(source: Path, executed: Path, cell_timeout: float | None) -> str:
     """A message naming the chapter and the cell that ran past ``cell_timeout`` seconds."""
     limit = "no" if cell_timeout is None else f"{cell_timeout:g} s"
@@ -474,7 +665,7 @@ def failure_message(
     """What went wrong in executing chapter ``source`` (``executed``: its output notebook)."""
     if isinstance(err, PapermillExecutionError):
         return describe_failure(source, err)
-    if isinstance(err, ChapterUnfinished):
+    if isinstance(err, (ChapterUnfinished, ChapterTooLarge)):
         return str(err)
     if isinstance(err, CellTimeoutError):
         return describe_timeout(source, executed, cell_timeout)
@@ -523,6 +714,7 @@ def execute(
                 execution_timeout=cell_timeout,
             )
         check_finished(partial, prepared.chapter.source)
+        check_output_size(partial, prepared.chapter.source)
         hide_injected_cell(partial)
         partial.replace(final)
     except Exception as err:  # a cell's error, or the kernel died or timed out
@@ -666,6 +858,21 @@ def stage(book_dir: Path, root: Path = REPO_ROOT) -> Path:
     return book_dir / "book" / "chapters"
 
 
+def check_book_dir(book_dir: Path) -> None:
+    """Fail before any chapter runs unless ``book_dir`` is (or can be made) a folder that
+    takes a write.
+
+    Raises:
+        PipelineError: naming the folder and the cause.
+    """
+    from hybridlib.files import UnusableFolder, probe_folder
+
+    try:
+        probe_folder(book_dir, "--book-dir")
+    except UnusableFolder as err:
+        raise PipelineError(str(err)) from None
+
+
 GLANCE = Path("_generated") / "glance.md"  # below book/, included by intro.md
 
 
@@ -678,13 +885,16 @@ def write_glance(profile: str, book: Path) -> Path:
     from hybridlib import budget  # imported late: torch comes with it
     from hybridlib.book.evidence_text import glance
     from hybridlib.configs import profile_runs
-    from hybridlib.runs import RunStore
+    from hybridlib.runs import InvalidRecord, RunStore
 
-    records = RunStore().load(profile, accept_code=True)
+    try:
+        records = RunStore().load(profile, accept_code=True)
+        study = budget.glance(budget.study_records(accept_code=True))
+    except InvalidRecord as err:  # the book is never built without a run it should show
+        raise PipelineError(str(err)) from None
     path = Path(book) / GLANCE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = glance(records, len(profile_runs(profile)))
-    study = budget.glance(budget.study_records())
     path.write_text(f"Profile `{profile}`, from its run records. {text}"
                     + (f"\n{study}\n" if study else ""), encoding="utf8")
     return path
@@ -847,6 +1057,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     book_dir = Path(args.book_dir).resolve() if args.book_dir else REPO_ROOT
     previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
     try:
+        if args.book_dir and not args.check_published:
+            check_book_dir(book_dir)
         if args.check_published:
             check_published(book_dir / "_build" / "html")
             print(f"{book_dir / '_build' / 'html'}: the published book, every page")
@@ -855,7 +1067,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not chapters:
             raise PipelineError(f"no chapter notebooks (NN_name.py) in {NOTEBOOK_DIR}")
         output_dir = OUTPUT_DIR if book_dir == REPO_ROOT else stage(book_dir, REPO_ROOT)
-        with forced_sweep_environment(args.force, args.profile, REPO_ROOT / "runs"):
+        with forced_sweep_environment(args.force, args.profile, runs_root()):
             timings = execute_all(
                 chapters,
                 args.profile,
@@ -871,6 +1083,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_glance(args.profile, book_dir / "book")
             index = build(book_dir)
             timings["(book build)"] = time.perf_counter() - build_start
+            from hybridlib.book.pdf import print_beside_html  # imported late: a cycle
+
+            pdf_start = time.perf_counter()
+            if print_beside_html(book_dir) is not None:
+                timings["(PDF)"] = time.perf_counter() - pdf_start
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

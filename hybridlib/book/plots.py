@@ -34,6 +34,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = [
+    "config_colours",
+    "cost_figure",
+    "headline_figure",
+    "curve_score",
+    "curves_figure",
+    "stride_positions",
+    "strides_figures",
     "BOOK_STYLE",
     "BUDGET_STYLE",
     "DPI",
@@ -363,4 +370,189 @@ def budget_figure(table, seeds, budgets: Sequence[int] | None = None,
     ax.grid(axis="y", alpha=0.3)
     if shown:
         ax.legend(loc="lower right", ncol=2)
+    return fig
+
+
+def curve_score(curves) -> tuple[str, str]:
+    """The column learning curves show, and its name: the validation split's accuracy where
+    it was measured every epoch, else the test set's."""
+    if curves.val_acc.notna().all():
+        return "val_acc", "validation accuracy"
+    return "test_acc", "test accuracy"
+
+
+def stride_positions(strides) -> list[str]:
+    """The positions of a :func:`hybridlib.results.strides_table` in network order."""
+    return [p for p in ("stem", "stage2", "stage3", "stage4", "head")
+            if p in set(strides.position)]
+
+
+def curves_figure(curves, colours: dict, profile: str, name=str):
+    """The learning curves of :func:`hybridlib.results.curves_table`, per data set: the
+    validation accuracy (the test accuracy where no validation split was measured), every
+    seed thin and the mean over seeds marked; the training loss; and the last half of the
+    epochs on a scale of its own, the epochs the plateau criterion reads shaded.
+
+    ``colours`` maps each configuration to its colour, in the order to draw them; the
+    papers' four configurations are drawn solid, the position ablation dashed.
+    """
+    from hybridlib.configs import MAIN_CONFIGS
+    from hybridlib.evidence import plateau_span
+
+    def style(config):
+        main = config in MAIN_CONFIGS
+        return {"color": colours[config], "linestyle": "-" if main else "--",
+                "linewidth": 2.0 if main else 1.3, "marker": "o", "markersize": 4}
+
+    score, score_name = curve_score(curves)
+    mean_curves = (curves.groupby(["dataset", "config", "epoch"])
+                   [[score, "train_loss"]].mean().reset_index())
+    datasets = list(dict.fromkeys(curves.dataset))
+    # Per data set, the whole run on top and, below on the full width, the final epochs on a
+    # scale of their own: at the top's scale the early epochs squeeze the plateau to a line.
+    mosaic = [row for d in datasets for row in ([f"{d} acc", f"{d} loss"], [f"{d} end"] * 2)]
+    fig, axes = plt.subplot_mosaic(mosaic, figsize=(MAX_WIDTH, 6.2 * len(datasets) + 0.9),
+                                   height_ratios=[1.1, 1] * len(datasets),
+                                   constrained_layout=True)
+    for dataset in datasets:
+        acc, loss, end = (axes[f"{dataset} {part}"] for part in ("acc", "loss", "end"))
+        n_ep = int(curves[curves.dataset == dataset].epoch.max())
+        first_shown = n_ep // 2 + 1
+        for config in colours:
+            c = mean_curves[(mean_curves.dataset == dataset) & (mean_curves.config == config)]
+            if c.empty:
+                continue
+            seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
+            for ax, since in ((acc, 1), (end, first_shown)):
+                for _, one in seeds[seeds.epoch >= since].groupby("seed"):
+                    ax.plot(one.epoch, one[score], color=colours[config], linewidth=0.7,
+                            alpha=0.45)
+                tail = c[c.epoch >= since]
+                ax.plot(tail.epoch, tail[score], label=config, **style(config))
+            loss.plot(c.epoch, c.train_loss, label=config, **style(config))
+        if n_ep > 1:
+            end.axvspan(n_ep - plateau_span(n_ep) + 0.5, n_ep + 0.3, color="0.9", zorder=0)
+        acc.set_ylabel(f"{score_name} (%)")
+        end.set_ylabel(f"{score_name} (%)")
+        loss.set_ylabel("training loss (with label smoothing)")
+        for ax, what, since in ((acc, score_name, 1), (loss, "training loss", 1),
+                                (end, f"{score_name}, the last epochs", first_shown)):
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{name(dataset)}, profile {profile}: {what}", fontsize=10)
+            ax.set_xticks(range(since, n_ep + 1))
+            ax.set_xlim(since - 0.3, n_ep + 0.3)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[f"{datasets[0]} acc"].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
+    return fig
+
+
+def strides_figures(strides, order: Sequence[str], profile: str, name=str) -> list:
+    """One figure per data set of :func:`hybridlib.results.strides_table`: the learned
+    strides after every epoch (mean over seeds; S_h and S_w in two colours), one row per
+    configuration of ``order`` that has DiffStride layers and one column per position, on
+    one common scale; dotted: the initial stride."""
+    s_mean = strides.groupby(["dataset", "config", "position", "axis", "epoch"]).agg(
+        stride=("stride", "mean"), initial=("initial", "first")).reset_index()
+    pos_order = stride_positions(s_mean)
+    figures = []
+    for dataset in dict.fromkeys(s_mean.dataset):
+        d = s_mean[s_mean.dataset == dataset]
+        cfgs = [c for c in order if c in set(d.config)]
+        # One y-range for every panel: a stride that moved 0.05 looks as small as it is.
+        fig, axes = plt.subplots(len(cfgs), len(pos_order),
+                                 figsize=(MAX_WIDTH, 1.3 * len(cfgs) + 0.8), squeeze=False,
+                                 sharex=True, sharey=True, constrained_layout=True)
+        for i, config in enumerate(cfgs):
+            for j, position in enumerate(pos_order):
+                ax = axes[i, j]
+                cell = d[(d.config == config) & (d.position == position)]
+                if cell.empty:
+                    ax.set_axis_off()
+                    continue
+                for axis, colour in (("h", "tab:blue"), ("w", "tab:orange")):
+                    a = cell[cell.axis == axis]
+                    ax.plot(a.epoch, a.stride, marker="o", markersize=3, color=colour,
+                            label=f"$S_{axis}$")
+                ax.axhline(cell.initial.iloc[0], color="grey", linestyle=":", linewidth=1)
+                ax.ticklabel_format(axis="y", useOffset=False)
+                n_ep = int(cell.epoch.max())
+                ax.set_xticks(range(1, n_ep + 1))
+                ax.set_xlim(0.7, n_ep + 0.3)
+                ax.set_title(position, fontsize=9, pad=3)
+                if not any(axes[i, k].axison for k in range(j)):  # first panel of the row
+                    ax.set_ylabel(config, fontsize=9, fontweight="bold")
+                    # sharey keeps the tick labels of column 0 only, empty in some rows
+                    ax.yaxis.set_tick_params(labelleft=True)
+        for j in range(len(pos_order)):
+            shown = [axes[i, j] for i in range(len(cfgs)) if axes[i, j].axison]
+            if shown:
+                shown[-1].set_xlabel("epoch", fontsize=9)
+                shown[-1].xaxis.set_tick_params(labelbottom=True)
+        handles, labels = next(ax for ax in axes.flat if ax.axison).get_legend_handles_labels()
+        fig.legend(handles + [plt.Line2D([], [], color="grey", linestyle=":")],
+                   labels + ["initial stride"], loc="outside lower center", ncol=3, fontsize=9)
+        fig.suptitle(f"Learned strides per epoch, {name(dataset)}, profile {profile}",
+                     fontsize=10)
+        figures.append(fig)
+    return figures
+
+
+def config_colours(configs: Sequence[str]) -> dict:
+    """A colour per configuration, in order: tab10's, or tab20's for more than ten."""
+    palette = plt.get_cmap("tab10" if len(configs) <= 10 else "tab20")
+    return {c: palette(i % palette.N) for i, c in enumerate(configs)}
+
+
+def headline_figure(intervals, runs, colours: dict, dataset: str, title: str):
+    """One data set's test accuracy per configuration: each seed a dot, the mean with its
+    95 % t-interval in black (``intervals``: ``hybridlib.evidence.interval_table``; ``runs``:
+    ``hybridlib.results.runs_table``), configurations in the order of ``colours``."""
+    ci = (intervals[intervals.dataset == dataset].set_index("config")
+          .reindex(list(colours)[::-1]).dropna(subset=["mean"]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(ci) + 1.2), constrained_layout=True)
+    for y, (config, r) in enumerate(ci.iterrows()):
+        seeds = runs[(runs.dataset == dataset) & (runs.config == config)].test_acc
+        ax.scatter(seeds, [y] * len(seeds), s=16, color=colours[config], alpha=0.7, zorder=3)
+        err = None if np.isnan(r.low) else [[r["mean"] - r.low], [r.high - r["mean"]]]
+        ax.errorbar(r["mean"], y, xerr=err, fmt="D", color="black", markersize=4, capsize=3,
+                    zorder=4)
+    ax.set_yticks(range(len(ci)), ci.index)
+    ax.set_xlabel("test accuracy (%): seeds (dots), mean and 95 % interval (black)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def cost_figure(summary, intervals, colours: dict, dataset: str, titles: Sequence[str]):
+    """One data set's mean test accuracy (with its 95 % interval) against the counted FLOPs
+    per image and against the measured training speed, both on logarithmic axes."""
+    import matplotlib.ticker as ticker
+
+    from hybridlib.configs import MAIN_CONFIGS
+
+    s = summary[summary.dataset == dataset].set_index("config")
+    half_width = intervals[intervals.dataset == dataset].set_index("config").half_width
+    # MFLOPs throughout the book; GFLOPs only for the full-width networks.
+    scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.6), sharey=True,
+                             constrained_layout=True)
+    for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
+                                       ("images_per_s", "training images per second"))):
+        xs = s[col] * (scale if col == "gflops" else 1.0)
+        for config, r in s.iterrows():
+            ax.errorbar(xs[config], r.test_acc_mean, yerr=np.nan_to_num(half_width[config]),
+                        fmt="o", color=colours[config], capsize=3,
+                        markersize=6 if config in MAIN_CONFIGS else 4.5)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.margins(x=0.15, y=0.1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3, which="both")
+        label_points(ax, xs, s.test_acc_mean, s.index, [colours[c] for c in s.index])
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=10)
     return fig

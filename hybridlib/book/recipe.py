@@ -37,6 +37,9 @@ MEANINGS = {
     "compile": "torch.compile the model (CUDA only)",
     "device": "where it trains (not part of the settings hash)",
     "threads": "torch's intra-op threads (not part of the settings hash)",
+    "layout": ("memory layout of the activations, contiguous or channels_last; auto: the "
+               "faster one measured for the width (changes results by rounding only, so not "
+               "part of the settings hash)"),
     "branches": (
         "shorter budgets whose trunk state this run keeps for them (not part of the "
         "settings hash)"

@@ -6,9 +6,10 @@
 * :func:`check_block_parameters`: ``fn(c_in, c_out, kind) -> int``, the parameter count
   of one pre-activation block, against ``hybridlib.resnet.PreActBlock``.
 
-Both reuse :class:`~hybridlib.book.selfcheck.spectral.CheckResult` and
-:func:`~hybridlib.book.selfcheck.spectral.run_cases`: a wrong answer raises an
-``AssertionError`` naming the case, a passing check reads "all N cases pass".
+Both use :class:`~hybridlib.book.selfcheck.core.CheckResult` and
+:func:`~hybridlib.book.selfcheck.core.run_cases`: a wrong answer raises an
+``AssertionError`` naming the case (every failing case with ``every_case=True``), a
+passing check reads "all N cases pass".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from hybridlib.book.selfcheck.spectral import CheckResult, run_cases
+from hybridlib.book.selfcheck.core import CheckResult, run_cases
 from hybridlib.configs import CONFIGS, config_spec
 from hybridlib.resnet import PreActBlock, describe, resnet18
 
@@ -58,7 +59,8 @@ def _reference_sizes(spec: Mapping, input_size: tuple[int, int]) -> dict[str, tu
     return _REFERENCE_CACHE[key]
 
 
-def check_feature_sizes(fn: Callable[[Mapping, tuple[int, int]], Mapping]) -> CheckResult:
+def check_feature_sizes(fn: Callable[[Mapping, tuple[int, int]], Mapping], *,
+                        every_case: bool = False) -> CheckResult:
     """Check ``fn(spec, input_size) -> {position: (h, w)}`` against ``describe``.
 
     ``spec`` is a configuration as in ``hybridlib.configs.CONFIGS`` (``description``,
@@ -94,7 +96,7 @@ def check_feature_sizes(fn: Callable[[Mapping, tuple[int, int]], Mapping]) -> Ch
         return run
 
     cases = [(name, case(spec, size)) for name, spec, size in _SIZE_CASES]
-    return run_cases("check_feature_sizes", cases)
+    return run_cases("check_feature_sizes", cases, every_case)
 
 
 # (case name, c_in, c_out, kind); kind None is an identity block (c_in == c_out).
@@ -110,7 +112,8 @@ _BLOCK_CASES: list[tuple[str, int, int, str | None]] = [
 ]
 
 
-def check_block_parameters(fn: Callable[[int, int, str | None], int]) -> CheckResult:
+def check_block_parameters(fn: Callable[[int, int, str | None], int], *,
+                           every_case: bool = False) -> CheckResult:
     """Check ``fn(c_in, c_out, kind) -> int``, the parameters of one pre-activation block.
 
     ``kind`` is ``None`` for an identity block (``c_in == c_out``, no shortcut
@@ -135,4 +138,4 @@ def check_block_parameters(fn: Callable[[int, int, str | None], int]) -> CheckRe
         return run
 
     cases = [(name, case(c_in, c_out, kind)) for name, c_in, c_out, kind in _BLOCK_CASES]
-    return run_cases("check_block_parameters", cases)
+    return run_cases("check_block_parameters", cases, every_case)

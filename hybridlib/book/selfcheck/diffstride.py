@@ -2,40 +2,29 @@
 
 Each ``check_*`` function runs a student's function on a list of named cases, compares
 it with the library (:mod:`hybridlib.diffstride`, :mod:`hybridlib.spectral`) and either
-raises :class:`AssertionError` naming the first failing case, with the inputs, the
-expected and the obtained values, or returns a :class:`CheckResult` whose text reads
-``"<check>: all N cases pass"``.
+raises :class:`AssertionError` naming the first failing case (every failing case with
+``every_case=True``), with the inputs, the expected and the obtained values, or returns
+a :class:`CheckResult` whose text reads ``"<check>: all N cases pass"``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
+from hybridlib.book.selfcheck.core import CheckResult, run_cases
 from hybridlib.diffstride import DiffStride2d, ramp_mask
 from hybridlib.spectral import spectral_output_size
 
-__all__ = ["check_critical_stride", "check_output_size", "check_ramp_mask"]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of a passing self-check: its name and the number of cases run."""
-
-    check: str
-    cases: int
-
-    def __str__(self) -> str:
-        return f"{self.check}: all {self.cases} cases pass"
-
-    __repr__ = __str__
-
-
-def _fail(check: str, case: str, details: str) -> AssertionError:
-    return AssertionError(f"{check}: case {case!r} fails: {details}")
+__all__ = [
+    "CheckResult",
+    "check_critical_stride",
+    "check_output_size",
+    "check_ramp_mask",
+    "critical_stride_reference",
+]
 
 
 # --------------------------------------------------------------------- ramp mask
@@ -56,7 +45,8 @@ _RAMP_CASES: list[tuple[str, torch.Tensor, float, float]] = [
 ]
 
 
-def check_ramp_mask(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
+def check_ramp_mask(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor], *,
+                    every_case: bool = False) -> CheckResult:
     """Check ``fn(positions, threshold, smoothness)`` against :func:`ramp_mask`.
 
     ``fn`` receives ``positions`` (float tensor of any shape), ``threshold`` (0-d float
@@ -65,42 +55,41 @@ def check_ramp_mask(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tens
     threshold. Besides the values, the gradient w.r.t. the threshold is compared: it is
     ``1/R`` on the ramp ``T < p < T + R`` and 0 elsewhere.
     """
-    name = "check_ramp_mask"
-    for case, positions, t, r in _RAMP_CASES:
-        threshold = torch.tensor(t, dtype=torch.float64, requires_grad=True)
-        expected = ramp_mask(positions.double(), threshold, r)
-        try:
+    def case(positions, t, r):
+        def thunk():
+            threshold = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+            expected = ramp_mask(positions.double(), threshold, r)
             got = fn(positions.double(), threshold, r)
-        except NotImplementedError:
-            raise
-        except Exception as err:  # report the case, keep the original error chained
-            raise _fail(name, case, f"raised {type(err).__name__}: {err}") from err
-        if not isinstance(got, torch.Tensor):
-            raise _fail(name, case, f"expected a torch.Tensor, got {type(got).__name__}")
-        if got.shape != expected.shape:
-            raise _fail(name, case, f"positions of shape {tuple(positions.shape)} gave a mask of "
-                                    f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
-        want_v, have_v = expected.detach().flatten(), got.detach().double().flatten()
-        if not torch.allclose(have_v, want_v, atol=1e-6):
-            bad = int((have_v - want_v).abs().argmax())
-            raise _fail(
-                name, case,
-                f"T={t}, R={r}: at position {positions.flatten()[bad].item():g} expected "
-                f"{want_v[bad].item():.6g}, got {have_v[bad].item():.6g}"
-                f"\n  positions {positions.flatten().tolist()}"
-                f"\n  expected  {want_v.tolist()}\n  got       {have_v.tolist()}",
-            )
-        if r > 0:
-            (want,) = torch.autograd.grad(expected.sum(), threshold)
-            if not got.requires_grad:
-                raise _fail(name, case, "the mask does not depend differentiably on the "
-                                        "threshold (no gradient would reach the stride)")
-            (have,) = torch.autograd.grad(got.sum(), threshold, allow_unused=True)
-            have = torch.zeros(()) if have is None else have
-            if not math.isclose(float(have), float(want), abs_tol=1e-6):
-                raise _fail(name, case, f"d(sum of mask)/dT expected {float(want):.6g} "
-                                        f"(1/R per position on the ramp), got {float(have):.6g}")
-    return CheckResult(name, len(_RAMP_CASES))
+            if not isinstance(got, torch.Tensor):
+                raise AssertionError(f"expected a torch.Tensor, got {type(got).__name__}")
+            if got.shape != expected.shape:
+                raise AssertionError(
+                    f"positions of shape {tuple(positions.shape)} gave a mask of shape "
+                    f"{tuple(got.shape)}, expected {tuple(expected.shape)}")
+            want_v, have_v = expected.detach().flatten(), got.detach().double().flatten()
+            if not torch.allclose(have_v, want_v, atol=1e-6):
+                bad = int((have_v - want_v).abs().argmax())
+                raise AssertionError(
+                    f"T={t}, R={r}: at position {positions.flatten()[bad].item():g} expected "
+                    f"{want_v[bad].item():.6g}, got {have_v[bad].item():.6g}"
+                    f"\n  positions {positions.flatten().tolist()}"
+                    f"\n  expected  {want_v.tolist()}\n  got       {have_v.tolist()}")
+            if r > 0:
+                (want,) = torch.autograd.grad(expected.sum(), threshold)
+                if not got.requires_grad:
+                    raise AssertionError("the mask does not depend differentiably on the "
+                                         "threshold (no gradient would reach the stride)")
+                (have,) = torch.autograd.grad(got.sum(), threshold, allow_unused=True)
+                have = torch.zeros(()) if have is None else have
+                if not math.isclose(float(have), float(want), abs_tol=1e-6):
+                    raise AssertionError(
+                        f"d(sum of mask)/dT expected {float(want):.6g} (1/R per position on "
+                        f"the ramp), got {float(have):.6g}")
+
+        return thunk
+
+    return run_cases("check_ramp_mask",
+                     [(name, case(p, t, r)) for name, p, t, r in _RAMP_CASES], every_case)
 
 
 # ------------------------------------------------------------------- output size
@@ -124,29 +113,29 @@ _SIZE_CASES: list[tuple[str, int, float, float]] = [
 ]
 
 
-def check_output_size(fn: Callable[[int, float, float], int]) -> CheckResult:
+def check_output_size(fn: Callable[[int, float, float], int], *,
+                      every_case: bool = False) -> CheckResult:
     """Check ``fn(n, stride, smoothness) -> int``, DiffStride's output length along an axis.
 
     The reference is :meth:`DiffStride2d.output_size` for an ``n x n`` input (both axes
     give the same length), for even and odd ``n``, several strides and smoothness values.
     """
-    name = "check_output_size"
-    for case, n, s, r in _SIZE_CASES:
-        expected_h, expected_w = DiffStride2d(s, smoothness=r).output_size(n, n)
-        assert expected_h == expected_w, "library invariant: equal lengths on both axes"
-        try:
+    def case(n, s, r):
+        def thunk():
+            expected_h, expected_w = DiffStride2d(s, smoothness=r).output_size(n, n)
+            assert expected_h == expected_w, "library invariant: equal lengths on both axes"
             got = fn(n, s, r)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise _fail(name, case, f"raised {type(err).__name__}: {err}") from err
-        if isinstance(got, torch.Tensor):
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
-            raise _fail(name, case, f"expected an integer length, got {got!r}")
-        if int(got) != expected_h:
-            raise _fail(name, case, f"n={n}, S={s}, R={r}: expected {expected_h}, got {got}")
-    return CheckResult(name, len(_SIZE_CASES))
+            if isinstance(got, torch.Tensor):
+                got = got.item()
+            if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+                raise AssertionError(f"expected an integer length, got {got!r}")
+            if int(got) != expected_h:
+                raise AssertionError(f"n={n}, S={s}, R={r}: expected {expected_h}, got {got}")
+
+        return thunk
+
+    return run_cases("check_output_size",
+                     [(name, case(n, s, r)) for name, n, s, r in _SIZE_CASES], every_case)
 
 
 # --------------------------------------------------------------- critical stride
@@ -180,7 +169,8 @@ _CRITICAL_CASES: list[tuple[str, int, float]] = [
 ]
 
 
-def check_critical_stride(fn: Callable[[int, float], float]) -> CheckResult:
+def check_critical_stride(fn: Callable[[int, float], float], *,
+                          every_case: bool = False) -> CheckResult:
     """Check ``fn(n, factor) -> float``: the stride the toy experiment learns as lambda -> 0.
 
     For an even ``n``, it is the largest stride at which DiffStride's mask (either
@@ -188,21 +178,21 @@ def check_critical_stride(fn: Callable[[int, float], float]) -> CheckResult:
     ``spectral_pool2d(x, stride=factor)`` keeps. Compared with a relative tolerance of
     1e-6.
     """
-    name = "check_critical_stride"
-    for case, n, factor in _CRITICAL_CASES:
-        expected = critical_stride_reference(n, factor)
-        try:
+    def case(n, factor):
+        def thunk():
+            expected = critical_stride_reference(n, factor)
             got = fn(n, factor)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise _fail(name, case, f"raised {type(err).__name__}: {err}") from err
-        try:
-            value = float(got)
-        except (TypeError, ValueError) as err:
-            raise _fail(name, case, f"expected a number, got {got!r}") from err
-        if not math.isclose(value, expected, rel_tol=1e-6):
-            size = spectral_output_size(n, n, factor)
-            raise _fail(name, case, f"n={n}, factor={factor} (spectral output {size[0]}x"
-                                    f"{size[1]}): expected {expected:.6g}, got {value:.6g}")
-    return CheckResult(name, len(_CRITICAL_CASES))
+            try:
+                value = float(got)
+            except (TypeError, ValueError):
+                raise AssertionError(f"expected a number, got {got!r}") from None
+            if not math.isclose(value, expected, rel_tol=1e-6):
+                size = spectral_output_size(n, n, factor)
+                raise AssertionError(f"n={n}, factor={factor} (spectral output {size[0]}x"
+                                     f"{size[1]}): expected {expected:.6g}, got {value:.6g}")
+
+        return thunk
+
+    return run_cases("check_critical_stride",
+                     [(name, case(n, factor)) for name, n, factor in _CRITICAL_CASES],
+                     every_case)

@@ -13,18 +13,20 @@ result with a reference:
 * :func:`check_equivalent_filter`: the per-signal equivalent filter of the 1-D toy
   pipeline, against a reference written here.
 
-:class:`CheckResult` and :func:`run_cases` are the small machinery the checks share; other
-self-check modules may reuse them.
+Each takes ``every_case=True`` to run every case and report all failures rather than
+stop at the first. :class:`CheckResult` and :func:`run_cases` (from
+:mod:`hybridlib.book.selfcheck.core`) are re-exported here for the checks written
+before that module existed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from hybridlib.book.selfcheck.core import CheckResult, run_cases
 from hybridlib.spectral import spectral_pool2d
 
 __all__ = [
@@ -34,45 +36,10 @@ __all__ = [
     "check_fourier_resample",
     "check_spectral_activation",
     "check_spectral_crop",
+    "equivalent_filter_reference",
     "run_cases",
+    "spectral_activation_reference",
 ]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of a self-check that passed: its name and the cases it ran."""
-
-    check: str
-    cases: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.check}: all {len(self.cases)} cases pass ({'; '.join(self.cases)})"
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.check}**: all {len(self.cases)} cases pass"
-
-
-def run_cases(check: str, cases: Sequence[tuple[str, Callable[[], None]]]) -> CheckResult:
-    """Run ``cases`` (pairs ``(name, thunk)``) in order; return a :class:`CheckResult`.
-
-    A thunk signals a wrong answer with ``AssertionError``; it is re-raised as
-    ``AssertionError("<check>: case '<name>' fails: <message>")``. An unfinished stub's
-    ``NotImplementedError`` propagates unchanged; any other exception raised by the
-    student's code is reported as a failure of the case that raised it.
-    """
-    for name, thunk in cases:
-        try:
-            thunk()
-        except NotImplementedError:
-            raise
-        except AssertionError as err:
-            raise AssertionError(f"{check}: case '{name}' fails: {err}") from None
-        except Exception as err:  # the student's function crashed on this case
-            raise AssertionError(
-                f"{check}: case '{name}' fails: the function raised "
-                f"{type(err).__name__}: {err}"
-            ) from err
-    return CheckResult(check, tuple(name for name, _ in cases))
 
 
 def _as_array(value, what: str) -> np.ndarray:
@@ -111,7 +78,7 @@ def _random(shape, seed: int) -> torch.Tensor:
 # --------------------------------------------------------------------------- chapter 1
 
 
-def check_spectral_crop(fn: Callable) -> CheckResult:
+def check_spectral_crop(fn: Callable, *, every_case: bool = False) -> CheckResult:
     """Check ``fn(x, output_size) -> y``, spectral pooling to an explicit size.
 
     ``x`` is a ``[B, C, H, W]`` float64 tensor and ``output_size`` a pair ``(h, w)``; the
@@ -142,6 +109,7 @@ def check_spectral_crop(fn: Callable) -> CheckResult:
     return run_cases(
         "check_spectral_crop",
         [(name, case(shape, size, seed)) for seed, (name, shape, size) in enumerate(specs)],
+        every_case,
     )
 
 
@@ -151,7 +119,7 @@ def _scipy_resample_2d(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resample(resample(x, size[0], axis=-2), size[1], axis=-1)
 
 
-def check_fourier_resample(fn: Callable) -> CheckResult:
+def check_fourier_resample(fn: Callable, *, every_case: bool = False) -> CheckResult:
     """Check ``fn(x, size) -> y``, Fourier resampling of ``[B, C, H, W]`` to ``(h, w)``.
 
     The reference is ``scipy.signal.resample`` along the height, then along the width:
@@ -191,13 +159,14 @@ def check_fourier_resample(fn: Callable) -> CheckResult:
 
     cases.append(("band-limited 16x16 with energy at the new Nyquist: equals x[::2, ::2]",
                   band_limited))
-    return run_cases("check_fourier_resample", cases)
+    return run_cases("check_fourier_resample", cases, every_case)
 
 
 # --------------------------------------------------------------------------- chapter 2
 
 
-def _spectral_activation_reference(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:
+def spectral_activation_reference(v: torch.Tensor, slope: float = 1.0) -> torch.Tensor:
+    """The answer to Exercise 2.1: ``sigmoid(slope * standardised v)`` along the last axis."""
     z = (v - v.mean(dim=-1, keepdim=True)) / v.std(dim=-1, keepdim=True)
     return torch.sigmoid(slope * z)
 
@@ -212,7 +181,7 @@ TOY_FILTERS = (
 )
 
 
-def check_spectral_activation(fn: Callable) -> CheckResult:
+def check_spectral_activation(fn: Callable, *, every_case: bool = False) -> CheckResult:
     """Check ``fn(v, slope=1.0)``: standardise along the last axis, then a sigmoid.
 
     ``v`` is a float64 tensor ``[..., N]``; the answer is
@@ -230,16 +199,16 @@ def check_spectral_activation(fn: Callable) -> CheckResult:
     def case(v, slope):
         def thunk():
             got = fn(v.clone(), slope) if slope != 1.0 else fn(v.clone())
-            _assert_close(got, _spectral_activation_reference(v, slope),
+            _assert_close(got, spectral_activation_reference(v, slope),
                           f"the output for input shape {tuple(v.shape)}", atol=1e-10)
 
         return thunk
 
     return run_cases("check_spectral_activation",
-                     [(name, case(v, slope)) for name, v, slope in specs])
+                     [(name, case(v, slope)) for name, v, slope in specs], every_case)
 
 
-def check_commuting_input(fn: Callable) -> CheckResult:
+def check_commuting_input(fn: Callable, *, every_case: bool = False) -> CheckResult:
     """Check ``fn(n) -> x``: an ``[1, 1, n, n]`` image for which ReLU and pooling commute.
 
     Requirements for each ``n``: ``x`` is not (nearly) constant, its positive part is
@@ -273,10 +242,11 @@ def check_commuting_input(fn: Callable) -> CheckResult:
         return thunk
 
     return run_cases("check_commuting_input",
-                     [(f"n = {n}", case(n)) for n in (16, 24, 32)])
+                     [(f"n = {n}", case(n)) for n in (16, 24, 32)], every_case)
 
 
-def _equivalent_filter_reference(spectrum, filters, keeps, activation, order):
+def equivalent_filter_reference(spectrum, filters, keeps, activation, order):
+    """The answer to Exercise 2.3 (see :func:`check_equivalent_filter` for the arguments)."""
     spectrum = np.asarray(spectrum, dtype=float)
     n = spectrum.shape[-1]
     centre = n // 2
@@ -295,11 +265,16 @@ def _equivalent_filter_reference(spectrum, filters, keeps, activation, order):
     return ratio
 
 
+# The names the tests knew them by.
+_spectral_activation_reference = spectral_activation_reference
+_equivalent_filter_reference = equivalent_filter_reference
+
+
 def _standardise(v):
     return (v - v.mean()) / v.std(ddof=1)
 
 
-def check_equivalent_filter(fn: Callable) -> CheckResult:
+def check_equivalent_filter(fn: Callable, *, every_case: bool = False) -> CheckResult:
     """Check ``fn(spectrum, filters, keeps, activation, order) -> ratio`` for the 1-D toy.
 
     ``spectrum``: ``[N]`` array (N odd, centred: index ``N//2`` is DC); ``filters``: one
@@ -330,10 +305,10 @@ def check_equivalent_filter(fn: Callable) -> CheckResult:
     def case(spectrum, filts, keeps, activation, order):
         def thunk():
             got = fn(spectrum.copy(), [f.copy() for f in filts], keeps, activation, order)
-            want = _equivalent_filter_reference(spectrum, filts, keeps, activation, order)
+            want = equivalent_filter_reference(spectrum, filts, keeps, activation, order)
             _assert_close(got, want, "the ratio", atol=1e-10)
 
         return thunk
 
     return run_cases("check_equivalent_filter",
-                     [(name, case(*rest)) for name, *rest in specs])
+                     [(name, case(*rest)) for name, *rest in specs], every_case)

@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # What the evidence says, and what it cannot
+#
+# The Hybrid paper claims that DiffStride early in the network and spectral pooling late
+# beats DiffStride everywhere. Seven chapters built the layers, checked them against the
+# official code, trained the comparison and tested it. This chapter puts the answer in
+# one place, with the limits of the records it rests on, and says what it would take to
+# test the claim at the papers' scale.
+#
+# ```{admonition} Learning objectives
+# :class: objectives
+# After this chapter you can
+#
+# * state what these records support about the Hybrid paper's claim, and what they do not;
+# * say which differences between this book's runs and the papers' could change the answer;
+# * run the paper-scale comparison on GPUs, knowing its price beforehand.
+#
+# **Prerequisites:** the [results](06_results.ipynb) and [budget](07_budget.ipynb)
+# chapters.
+# ```
+
+# %% tags=["parameters"]
+profile = "cpu"
+results_dir = None  # root folder of the run records; None: the repository's results/
+
+# %% tags=["hide-input", "remove-stderr"]
+from hybridlib import budget
+from hybridlib.book import closing
+from hybridlib.book.formatting import md
+from hybridlib.runs import RunStore
+
+store = RunStore(results_dir)
+records = store.load(profile, accept_code=True)
+
+# %% [markdown]
+# ## The claim, at this book's scale
+#
+# The [results chapter](06_results.ipynb) tests hybrid − DiffStride with seeds and test
+# images as crossed sources of noise, and asks what the records rule out with two
+# one-sided tests against a margin of 0.3 points:
+
+# %% tags=["remove-input"]
+md(closing.claim_paragraph(records, profile))
+
+# %% [markdown]
+# Those networks are underfit: they stopped after a few epochs, while their accuracy was
+# still climbing. The [budget study](07_budget.ipynb) trains the comparison again for
+# longer, with its analysis fixed in code before its first run:
+
+# %% tags=["remove-input"]
+md(closing.study_paragraph(budget.study_records(store, accept_code=True)))
+
+# %% [markdown]
+# ## What this book could not test
+
+# %% tags=["remove-input"]
+md(closing.scale_paragraph(profile))
+
+# %% [markdown]
+# Each of these differences could change the answer. Spectral pooling keeps more of an
+# image's low frequencies than a strided convolution, which matters more for colour
+# images with fine texture (CIFAR) than for grey clothing silhouettes (Fashion-MNIST). A
+# network of width 64 has eight times the channels to spend on what the pooling keeps.
+# And the papers' networks are trained until their accuracy stops moving; every
+# comparison in this book is between networks that had not.
+#
+# ## The paper-scale runs
+#
+# The `paper` profile declares the papers' comparison whole: CIFAR-10 and CIFAR-100, the
+# four configurations and the stride rows of the DiffStride paper, at width 64 with the
+# official recipe, several seeds each. With GPUs, install the CUDA build of PyTorch and
+# price the sweep before starting it:
+#
+# ```bash
+# make setup TORCH=cu128
+# python -m hybridlib.bench gpu --record          # checks the layers on the GPU, times them
+# python -m hybridlib.sweep --profile paper --dry-run
+# python -m hybridlib.sweep --profile paper --executor slurm --partition gpu --gpus 32
+# python -m hybridlib.sweep status --profile paper
+# make book PROFILE=paper                         # the book of those records
+# ```
+#
+# Every run is load-or-train and resumes from its last epoch after a pre-emption, so the
+# same commands continue an interrupted sweep.
+
+# %% tags=["remove-input"]
+md(closing.paper_price_paragraph())
+
+# %% [markdown]
+# ## Open questions
+#
+# * **Does the order hold when the networks are trained to convergence?** The budget
+#   study answers this for width 8 on Fashion-MNIST; the paper profile for the papers'
+#   setting.
+# * **Is the hybrid's gain the spectral layer's, or the rescaling's?** Spectral pooling
+#   without rescaling shrinks the shortcut's amplitude relative to the residual branch
+#   (the [results chapter](06_results.ipynb) measures it); the `diffstride_rescaled`
+#   control of the budget study separates the two.
+# * **Where in the network does learned striding pay?** The position ablation shows no
+#   difference these runs can detect at 3 seeds; a detectable difference of a few tenths
+#   of a point needs many more seeds, which the [results chapter](06_results.ipynb)
+#   computes.
+# * **What do the strides learn when the weights are trained longer?** At these budgets
+#   the strides barely move from their initial values.
+#
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * A claim is tested at a scale; these records test the Hybrid paper's claim on
+#   Fashion-MNIST at width 8, not on CIFAR at width 64.
+# * "No difference shown" is not "no difference": the equivalence test says which
+#   differences the records rule out, and the detectable difference says which they
+#   could have found.
+# * An analysis fixed before its runs, and records that carry the hash of the code that
+#   made them, let a reader check every number in this book.
+# ```
