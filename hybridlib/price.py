@@ -55,7 +55,7 @@ def _rate(run: dict, processes: int) -> float:
     """Training FLOP/s one process achieves for ``run`` (see the module's docstring)."""
     rows = _grid()["rows"]
     precision = "fp32" if run["precision"] == "auto" else run["precision"]
-    chosen = layout.resolve(run.get("layout"), "cpu", run["width"], precision)
+    chosen = layout.resolve(run.get("layout"), "cpu", run["width"], precision, 1)
     widths = sorted({r["width"] for r in rows})
     width = min(widths, key=lambda w: abs(w - run["width"]))
     flops = _flops(json.dumps(run["spec"], sort_keys=True), run["width"],

@@ -158,8 +158,7 @@ def bench_grid(configs: Sequence[str] = GRID_CONFIGS, widths: Sequence[int] = GR
             progress(f"width {width} {config}: " + ", ".join(
                 f"{r['precision']}/{r['layout']}/{r['threads']}t x{r['processes']} "
                 f"{r['images_per_s']:.0f}" for r in rows[-(4 * len(threads) + 1):]))
-    return {"input_size": list(INPUT), "batch_sizes": BATCH, "repeats": repeats,
-            "trainer_threads": 1, "rows": rows}
+    return {"input_size": list(INPUT), "batch_sizes": BATCH, "repeats": repeats, "rows": rows}
 
 
 def fastest(record: dict) -> list[dict]:

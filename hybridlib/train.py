@@ -432,7 +432,9 @@ def fit(
     # The fastest memory layout measured for this width (recorded, outside the hash); a
     # resumed run keeps its checkpoint's, so that it ends as an uninterrupted one would.
     chosen = (state or {}).get("layout") or run.get("layout")
-    run = {**run, "layout": layout.resolve(chosen, device.type, run["width"], run["precision"])}
+    threads = run.get("threads") or torch.get_num_threads()
+    run = {**run, "layout": layout.resolve(chosen, device.type, run["width"], run["precision"],
+                                           threads)}
     with _thread_count(run, state, ckpt_path):
         record = _train(run, digest, device, state, ckpt_path, path.parent.name, progress,
                         trunks)

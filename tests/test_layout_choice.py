@@ -14,15 +14,17 @@ from hybridlib.runs import RunStore
 
 @pytest.fixture
 def measured(tmp_path, monkeypatch):
-    """A grid record in which channels_last wins at width 8 and loses at width 32."""
-    rows = [{"config": c, "width": w, "precision": "bf16", "layout": lay, "threads": 1,
+    """A grid record in which channels_last wins at width 8 on one thread, and loses on two
+    threads and at width 32."""
+    rows = [{"config": c, "width": w, "precision": "bf16", "layout": lay, "threads": t,
              "processes": 1, "images_per_s": speed}
             for c in ("strided", "diffstride")
-            for w, lay, speed in ((8, "contiguous", 100), (8, "channels_last", 150),
-                                  (32, "contiguous", 80), (32, "channels_last", 40))]
+            for w, lay, t, speed in ((8, "contiguous", 1, 100), (8, "channels_last", 1, 150),
+                                     (8, "contiguous", 2, 200), (8, "channels_last", 2, 150),
+                                     (32, "contiguous", 1, 80), (32, "channels_last", 1, 40))]
     path = tmp_path / "bench" / "grid.json"
     path.parent.mkdir()
-    path.write_text(json.dumps({"environment": {"device": "cpu"}, "trainer_threads": 1,
+    path.write_text(json.dumps({"environment": {"device": "cpu"},
                                 "rows": rows}))
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     layout._measured.cache_clear()
@@ -32,6 +34,7 @@ def measured(tmp_path, monkeypatch):
 
 def test_the_measured_faster_layout_is_chosen_per_width(measured):
     assert layout.preferred("cpu", 8, "bf16") == "channels_last"
+    assert layout.preferred("cpu", 8, "bf16", threads=2) == "contiguous"  # per thread count
     assert layout.preferred("cpu", 32, "bf16") == "contiguous"
     assert layout.preferred("cpu", 64, "bf16") == "contiguous"  # the nearest width measured
     # Nothing measured for the device or the precision: the rule.

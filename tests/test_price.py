@@ -28,7 +28,7 @@ def grid(tmp_path, monkeypatch):
                      "gflop_per_s": 1.5})
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "grid.json").write_text(json.dumps(
-        {"environment": {"device": "cpu"}, "trainer_threads": 1, "rows": rows}))
+        {"environment": {"device": "cpu"}, "rows": rows}))
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     for cached in (price._grid, layout._measured):
         cached.cache_clear()

@@ -109,3 +109,16 @@ def test_a_failed_fetch_says_what_to_do(wheel_env, tmp_path):
     assert out.returncode == 0
     assert "could not be fetched" in out.stderr and "HYBRIDLIB_RESULTS" in out.stderr
     assert "Traceback" not in out.stderr  # one readable message
+
+
+def test_a_researcher_imports_the_layers_from_the_wheel(wheel_env, tmp_path):
+    code = ("import hybridlib, torch\n"
+            "from hybridlib import CONFIGS, DiffStride2d, SpectralPool2d, resnet18\n"
+            "x = torch.randn(2, 3, 32, 32)\n"
+            "print(hybridlib.__version__, tuple(DiffStride2d(2.0)(x).shape),\n"
+            "      tuple(resnet18(CONFIGS['hybrid'], width=4)(x).shape), hybridlib.__file__)\n")
+    out = subprocess.run([wheel_env, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         check=True).stdout.split()
+    assert out[0] == __import__("hybridlib").__version__
+    assert "(2, 3, 24, 24)" in " ".join(out) and "(2, 10)" in " ".join(out)
+    assert not Path(out[-1]).is_relative_to(REPO)  # the wheel's package, not the checkout
