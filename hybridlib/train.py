@@ -431,7 +431,11 @@ def fit(
                   for b in run.get("branches") or () if b < run["epochs"]}
     # The fastest memory layout measured for this width (recorded, outside the hash); a
     # resumed run keeps its checkpoint's, so that it ends as an uninterrupted one would.
-    chosen = (state or {}).get("layout") or run.get("layout")
+    chosen = run.get("layout")
+    if state is not None:
+        # Checkpoints older than layouts ran channels_last on CUDA and contiguous elsewhere.
+        chosen = state.get("layout") or ("channels_last" if device.type == "cuda"
+                                         else "contiguous")
     threads = run.get("threads") or torch.get_num_threads()
     run = {**run, "layout": layout.resolve(chosen, device.type, run["width"], run["precision"],
                                            threads)}

@@ -75,3 +75,15 @@ def test_a_resumed_run_keeps_the_layout_of_its_checkpoint(tmp_path):
     store.record_path(run).unlink()  # as if killed after its last epoch's checkpoint
     resumed = train.fit(quick_run(epochs=2, layout="contiguous"), store, progress=False)
     assert resumed["config"]["layout"] == "channels_last"
+
+
+def test_a_checkpoint_from_before_layouts_resumes_in_the_layout_it_was_made_in(tmp_path):
+    store = RunStore(tmp_path / "r", tmp_path / "c")
+    run = quick_run(epochs=2, layout="contiguous")
+    train.fit(run, store, progress=False)
+    state = torch.load(store.checkpoint_path(run), weights_only=True)
+    del state["layout"]  # as the code before layouts wrote it
+    torch.save(state, store.checkpoint_path(run))
+    store.record_path(run).unlink()
+    resumed = train.fit(quick_run(epochs=2, layout="channels_last"), store, progress=False)
+    assert resumed["config"]["layout"] == "contiguous"
