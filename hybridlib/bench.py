@@ -25,7 +25,6 @@ Records go to the git-ignored ``results/bench/local/``; ``--record`` writes the 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -181,24 +180,6 @@ def _previous(model: nn.Module) -> nn.Module:
     return model
 
 
-def _training_step(model: nn.Module, x, y, precision: str) -> Callable[[], None]:
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    autocast = (
-        torch.autocast("cpu", dtype=torch.bfloat16)
-        if precision == "bf16"
-        else contextlib.nullcontext()
-    )
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            loss = F.cross_entropy(model(x).float(), y)
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
 def bench_network(
     configs: Sequence[str] = NETWORK_CONFIGS,
     width: int | None = None,
@@ -224,16 +205,16 @@ def bench_network(
             return resnet18(config_spec(config), num_classes=10, in_channels=1, width=width)
 
         candidates = {
-            "previous": _training_step(_previous(build()), x, y, "fp32"),
-            "current": _training_step(build(), x, y, "fp32"),
-            "current_bf16": _training_step(build(), x, y, "bf16"),
+            "previous": speed.sgd_step(_previous(build()), x, y, "fp32"),
+            "current": speed.sgd_step(build(), x, y, "fp32"),
+            "current_bf16": speed.sgd_step(build(), x, y, "bf16"),
         }
         ratios = {
             "current / previous": ("current", "previous"),
             "current_bf16 / previous": ("current_bf16", "previous"),
         }
         if compile_model:
-            candidates["current_compiled"] = _training_step(torch.compile(build()), x, y, "fp32")
+            candidates["current_compiled"] = speed.sgd_step(torch.compile(build()), x, y, "fp32")
             ratios["current_compiled / current"] = ("current_compiled", "current")
         times = time_interleaved(candidates, repeats=repeats, warmup=2)
         summary = summarise(times, ratios)

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
 from hybridlib import data as datasets
 from hybridlib.argtypes import integer, number
 from hybridlib.claims import EXPIRES_SECONDS, claim, describe_holder
@@ -40,7 +38,7 @@ from hybridlib.runs import (
     declared_runs,
     warn,
 )
-from hybridlib.train import DEVICE_TYPES, TrainingDiverged, fit, resolve_device
+from hybridlib.train import TrainingDiverged, device_name, fit, resolve_device
 
 __all__ = [
     "FORCED_SINCE_ENV",
@@ -206,19 +204,6 @@ def preflight(store: RunStore, runs: Iterable[dict], results_flag: str | None = 
     for device in sorted({str(run["device"]) for run in runs}):
         resolve_device(device)
 
-def _device(text: str) -> str:
-    """An argparse type: ``auto`` or a device name of a kind runs train on (whether this
-    machine has it is checked before any work: :func:`preflight`)."""
-    if text != "auto":
-        try:
-            kind = torch.device(text).type
-        except (RuntimeError, ValueError, TypeError):
-            kind = None
-        if kind not in DEVICE_TYPES:
-            raise argparse.ArgumentTypeError(
-                f"must be auto, cpu, cuda, cuda:<index> or mps, got {text!r}"
-            )
-    return text
 
 def _parse_strides(text: str) -> tuple[int, int, int]:
     """An argparse type: ``configs.stride_row``, whose error argparse names the flag of."""
@@ -313,7 +298,8 @@ def _parser() -> argparse.ArgumentParser:
         help="memory layout of the activations: auto (the default: the faster one "
         "measured for the width, results/bench/grid.json), contiguous or channels_last; "
         "changes results only by rounding, so it is recorded but not part of the run's hash")
-    add("--device", type=_device, help="auto, cpu, cuda, cuda:1 or mps (default: the profile's)")
+    add("--device", type=device_name,
+        help="auto, cpu, cuda, cuda:1 or mps (default: the profile's)")
     add(
         "--threads",
         type=integer(1),

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from hybridlib.configs import config_spec
 from hybridlib.resnet import describe, resnet18
 
-__all__ = ["GRID_CONFIGS", "GRID_WIDTHS", "bench_grid", "fastest", "training_step"]
+__all__ = ["GRID_CONFIGS", "GRID_WIDTHS", "bench_grid", "fastest", "sgd_step", "training_step"]
 
 GRID_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")
 GRID_WIDTHS = (8, 16, 32, 64)
@@ -56,22 +56,27 @@ def training_step(config: str, width: int, precision: str, layout: str, batch_si
     if layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    cast = (torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
-            if precision == "bf16" else contextlib.nullcontext())
+    return sgd_step(torch.compile(model) if compiled else model, x, y, precision), flops
 
-    forward = torch.compile(model) if compiled else model
+
+def sgd_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             precision: str) -> Callable[[], None]:
+    """A closure running one SGD step of ``model`` on the batch ``x`` ``[B, C, H, W]``,
+    labels ``y`` ``[B]``, under bf16 autocast when ``precision`` is ``"bf16"``."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    cast = (torch.autocast(x.device.type, dtype=torch.bfloat16)
+            if precision == "bf16" else contextlib.nullcontext())
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with cast:
-            loss = F.cross_entropy(forward(x).float(), y)
+            loss = F.cross_entropy(model(x).float(), y)
         loss.backward()
         optimizer.step()
         if x.is_cuda:
             torch.cuda.synchronize()
 
-    return step, flops
+    return step
 
 
 def _row(config, width, precision, layout, threads, processes, batch, seconds, flops) -> dict:

@@ -61,7 +61,7 @@ from hybridlib.runs import (
     record_path,
     write_json,
 )
-from hybridlib.train import DEVICE_TYPES, autocast, fit, make_optimizer, resolve_device
+from hybridlib.train import autocast, device_name, fit, make_optimizer, resolve_device
 
 pd = import_extra("pandas", "book", __name__)
 
@@ -692,7 +692,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--gpu-tflops", type=number(0, inclusive=False, high=MAX_TFLOPS),
         help=f"effective TFLOP/s of the target GPU for the price (default: measured on a "
         f"CUDA device, else {ASSUMED_GPU['tflops']:g}, {ASSUMED_GPU['name']})")
-    add("--calibrate-on", default="auto", type=_device,
+    add("--calibrate-on", default="auto", type=device_name,
         help="device of the calibration step: auto, cpu, cuda, cuda:<index> or mps (default: "
         "auto)")
     add("--results-dir", help="where run records go (default: the repository's results/)")
@@ -700,17 +700,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _device(text: str) -> str:
-    """An argparse type: ``auto`` or a device name of a kind runs train on."""
-    if text != "auto":
-        try:
-            kind = torch.device(text).type
-        except (RuntimeError, ValueError, TypeError):
-            kind = None
-        if kind not in DEVICE_TYPES:
-            raise argparse.ArgumentTypeError(
-                f"must be auto, cpu, cuda, cuda:<index> or mps, got {text!r}")
-    return text
 
 
 def _throughput(args) -> tuple[float, str]:

@@ -15,6 +15,7 @@ A run whose loss or parameters become NaN or infinite stops with
 
 from __future__ import annotations
 
+import argparse
 import functools
 import math
 import sys
@@ -55,6 +56,7 @@ from hybridlib.runs import warn as _warn  # noqa: E402
 __all__ = [
     "TrainingDiverged",
     "autocast",
+    "device_name",
     "evaluate",
     "fit",
     "learning_rate",
@@ -90,6 +92,20 @@ DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+def device_name(text: str) -> str:
+    """An argparse type: ``auto`` or a device name of a kind runs train on (whether this
+    machine has it is checked before any work, by :func:`resolve_device`)."""
+    if text != "auto":
+        try:
+            kind = torch.device(text).type
+        except (RuntimeError, ValueError, TypeError):
+            kind = None
+        if kind not in DEVICE_TYPES:
+            raise argparse.ArgumentTypeError(
+                f"must be auto, cpu, cuda, cuda:<index> or mps, got {text!r}")
+    return text
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks cuda, then mps, then cpu; another name must be a device of
