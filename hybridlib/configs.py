@@ -286,7 +286,9 @@ PROFILES: dict[str, dict] = {
         "schedule": "wsd",
         # The cpu profile's rates (the control takes DiffStride's); hybridlib.budget checks
         # each against its grid neighbours at the largest budget before the seeds run.
-        "lr": {"strided": 0.8, "diffstride": 0.1, "hybrid": 0.1, "diffstride_rescaled": 0.1},
+        # strided: 0.4, not the cpu profile's 0.8 (validation 93.54 % against 93.02 % at
+        # 18 epochs, more than the rule's 0.3 points); the check goes on around 0.4.
+        "lr": {"strided": 0.4, "diffstride": 0.1, "hybrid": 0.1, "diffstride_rescaled": 0.1},
         "lr_grid": {"values": (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)},
         "device": "cpu",
         "threads": 1,

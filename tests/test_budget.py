@@ -30,8 +30,10 @@ def test_each_unit_trains_the_longest_budget_first_and_branches_the_others():
 
 def test_the_learning_rate_check_tries_the_neighbours_of_each_rate_but_the_controls():
     checks = {(r["config"], r["lr"]) for r in budget.lr_check_runs()}
-    assert checks == {("strided", 0.4), ("strided", 1.6), ("diffstride", 0.05),
-                      ("diffstride", 0.2), ("hybrid", 0.05), ("hybrid", 0.2)}
+    rates = profile_settings("cpu-budget")["lr"]
+    # The grid doubles from value to value: the neighbours are half and twice the rate.
+    assert checks == {(c, f(rates[c])) for c in ("strided", "diffstride", "hybrid")
+                      for f in (lambda r: r / 2, lambda r: r * 2)}
     assert all(r["epochs"] == 18 and r["seed"] == 0 for r in budget.lr_check_runs())
 
 
