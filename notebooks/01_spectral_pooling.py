@@ -15,8 +15,10 @@
 #
 # Spectral pooling {cite}`rippel2015spectral` shrinks a feature map by going to the
 # frequency domain, keeping a centred window of low frequencies and coming back at the
-# smaller size. The Hybrid paper {cite}`hybrid2024` places one such layer just before
-# global average pooling, and DiffStride {cite}`riad2022diffstride` is the same operation
+# smaller size. The Hybrid paper {cite}`hybrid2024` places one such layer one level above
+# global average pooling (GAP), at the end of the network (the position `head` of the
+# [architectures chapter](04_architectures.ipynb)), and DiffStride
+# {cite}`riad2022diffstride` is the same operation
 # with a learnable window. This chapter builds the layer from the discrete Fourier
 # transform (DFT) up, on real photographs:
 #
@@ -62,8 +64,8 @@ import torch.nn.functional as F
 from IPython.display import display
 from skimage import color, data, transform
 
-from hybridlib.book.formatting import md, num, pm, table
-from hybridlib.book.plots import plot_log_spectrum, plot_mean_std, show_images
+from hybridlib.book.formatting import md, num, pct, pm, table
+from hybridlib.book.plots import MAX_WIDTH, plot_log_spectrum, plot_mean_std, show_images
 from hybridlib.book.selfcheck import check_fourier_resample, check_spectral_crop
 from hybridlib.spectral import spectral_pool2d
 
@@ -131,7 +133,7 @@ print(f"largest imaginary part on the 4 self-conjugate bins / max |X| = {imag_er
 print(f"fft2 stores {X.size} complex numbers, rfft2 {np.fft.rfft2(cam).size}")
 
 # %% mystnb={"figure": {"caption": "The camera-man photograph and its centred log-magnitude spectrum: most of the energy sits at low frequencies, around DC in the middle.", "name": "fig-camera-spectrum"}}
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.9), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.1), constrained_layout=True)
 axes[0].imshow(cam, cmap="gray")
 axes[0].set_title(f"camera, {H}x{W}")
 axes[0].set_axis_off()
@@ -168,7 +170,9 @@ for s in (2, 4, 8, 16):
                         "energy kept without DC": (power[inside].sum() - power[0, 0])
                         / (power.sum() - power[0, 0])})
 energy_table = pd.DataFrame(energy_rows).set_index("stride S")
-table(energy_table, digits=4)
+table(energy_table, formats={"energy kept": pct, "energy kept without DC": pct},
+      caption="The camera image's energy inside a centred window that keeps one coefficient "
+      "in S², with and without the mean (the DC bin)")
 
 # %% tags=["remove-input"]
 md(f"A centred window with 1/16 of the coefficients holds "
@@ -229,14 +233,15 @@ for s in (2, 4, 8):
                                                                    keep_cutoff=True)}
     for label, img in inputs.items():
         target = img[::s, ::s]
-        resample_rows.append({"input": label, "stride": s, "output": f"{m}x{m}",
-                              "spectral_pool2d(rescale=True)":
+        resample_rows.append({"input": label, "stride": s, "output": f"{m}×{m}",
+                              "spectral pooling, rescaled":
                                   rel_err(pool(img, stride=s, rescale=True), target),
-                              "scipy.signal.resample": rel_err(fourier_resample(img, (m, m)),
-                                                                target)})
+                              "SciPy's resample": rel_err(fourier_resample(img, (m, m)),
+                                                          target)})
 resample_table = pd.DataFrame(resample_rows).set_index(["input", "stride", "output"])
 table(resample_table, digits=2,
-      caption="relative difference ‖y − x[::S, ::S]‖ / ‖x[::S, ::S]‖")
+      caption="Relative difference ‖y − x[::S, ::S]‖ / ‖x[::S, ::S]‖ between each resampler's "
+      "output y and plain decimation")
 
 # %% [markdown]
 # Three things to read in the table:
@@ -249,11 +254,13 @@ table(resample_table, digits=2,
 #   part ways. That bin needs its own section.
 
 # %% tags=["remove-input"]
-for label in resample_table.index.get_level_values("input").unique():
-    col = resample_table.loc[label]
-    md(f"*{label}*: spectral pooling off decimation by {num(col.iloc[:, 0].min(), 2)} to "
-       f"{num(col.iloc[:, 0].max(), 2)}, SciPy by {num(col.iloc[:, 1].min(), 2)} to "
-       f"{num(col.iloc[:, 1].max(), 2)}.")
+limited = resample_table.xs("band-limited below the new Nyquist m/2", level="input")
+photo = resample_table.xs("photo", level="input")
+md(f"Band-limited below the new Nyquist frequency, both reproduce decimation to rounding "
+   f"error (within {num(limited.to_numpy().max(), 1)}); on the photograph both are off by up "
+   f"to {num(photo.to_numpy().max(), 2)}, and by nearly the "
+   f"same amount (at most {num((photo.iloc[:, 0] - photo.iloc[:, 1]).abs().max(), 1)} apart), "
+   f"which is the aliased energy that decimation keeps and the two resamplers drop.")
 
 # %% [markdown]
 # ## Corner cases: Nyquist bins, the official rule, odd sizes
@@ -294,11 +301,13 @@ for size, stride in [((128, 128), (2, 2)), ((128, 96), (2, 3)), ((64, 128), (4, 
                      ((96, 96), (3, 3))]:
     x = x_cam[..., : size[0], : size[1]]
     a, b = official_fixed_spectral_pool(x, stride), spectral_pool2d(x, stride=stride)
-    official_rows.append({"input": f"{size[0]}x{size[1]}", "stride": str(stride),
-                          "official": "x".join(map(str, a.shape[-2:])),
-                          "hybridlib": "x".join(map(str, b.shape[-2:])),
+    official_rows.append({"input": f"{size[0]}×{size[1]}", "stride": str(stride),
+                          "official": "×".join(map(str, a.shape[-2:])),
+                          "hybridlib": "×".join(map(str, b.shape[-2:])),
                           "max |difference|": (a - b).abs().max().item()})
-pd.DataFrame(official_rows).set_index("input")
+table(pd.DataFrame(official_rows).set_index("input"),
+      caption="Output size of the official rule and of hybridlib on even inputs, and the "
+      "largest difference between their outputs")
 
 # %% [markdown]
 # ### The amplitude factor
@@ -313,10 +322,11 @@ amplitude_rows = []
 for size_in, size_out in [(32, 24), (32, 16), (128, 64), (128, 32)]:
     ones = torch.ones(1, 1, size_in, size_in, dtype=torch.float64)
     out = spectral_pool2d(ones, output_size=size_out)
-    amplitude_rows.append({"input": f"{size_in}x{size_in}", "output": f"{size_out}x{size_out}",
+    amplitude_rows.append({"input": f"{size_in}×{size_in}", "output": f"{size_out}×{size_out}",
                            "output value of a constant 1": out.mean().item(),
                            "(H W) / (h w)": size_in**2 / size_out**2})
-pd.DataFrame(amplitude_rows).set_index("input")
+table(pd.DataFrame(amplitude_rows).set_index(["input", "output"]),
+      caption="Spectral pooling without rescaling multiplies a constant image by (HW)/(hw)")
 
 # %% [markdown]
 # ### The Nyquist bin: one side instead of the fold
@@ -365,11 +375,12 @@ md(f"A cosine of 8 cycles over 32 rows, pooled to 16 rows: spectral pooling retu
 size_rows = []
 for size, s in [((31, 31), 2), ((33, 33), 2), ((31, 32), 2), ((45, 45), 3)]:
     zeros = torch.zeros(1, 1, *size)
-    size_rows.append({"input": f"{size[0]}x{size[1]}", "stride": s,
-                      "official": "x".join(map(str, official_fixed_spectral_pool(
+    size_rows.append({"input": f"{size[0]}×{size[1]}", "stride": s,
+                      "official": "×".join(map(str, official_fixed_spectral_pool(
                           zeros, (s, s)).shape[-2:])),
-                      "hybridlib": "x".join(map(str, spectral_pool2d(zeros, stride=s).shape[-2:]))})
-pd.DataFrame(size_rows).set_index("input")
+                      "hybridlib": "×".join(map(str, spectral_pool2d(zeros, stride=s).shape[-2:]))})
+table(pd.DataFrame(size_rows).set_index("input"),
+      caption="Output size of the official rule and of hybridlib on odd inputs")
 
 # %%
 M = 31
@@ -390,11 +401,11 @@ def gain(out):
 # %% mystnb={"figure": {"caption": "Gain of every real cosine wave (k, l) of a 31×31 input pooled with stride 2: the official rule (left) keeps a lopsided window, hybridlib's odd window (right) passes |k|, |l| ≤ 7 in full.", "name": "fig-odd-gain"}}
 out_official = official_fixed_spectral_pool(waves_t, (2, 2))
 out_hybrid = spectral_pool2d(waves_t, stride=2)
-fig, axes = plt.subplots(1, 2, figsize=(9, 4.1), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.3), constrained_layout=True)
 for ax, out, name in [(axes[0], out_official, "official rule"), (axes[1], out_hybrid, "hybridlib")]:
     art = ax.imshow(gain(out), cmap="viridis", vmin=0, vmax=1,
                     extent=(freqs[0] - 0.5, freqs[-1] + 0.5, freqs[-1] + 0.5, freqs[0] - 0.5))
-    ax.set_title(f"{name}: 31x31 -> {out.shape[-2]}x{out.shape[-1]}")
+    ax.set_title(f"{name}: 31×31 → {out.shape[-2]}×{out.shape[-1]}")
     ax.set_xlabel("column frequency $l$")
     ax.set_ylabel("row frequency $k$")
 fig.colorbar(art, ax=axes, label="gain (output RMS / input RMS)", shrink=0.85)
@@ -451,15 +462,15 @@ def four_poolings(img, s):
     return {"spectral": spectral_pool2d(x, stride=s, rescale=True)[0, 0],
             "max": F.max_pool2d(x, s)[0, 0],
             "average": F.avg_pool2d(x, s)[0, 0],
-            "strided x[::S, ::S]": x[0, 0, ::s, ::s]}
+            "strided": x[0, 0, ::s, ::s]}
 
 
-# %% mystnb={"figure": {"caption": "The camera-man at strides 2, 4 and 8 (rows), shrunk by spectral, max, average and strided pooling (columns).", "name": "fig-camera-poolings"}}
+# %% mystnb={"figure": {"caption": "The camera-man at strides 2, 4 and 8 (rows: 128×128, 64×64 and 32×32 pixels), shrunk by spectral, max, average and strided pooling, x[::S, ::S] (columns).", "name": "fig-camera-poolings"}}
 panels, titles = [], []
 for s in (2, 4, 8):
     for name, out in four_poolings(photos["camera"], s).items():
         panels.append(out.clamp(0, 1))
-        titles.append(f"{name}, S = {s} ({out.shape[-1]}×{out.shape[-1]})")
+        titles.append(f"{name}, S = {s}")
 show_images(panels, titles, ncols=4, size=2.25)
 plt.show()
 
@@ -536,8 +547,7 @@ def tiles_of(img, t=48):
 
 tiles = np.stack([tile for name in tile_names
                   for tile in tiles_of(transform.downscale_local_mean(grey(name), (2, 2)))])
-image_sets = {"faces 24x24": faces, "photo tiles 48x48": tiles}
-print({name: images.shape for name, images in image_sets.items()})
+image_sets = {"faces 24×24": faces, "photo tiles 48×48": tiles}
 
 
 # %%
@@ -583,9 +593,13 @@ methods = list(info["method"].unique())
 cells = info.assign(cell=[pm(m, d, decimals=3) for m, d in zip(info["mean"], info["std"])])
 wide = cells.pivot_table(index=["images", "stride"], columns="method",
                          values="cell", aggfunc="first")[methods]
+
+# %% tags=["remove-input"]
 # Six methods do not fit the text column side by side: two tables of three.
-for part in (wide[methods[:3]], wide[methods[3:]]):
-    display(table(part, caption="normalised reconstruction error, mean ± std over the images"))
+for part, which in ((wide[methods[:3]], "spectral, DCT and average pooling"),
+                    (wide[methods[3:]], "the other reconstructions")):
+    display(table(part, caption=f"Normalised reconstruction error, mean ± std over the "
+                  f"images: {which}"))
 
 # %% [markdown]
 # {numref}`fig-information` draws the errors of the table. On the left the mean
@@ -594,25 +608,25 @@ for part in (wide[methods[:3]], wide[methods[3:]]):
 # apart.
 
 # %% mystnb={"figure": {"caption": "Reconstruction error against the fraction of parameters kept, on the photo tiles (left; the band is ± one standard deviation over the images for spectral and max pooling), and every method's error relative to spectral pooling's (right; below 1 is better than spectral pooling). The faces are in the table above.", "name": "fig-information"}}
-fig, axes = plt.subplots(1, 2, figsize=(9, 4.4), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.9), constrained_layout=True)
 styles = {"spectral": dict(color="C0", marker="o", linewidth=2.2),
           "DCT crop": dict(color="C0", marker="", linestyle=":"),
           "average + bilinear": dict(color="C2", marker="s"),
           "average + nearest": dict(color="C2", marker="s", linestyle="--"),
           "max + bilinear": dict(color="C3", marker="^"),
           "max + nearest": dict(color="C3", marker="^", linestyle="--")}
-tiles_info = info[info["images"] == "photo tiles 48x48"]
+tiles_info = info[info["images"] == "photo tiles 48×48"]
 for method in methods:
     rows = tiles_info[tiles_info["method"] == method]
     plot_mean_std(axes[0], rows["fraction kept"], rows["mean"], rows["std"], label=method,
                   band_alpha=0.12 if method in ("spectral", "max + nearest") else 0,
                   **styles[method])
-axes[0].set_title(f"photo tiles 48×48 ({len(image_sets['photo tiles 48x48'])} images)")
+axes[0].set_title(f"photo tiles 48×48 ({len(image_sets['photo tiles 48×48'])} images)")
 axes[0].set_ylabel(r"error $\|x - \hat{x}\| / \|x\|$")
 relative = info[info["stride"] > 1].set_index(["images", "stride", "method"])["mean"]
 relative = relative / relative.xs("spectral", level="method")
 for method in methods:
-    rows = relative.loc["photo tiles 48x48"].xs(method, level="method")
+    rows = relative.loc["photo tiles 48×48"].xs(method, level="method")
     axes[1].plot(1 / rows.index.to_numpy() ** 2, rows.to_numpy(), **styles[method])
 axes[1].set_yscale("log")
 axes[1].set_ylabel("error / error of spectral pooling")
@@ -625,7 +639,7 @@ plt.show()
 
 # %%
 mean = info.set_index(["images", "stride", "method"])["mean"]
-tiles_name, faces_name = "photo tiles 48x48", "faces 24x24"
+tiles_name, faces_name = "photo tiles 48×48", "faces 24×24"
 pairs = [(name, s) for name, s, method in mean.index if s > 1 and method == "spectral"]
 beats_max = sum(mean[(name, s, "spectral")] < min(mean[(name, s, "max + nearest")],
                                                   mean[(name, s, "max + bilinear")])
@@ -694,7 +708,8 @@ for s in (2, 4, 8):
                                        for method in ("spectral", "average + bilinear",
                                                       "DCT crop")}})
 table(pd.DataFrame(inner_rows).set_index("stride"),
-      caption=f"error on the central {48 - 2 * border}×{48 - 2 * border} pixels only")
+      caption=f"Reconstruction error on the central {48 - 2 * border}×{48 - 2 * border} "
+      "pixels of the photo tiles only")
 
 # %% tags=["remove-input"]
 md(f"Projection identity on the tiles (output 15×15): the largest gap between the "
@@ -859,14 +874,16 @@ for s in (2, 4, 8):
     one_sided = errors(tiles, up(official_fixed_spectral_pool(x_tiles, (s, s)) * (m / 48) ** 2))
     folded = errors(tiles, up(fourier_resample_torch(x_tiles, (m, m))))
     fold_wins.append((folded <= one_sided + 1e-12).mean())
-    fold_rows.append({"stride": s, "output": f"{m}x{m}",
+    fold_rows.append({"stride": s, "output": f"{m}×{m}",
                       "spectral pooling (one-sided Nyquist)": one_sided.mean(),
-                      "fourier_resample_torch (folded Nyquist)": folded.mean(),
+                      "your resampler (folded Nyquist)": folded.mean(),
                       "relative change": folded.mean() / one_sided.mean() - 1})
 md(f"The folded version has the smaller (or equal) error on "
    f"{100 * min(fold_wins):.0f} % of the tiles at every stride.")
 table(pd.DataFrame(fold_rows).set_index("stride"), digits=4,
-      formats={"relative change": "{:+.1%}"})
+      formats={"relative change": "{:+.1%}"},
+      caption="Reconstruction error of the photo tiles, down and up again, with the Nyquist "
+      "row taken from one side and folded")
 
 # %% [markdown] tags=["solution"]
 # ```{admonition} Solution to Exercise 1.3

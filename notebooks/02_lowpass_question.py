@@ -95,9 +95,10 @@ from hybridlib.book.lowpass import (
     lowpass,
     trained_caption,
     trained_lowpass_table,
+    trained_percent,
     window_mask,
 )
-from hybridlib.book.plots import plot_log_spectrum
+from hybridlib.book.plots import MAX_WIDTH, plot_log_spectrum
 from hybridlib.book.selfcheck import (
     check_commuting_input,
     check_equivalent_filter,
@@ -174,14 +175,15 @@ ratio_table = pd.DataFrame({f"{order}, {name}": ratios[(name, order)]
                             for order in ORDERS for name in SIGNALS},
                            index=pd.Index(toy[("signal 1", "act-pool")][1] - CENTRE,
                                           name="frequency bin (0 = DC)"))
-table(ratio_table, caption="equivalent filter: output / input, per bin")
+table(ratio_table, caption="The toy's equivalent filter, output over input, per bin, for "
+      "each signal and order")
 
 # %% [markdown]
 # {numref}`fig-toy` shows the inputs, the filters and the equivalent filters of both
 # orders.
 
 # %% mystnb={"figure": {"caption": "The 1-D toy: the two input spectra, the two filters, and the equivalent filter (output over input, per bin) of each signal in the act-pool and pool-act orders. A fixed filter would give one curve per panel.", "name": "fig-toy"}}
-fig, axes = plt.subplots(2, 2, figsize=(9, 6), constrained_layout=True)
+fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH, 5.0), constrained_layout=True)
 axes = list(axes.flat)
 bins = np.arange(9) - CENTRE
 for i, (name, s) in enumerate(SIGNALS.items()):
@@ -231,7 +233,9 @@ for order in ORDERS:
         "output(2x) vs output(x), max |diff|": np.abs(out_double - out).max(),
         "output(low-passed x) vs output(x), relative": np.linalg.norm(out_lowpassed - out)
         / np.linalg.norm(out)})
-table(pd.DataFrame(probe_rows).set_index("order").T)
+table(pd.DataFrame(probe_rows).set_index("order").T,
+      caption="Three probes of the toy: the two signals' equivalent filters, a doubled "
+      "input, and an input low-passed to the final window")
 
 # %% [markdown]
 # Answer A's claim holds in both orders. But the toy cannot test Answer B's claim about
@@ -358,7 +362,9 @@ for act_name, act in ACTIVATIONS.items():
                      "N(x) vs N(LP15 x) mean": final.mean(), "std": final.std()})
 net_table = pd.DataFrame(rows).set_index(["activation", "order"])
 table(net_table, digits=2,
-      caption=f"relative output difference, {len(x_img)} tiles × {n_seeds} filter draws")
+      caption=f"Relative output difference when the input is low-passed to the first (LP31) "
+      f"or the final (LP15) window, mean and std over {len(x_img)} tiles × {n_seeds} filter "
+      f"draws")
 
 # %% tags=["remove-input"]
 t = net_table  # short name for the f-strings below
@@ -420,9 +426,11 @@ for act_name in ("sigmoid", "ReLU"):
     act = ACTIVATIONS[act_name]
     y = network(x_img, filters, act, "pool-act", sizes=(32, 16))
     y_lp = network(lowpass_even(x_img, 32), filters, act, "pool-act", sizes=(32, 16))
-    even_rows.append({"activation": act_name, "order": "pool-act, even sizes 64 -> 32 -> 16",
+    even_rows.append({"activation": act_name, "order": "pool-act, even sizes 64 → 32 → 16",
                       "N(x) vs N(LP32 x)": rel_diff(y, y_lp).mean()})
-table(pd.DataFrame(even_rows).set_index("activation"), digits=2)
+table(pd.DataFrame(even_rows).set_index("activation"), digits=2,
+      caption="With even sizes the first crop is no longer final: relative output "
+      "difference for an input low-passed to the first window")
 
 # %% [markdown]
 # ### Where the energy goes
@@ -458,7 +466,9 @@ for act_name, act in list(ACTIVATIONS.items())[:3]:
                             "pool-act: before σ": share_outside(u_lp).mean(),
                             "pool-act: after σ": share_outside(act(u_lp)).mean()})
 energy_table = pd.DataFrame(energy_rows).groupby("activation", sort=False).mean().drop(columns="seed")
-table(energy_table, caption="share of the first layer's non-DC energy outside the first window")
+table(100 * energy_table, digits=2,
+      caption="Share (%) of the first layer's non-DC energy outside the first window, "
+      "before and after the activation")
 
 # %% [markdown]
 # The numbers are modest for random filters, and the sigmoid, nearly linear around zero,
@@ -489,12 +499,14 @@ after = {"real part (no activation)": real, "modulus |·|": response.abs(),
          "ReLU of the real part": torch.relu(real), "sigmoid of the real part": torch.sigmoid(real)}
 print(f"Gabor centre frequency {XI} cycles/pixel = column frequency {XI * SIZE:.1f} of the "
       f"{SIZE}-pixel grid; the first window ends at 15 ({15 / SIZE:.2f} cycles/pixel)")
-scatter_table = pd.DataFrame({name: {"non-DC energy inside the first window":
-                                     1 - share_outside(v).mean()} for name, v in after.items()}).T
-table(scatter_table)
+scatter_table = pd.DataFrame({name: {"non-DC energy inside the first window (%)":
+                                     100 * (1 - share_outside(v).mean())}
+                               for name, v in after.items()}).T
+table(scatter_table, digits=2, caption="How much of the Gabor response's non-DC energy each "
+      "activation puts inside the first window")
 
 # %% mystnb={"figure": {"caption": "A photograph tile, the real part and the modulus of its response to a complex Gabor filter (top), and their spectra with the first pooling window, 31×31, dashed (bottom). The modulus moves the oscillation's energy into the window.", "name": "fig-gabor"}}
-fig, axes = plt.subplots(2, 3, figsize=(9, 6.2), constrained_layout=True)
+fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH, 5.0), constrained_layout=True)
 sample = 0
 for ax, img, title in zip(axes[0], [x_img[sample, 0], real[sample, 0], response.abs()[sample, 0]],
                           ["input tile", "Gabor response, real part", "Gabor response, modulus"]):
@@ -504,9 +516,11 @@ for ax, img, title in zip(axes[0], [x_img[sample, 0], real[sample, 0], response.
 for ax, img, title in zip(axes[1], [x_img[sample, 0], real[sample, 0], response.abs()[sample, 0]],
                           ["input", "real part", "modulus"]):
     plot_log_spectrum(img, ax=ax, title=f"spectrum of the {title}", colorbar=False)
-    ax.add_patch(Rectangle((-15.5, -15.5), 31, 31, fill=False, edgecolor="cyan", linestyle="--",
-                           label="first pooling window (31x31)"))
-axes[1, 0].legend(loc="lower left")
+    window = ax.add_patch(Rectangle((-15.5, -15.5), 31, 31, fill=False, edgecolor="cyan",
+                                    linestyle="--", linewidth=1.5,
+                                    label="first pooling window (31×31)"))
+# Below the panels, on white: a legend on the dark spectrum could not be read.
+fig.legend(handles=[window], loc="outside lower center")
 plt.show()
 
 # %% [markdown]
@@ -547,11 +561,13 @@ if not quick:
     image_set = image_set.subset(train=20_000, test=1_000)  # under a minute on one core
 smoke_training = {"steps": 30, "batch_size": 64}  # seconds, on the smoke profile's gratings
 trained = trained_lowpass_table(image_set, test_images=None, **(smoke_training if quick else {}))
+table(trained_percent(trained), caption=trained_caption(trained))
+
+# %% tags=["remove-cell"]
 # What the prose around the generated sentences says without numbers:
 assert trained.loc["pool-act", COLUMNS["first"]] < EXACT  # the first crop is final
 assert trained.loc["act-pool", COLUMNS["first"]] > CHANGED  # the ReLU leaks into it
 assert (trained[COLUMNS["final"]] > CHANGED).all()  # neither is a final-window blur
-table(trained.T, caption=trained_caption(trained))
 
 # %% tags=["remove-input"]
 md(describe_trained(trained))
@@ -596,7 +612,7 @@ verdict = pd.DataFrame([
                           f"trained (first window): to {trained_first['pool-act']:.0e}",
      "without activation": "true"},
 ]).set_index("claim")
-table(verdict, caption="which claim holds, in which order: random filters on photographs, "
+table(verdict, caption="Which claim holds, in which order: random filters on photographs, "
       "and the trained networks (whose windows are the first and the final one of a 32×32 "
       "grid); numbers from the cells above")
 
@@ -611,8 +627,8 @@ table(verdict, caption="which claim holds, in which order: random filters on pho
 # non-linearity. Neither order turns the network into a blurred-input classifier, but
 # in Rippel's order the first layer's window does set a hard limit on the input
 # resolution the network can use, which is worth remembering when choosing where to put
-# spectral pooling (the Hybrid paper places it late, just before global average pooling
-# {cite}`hybrid2024`).
+# spectral pooling (the Hybrid paper places it late, one level above global average
+# pooling {cite}`hybrid2024`).
 #
 # **The book's own networks.** The ResNet of the [architectures chapter](04_architectures.ipynb)
 # downsamples inside a residual block as convolution → pooling → batch normalisation →
@@ -622,12 +638,14 @@ table(verdict, caption="which claim holds, in which order: random filters on pho
 # %%
 forward_lines = [line.strip() for line in inspect.getsource(PreActBlock.forward).splitlines()]
 shown = [line for line in forward_lines if line.startswith(("out =", "skip = self"))]
+print("\n".join(shown))
+
+# %% tags=["remove-cell"]
 # The prose below reads the order off these lines: pool right after the 3x3 convolution,
 # then bn2 and the ReLU; the shortcut pools a 1x1 convolution of the block's input.
 assert shown[0] == "out = self.pool(self.conv1(F.relu(self.bn1(x))))", shown
 assert shown[1] == "out = self.conv2(F.relu(self.bn2(out)))", shown
 assert all("self.pool(" in line and "self.shortcut(" in line for line in shown[2:]), shown
-print("\n".join(shown))
 
 # %% [markdown]
 # At inference batch normalisation is a per-channel affine map, which acts on every
@@ -830,8 +848,12 @@ for act_name, act in toy_activations.items():
         spread_rows.append({"activation": act_name, "order": order,
                             "spread: max over bins of std/|mean| across inputs":
                                 (r.std(0) / np.maximum(np.abs(r.mean(0)), 1e-12)).max(),
-                            "bins with ratio 0 (share)": (r == 0).mean()})
-pd.DataFrame(spread_rows).set_index(["activation", "order"]).style.format("{:.3f}")
+                            "bins with ratio 0 (%)": 100 * (r == 0).mean()})
+table(pd.DataFrame(spread_rows).set_index(["activation", "order"]), formats={
+      "spread: max over bins of std/|mean| across inputs": "{:.3f}",
+      "bins with ratio 0 (%)": "{:.0f}"},
+      caption="How much the equivalent filter of your function varies across inputs, per "
+      "activation and order")
 
 # %% [markdown] tags=["solution"]
 # ```{admonition} Solution to Exercise 2.3

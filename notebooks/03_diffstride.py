@@ -64,6 +64,7 @@ from skimage import color, data, transform
 from torch.func import functional_call
 
 from hybridlib.book.formatting import md, table
+from hybridlib.book.plots import MAX_WIDTH
 from hybridlib.book.selfcheck.diffstride import (
     check_critical_stride,
     check_output_size,
@@ -143,10 +144,11 @@ def official_masks(height, width, s_h, s_w, r=R):
     return m_h.numpy(), m_w.numpy()
 
 
-pd.DataFrame(
+table(pd.DataFrame(
     {"frequency": np.fft.fftfreq(8, 1 / 8).astype(int), "official position": official_positions_h(8)},
     index=pd.Index(range(8), name="FFT row"),
-).transpose()
+).transpose(), caption="The official recipe's height positions for H = 8: each FFT row's "
+    "frequency and the position its mask reads")
 
 # %% [markdown]
 # For an even height the positive frequency $k$ sits at position $k$, but the negative
@@ -181,7 +183,7 @@ print(f"largest difference between the layer's masks and the official recipe "
 
 # %% mystnb={"figure": {"caption": "The masks DiffStride applies along the height (left, frequencies centred) and the width (right, the rfft columns) for several strides S.", "name": "fig-masks"}}
 freq_h = np.fft.fftshift(np.fft.fftfreq(n_axis, 1 / n_axis))
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True, sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.0), constrained_layout=True, sharey=True)
 for s in strides_demo:
     m_h, m_w = official_masks(n_axis, n_axis, s, s)
     axes[0].plot(freq_h, np.fft.fftshift(m_h), "o-", ms=3, label=f"S = {s:g}")
@@ -239,9 +241,12 @@ for n in sizes:
                      "output_size": layer.output_size(n, n), "forward": forward})
 grid = pd.DataFrame(rows)
 agree = grid.apply(lambda r: {r.official, r.output_size, r.forward} == {(r.formula, r.formula)}, axis=1)
+table(grid.pivot(index="n", columns="S", values="formula").rename(columns=lambda s: f"S = {s:g}"),
+      caption=f"Output length of an n-long axis at stride S: the formula, the official recipe, "
+      f"output_size() and the forward pass agree in {agree.sum()} of {len(grid)} cases")
+
+# %% tags=["remove-cell"]
 assert agree.all(), grid[~agree]
-print(f"formula, official recipe, output_size() and forward shape agree in {len(grid)} of {len(grid)} cases")
-grid.pivot(index="n", columns="S", values="formula").rename_axis(columns="S ->  output size for")
 
 # %%
 layer_ut = DiffStride2d((2.0, 4.0))
@@ -292,7 +297,8 @@ for stage, c, s in zip(stages, channels, init_strides):
 chain = pd.DataFrame(rows).set_index("stage")
 chain["area ratio"] = (chain["DiffStride"] / chain["spectral"]) ** 2
 cost = {k: float((chain["channels"] ** 2 * chain[k] ** 2).sum()) for k in ("DiffStride", "spectral")}
-table(chain)
+table(chain, caption="Map side after each stage of the official ResNet-18 at initialisation, "
+      "32×32 input: DiffStride against fixed spectral pooling, and the ratio of the areas")
 
 # %% tags=["remove-input"]
 ds_chain = " → ".join(str(v) for v in chain["DiffStride"])
@@ -324,7 +330,8 @@ rows = []
 for h, w in ((31, 31), (33, 33), (15, 15), (31, 32), (32, 32)):
     rows.append({"input": f"{h}×{w}", "official": "×".join(map(str, official_size(h, w, 2, 2))),
                  "hybridlib": "×".join(map(str, DiffStride2d(2.0).output_size(h, w)))})
-pd.DataFrame(rows).set_index("input").rename_axis(columns="S = 2")
+table(pd.DataFrame(rows).set_index("input"), caption="Output size at stride 2 on odd and "
+      "even inputs: the official recipe against DiffStride2d")
 
 # %% [markdown]
 # A consequence of using one rule on both axes: for odd sizes, transposing the input
@@ -443,8 +450,11 @@ mask_g = ramp_mask(pos, n_g / s_var / 2, R)
 dm_ds = torch.autograd.functional.jacobian(lambda s: ramp_mask(pos, n_g / s / 2, R), s_var)
 t_g = n_g / (2 * s_g)
 on_ramp = (pos > t_g) & (pos < t_g + R)
-pd.DataFrame({"position p": pos.int(), "mask": mask_g.detach(), "autograd dm/dS": dm_ds,
-              "formula": torch.where(on_ramp, -n_g / (2 * R * s_g**2), 0.0)}).iloc[4:13].set_index("position p").round(4)
+table(pd.DataFrame({"position p": pos.int(), "mask": mask_g.detach(), "autograd dm/dS": dm_ds,
+                    "formula": torch.where(on_ramp, -n_g / (2 * R * s_g**2), 0.0)})
+      .iloc[4:13].set_index("position p").round(4),
+      caption=f"The mask and its derivative with respect to the stride at S = {s_g:g}, n = {n_g}: "
+      "autograd against the formula, position by position")
 
 # %% [markdown]
 # The full layer is checked with `torch.autograd.gradcheck`, which compares the
@@ -549,7 +559,7 @@ s_land = np.linspace(1.5, 4.0, 26 if quick else 51)  # beyond 4 the output is sm
 target_learn = spectral_pool2d(x_learn, stride=factor, rescale=True)
 with torch.no_grad():
     rec_land = np.array([reconstruction(DiffStride2d(s), x_learn, target_learn).item() for s in s_land])
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), constrained_layout=True)
+fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.8), constrained_layout=True)
 for s0, c in zip(starts, ("C0", "C1")):
     axes[0].plot(paths[s0][:, 0], color=c, label=f"start {s0:g}: $S_h$")
     axes[0].plot(paths[s0][:, 1], color=c, ls="--", label=f"start {s0:g}: $S_w$")
@@ -569,9 +579,10 @@ for ax in axes:
 plt.show()
 
 # %%
-final = pd.DataFrame({f"start {s0:g}": {"S_h": p[-1, 0], "S_w": p[-1, 1]} for s0, p in paths.items()}).T
+final = pd.DataFrame({f"start {s0:g}": {"stride, height": p[-1, 0], "stride, width": p[-1, 1]}
+                      for s0, p in paths.items()}).T
 final["critical stride"] = s_crit
-table(final)
+table(final, caption="The strides Adam learned from each start, next to the critical stride")
 
 # %% tags=["remove-input"]
 spread = max(abs(p[-1] - s_crit).max() for p in paths.values())
@@ -618,7 +629,7 @@ mask_sp = ((k_h >= -(h_sp // 2)) & (k_h < (h_sp + 1) // 2)) * (np.arange(n_cmp /
 spectrum = np.abs(np.fft.fftshift(torch.fft.rfft2(x_cmp)[0, 0].numpy(), axes=0))
 
 # %% mystnb={"figure": {"caption": "A photograph through DiffStride2d(2.0) and SpectralPool2d(2) (top) and the part of the rfft2 half-plane each keeps (bottom).", "name": "fig-diffstride-vs-spectral"}}
-fig, axes = plt.subplots(2, 3, figsize=(9, 6.6), constrained_layout=True)
+fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH, 5.2), constrained_layout=True)
 images = (x_cmp, y_ds, y_sp)
 titles = (f"input {n_cmp}×{n_cmp}", f"DiffStride S=2: {y_ds.shape[-2]}×{y_ds.shape[-1]}",
           f"SpectralPool2d(2): {h_sp}×{w_sp}")
@@ -660,7 +671,8 @@ comparison = pd.DataFrame({
 }, index=["DiffStride S=2", "SpectralPool2d(2)"])
 comparison["energy lost"] = 1 - comparison["energy kept"]
 table(comparison, formats={"area / input area": "{:.0%}", "energy kept": "{:.2%}",
-                          "energy lost": "{:.2%}"})
+                          "energy lost": "{:.2%}"},
+      caption="What each layer keeps of a 64×64 photograph at stride 2: pixels and energy")
 
 # %% tags=["remove-input"]
 c_ds, c_sp = comparison.iloc[0], comparison.iloc[1]
@@ -690,7 +702,8 @@ for n, s in ((32, 2.0), (32, 3.0), (64, 2.0), (16, 2.0)):
         rows.append({"layer": name, "input": n, "S": s, "output": y.shape[-1],
                      "measured gain": y.mean().item(), "(HW)/(hw)": n * n / (y.shape[-2] * y.shape[-1])})
 amp = pd.DataFrame(rows)
-table(amp, hide_index=True)
+table(amp, hide_index=True, caption="Neither layer rescales: the gain on a constant image is "
+      "(HW)/(hw)")
 
 # %% tags=["remove-input"]
 g32 = amp.query("layer == 'DiffStride2d' and input == 32 and S == 2.0").iloc[0]

@@ -16,7 +16,7 @@
 # Every model this book trains is the same ResNet-18; only the way it shrinks its
 # feature maps changes. The Hybrid paper {cite}`hybrid2024` takes the DiffStride
 # network of {cite}`riad2022diffstride` and adds one spectral pooling layer
-# {cite}`rippel2015spectral` "one level above global average pooling". To compare the two
+# {cite}`rippel2015spectral` "one level above global average pooling" (GAP). To compare the two
 # fairly, and to ask whether the *position* of each kind of downsampling matters, the
 # companion declares the downsampling of a network as data: a *spec* that names a kind
 # and an initial stride for each position that can downsample. This chapter looks at
@@ -107,18 +107,23 @@ md(architectures.profile_sentence(profile, settings, PAPER_WIDTH))
 # The official DiffStride code builds the pre-activation ResNet of
 # {cite}`he2016identity`, and `hybridlib.resnet` follows it. Counting the places that
 # can change the spatial size, the network has six *positions*: the stem, stages 2 to 4
-# and two optional places in the head (stage 1 never downsamples; it is listed to
-# complete the picture):
+# and two optional places at the end (stage 1 never downsamples; it is listed to
+# complete the picture). The head of the network is batch norm and ReLU (BN-ReLU),
+# global average pooling (GAP) and a linear layer; {numref}`tbl-positions` is the one
+# definition of the positions that the whole book uses.
 #
+# :::{table} The positions of the ResNet-18 that can downsample, with their channels ($w = 64$ in the papers).
+# :name: tbl-positions
 # | position | what it is | channels |
 # |---|---|---|
 # | `stem` | a $3\times3$ convolution followed by the stem's downsampling (stride 1 in the papers) | $w$ |
 # | `stage1` | two identity blocks, never downsamples | $w$ |
 # | `stage2`, `stage3`, `stage4` | a *projection* block that downsamples, then an identity block | $2w$, $4w$, $8w$ |
-# | `head` | an optional downsampling layer on the stage-4 map, then the head: BN, ReLU, global average pooling and a linear layer | $8w$ |
-# | `gap` | an optional downsampling layer inside the head, after its BN-ReLU and directly before global average pooling | $8w$ |
+# | `head` | one level above GAP: an optional downsampling layer on the last stage's output, before the head's BN-ReLU | $8w$ |
+# | `gap` | directly before GAP: an optional downsampling layer after the head's BN-ReLU | $8w$ |
+# :::
 #
-# with $w = 64$ in the papers. A *pre-activation* block applies batch normalisation and
+# The papers use $w = 64$. A *pre-activation* block applies batch normalisation and
 # the ReLU *before* each convolution, and adds the block's input back without any
 # non-linearity after the sum:
 #
@@ -172,7 +177,8 @@ shared = pd.DataFrame({
 })
 parameters = {name: sum(p.numel() for p in resnet18(CONFIGS[name], width=PAPER_WIDTH).parameters())
               for name in ("strided", "diffstride")}
-table(shared)
+table(shared, caption="The hybrid network's downsampling modules: how often each runs in one "
+      "forward pass, and its learned stride values")
 
 # %% tags=["remove-input"]
 md(architectures.shared_pooling_sentence(calls, shared["learned stride values"].to_dict(),
@@ -207,6 +213,8 @@ costs = {name: cost_model(spec) for name, spec in CONFIGS.items()}
 check_name = "strided" if quick else "hybrid"
 direct = measure(CONFIGS[check_name], PAPER_WIDTH)
 here = measure(CONFIGS[check_name], width, in_channels_profile)
+
+# %% tags=["remove-cell"]
 model = costs[check_name]
 assert abs(model.flops(PAPER_WIDTH) - direct["flops"]) < 1e-9 * direct["flops"]
 assert model.parameters(PAPER_WIDTH) == direct["parameters"]
@@ -217,8 +225,8 @@ assert model.parameters(width, in_channels_profile) == here["parameters"]
 md(architectures.cost_check_sentence(check_name, PAPER_WIDTH, direct, costs[check_name]))
 
 # %% [markdown]
-# The table is too wide for the page as one piece, so it comes in three: the map sizes,
-# the costs, and what each configuration is.
+# Three tables describe every configuration: the map sizes, the costs, and what each
+# configuration is.
 
 # %%
 configurations = configuration_table(costs, CONFIGS, width, in_channels_profile, PAPER_WIDTH)
@@ -303,7 +311,9 @@ for n in (6, 8, 10, 12, 16, 18, 20, 24, 32):
     })
 smallest = min(DiffStride2d(1000.0).output_size(n, n)[0] for n in range(10, 66, 2))
 first_shrink = min(n for n in range(6, 66, 2) if DiffStride2d(2.0).output_size(n, n)[0] < n)
-table(pd.DataFrame(small_rows).set_index("input"))
+table(pd.DataFrame(small_rows).set_index("input"),
+      caption="Output size of one DiffStride layer at stride 2 and at stride 1000, and of "
+      "fixed spectral pooling by 2, on small maps")
 
 # %% tags=["remove-input"]
 md(architectures.small_maps_sentence(smallest, first_shrink, configurations))
@@ -334,7 +344,9 @@ md(architectures.small_maps_sentence(smallest, first_shrink, configurations))
 # $32\times32$ input, costs at width 64):
 
 # %%
-table(readings_table(configurations, CONFIGS), formats={"params": "{:,}"})
+table(readings_table(configurations, CONFIGS), formats={"params": "{:,}"},
+      caption="The three readings of the hybrid next to the DiffStride network they extend "
+      "(sizes at a 32×32 input, costs at width 64)")
 
 # %% tags=["remove-input"]
 md(architectures.readings_sentence(configurations))
@@ -408,6 +420,8 @@ md(architectures.readings_sentence(configurations))
 # %%
 at_gap = gap_scale_check("hybrid_at_gap", "diffstride", width=width, in_channels=in_channels_profile)
 at_head = gap_scale_check("hybrid", "diffstride", width=width, in_channels=in_channels_profile)
+
+# %% tags=["remove-cell"]
 assert at_gap.factor == 18 * 18 / (8 * 9)
 assert at_gap.holds(tolerance=1e-9)  # logits equal up to float64 rounding
 assert not at_head.holds(tolerance=1e-3)  # the head reading is a different function

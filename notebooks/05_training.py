@@ -42,16 +42,19 @@ profile = "cpu"
 force = False
 
 # %% tags=["hide-input"]
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
+from hybridlib.book import plots
 from hybridlib.book import training_chapter as chapter
-from hybridlib.book.formatting import md, num, table
+from hybridlib.book.formatting import dataset_name, md, num, table
 from hybridlib.book.recipe import recipe_table
+from hybridlib.book.selfcheck import check_chosen_rates, check_step_schedule
 from hybridlib.configs import CONFIGS, PROFILES, profile_runs
 from hybridlib.local_sweep import train_profile
 from hybridlib.runs import RunStore, build_run
-from hybridlib.tuning import grid_table, sweep_cost
+from hybridlib.tuning import chosen_rates, grid_table, sweep_cost
 
 settings = PROFILES[profile]
 # The repository's results/ and runs/, wherever the kernel was started.
@@ -109,6 +112,7 @@ table(recipe_table(example).rename_axis(None), caption=f"The settings of a run o
 # factor, as often as the profile's `extend` allows. The chosen rates are written into the
 # profile, so that a run's settings never depend on
 # other files; the cell below checks that they still agree with the recorded grid.
+# {numref}`fig-lr-grid` draws the same numbers, one line per configuration.
 
 # %% tags=["hide-input"]
 grid = grid_table(profile)
@@ -120,9 +124,13 @@ else:
     wide, formats = chapter.grid_wide(grid, settings)
     display(table(wide, formats=formats, caption=(
         f"Final validation accuracy (%) of the grid: seed 0, {spec['epochs']} epochs on "
-        f"{spec['train_subset']} images; a dash: not recorded yet, or not in that "
+        f"{spec['train_subset']:,} images; a dash: not recorded yet, or not in that "
         "configuration's grid")))
     md(chapter.grid_sentence(grid, profile, settings))
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The learning-rate grid: final validation accuracy against the peak learning rate (seed 0, a short run), one line per configuration; a ring marks the rate the grid chose. The papers' four configurations are on the left, the others on the right.", "name": "fig-lr-grid"}}
+plots.grid_figure(grid, plots.config_colours(settings["configs"]), chosen_rates(grid))
+plt.show()
 
 # %% [markdown]
 # ## Load or train
@@ -141,10 +149,10 @@ else:
     records = store.load(profile, accept_code=True)
 
 # %% [markdown]
-# In the table, *train acc.* is the running accuracy over the batches of the last
+# In the table, the *train* accuracy is the running accuracy over the batches of the last
 # epoch (the network changes while it is measured, so it trails the network's final
-# accuracy on the same images); *val. acc.* is the final network on the validation split
-# and *test acc.* on the test set. The *settings hash* identifies the settings above; the
+# accuracy on the same images); *val.* is the final network on the validation split
+# and *test* on the test set. The *settings hash* identifies the settings above; the
 # *code hash* the library code that computed the run.
 
 # %% tags=["hide-input"]
@@ -152,7 +160,7 @@ declared = profile_runs(profile)
 if records:
     display(table(chapter.runs_made_table(records),
                   caption=f"The {len(records)} recorded runs of profile {profile}",
-                  formats={"lr": num, "images/s": "{:.0f}", "minutes": "{:.1f}"}))
+                  formats={("", "lr"): num, ("", "images/s"): "{:.0f}"}))
 else:
     md(f"None of the {len(declared)} runs of profile {profile} is recorded yet.")
 
@@ -255,7 +263,137 @@ table(pd.DataFrame({"description": [s["description"] for s in CONFIGS.values()]}
 # %% tags=["hide-input"]
 from hybridlib.sweep import counts_table, run_list
 
-table(counts_table(run_list("paper")), caption="Runs of the paper profile")
+table(counts_table(run_list("paper")).rename(columns=dataset_name),
+      caption="Runs of the paper profile")
+
+# %% [markdown]
+# ## Exercises
+
+# %% [markdown] exercise={"id": "5.1", "points": 2, "function": "choose_rates", "check": "hybridlib.book.selfcheck.check_chosen_rates", "reference": ["hybridlib.tuning.chosen_rates"]}
+# **Exercise 5.1** (The grid's rule). Write `choose_rates(grid)`, the rule that picks each
+# configuration's learning rate. `grid` is a DataFrame with one row per grid run and the
+# columns `config`, `lr` and `val_acc` (the final validation accuracy in %, NaN for a run
+# not recorded yet), as `hybridlib.tuning.grid_table` returns it. Return a dict
+# `{config: rate}` with, for every configuration whose runs are all recorded, the rate of
+# the best validation accuracy; a tie goes to the smaller rate, and a configuration with a
+# missing run gets no rate at all. Why should a tie go to the *smaller* rate?
+
+# %% tags=["exercise-stub"]
+def choose_rates(grid):
+    """The learning rate the grid keeps for each configuration whose grid is complete.
+
+    Args:
+        grid: DataFrame with columns config, lr, val_acc (%, NaN where not recorded).
+
+    Returns:
+        {config: rate}.
+    """
+    raise NotImplementedError(
+        "Exercise 5.1: group the rows by config, skip a group with a NaN score, sort it by "
+        "lr, and take the rate of the first maximum of val_acc")
+
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 5.1", "code_prompt_hide": "Hide the solution to Exercise 5.1"}
+def choose_rates(grid):
+    """The learning rate the grid keeps for each configuration whose grid is complete."""
+    chosen = {}
+    for config, runs in grid.groupby("config", sort=False):
+        if runs.val_acc.isna().any():
+            continue  # a rate not tried yet could still win
+        runs = runs.sort_values("lr")
+        best = runs.val_acc.to_numpy().argmax()  # the first maximum: the smaller rate
+        chosen[config] = float(runs.lr.iloc[best])
+    return chosen
+
+
+# %% tags=["exercise-check"]
+print(check_chosen_rates(choose_rates))
+
+# %% [markdown] tags=["solution"]
+# ```{admonition} Solution to Exercise 5.1, the tie
+# :class: dropdown
+# Two rates that score the same on one short run with one seed are equally good as far as
+# the grid can tell. The smaller one is the safer bet for the longer runs: a rate near the
+# edge of stability can work for three epochs and diverge, or train erratically, over six
+# or in another seed, while a smaller rate only trains a little more slowly. Any fixed rule
+# would do to make the choice reproducible; this one also errs on the side of stability.
+# ```
+
+# %% [markdown] exercise={"id": "5.2", "points": 2, "function": "step_rate", "check": "hybridlib.book.selfcheck.check_step_schedule", "reference": ["hybridlib.train.learning_rate"]}
+# **Exercise 5.2** (The step schedule). Write `step_rate(step, total_steps, lr)`, the
+# learning rate of the `cpu` profile's schedule at optimiser step `step` (counted from 0)
+# of `total_steps`: a linear warm-up over the first tenth of the steps (at least one step),
+# rising in equal increments to reach `lr` at its last step; then `lr`, divided by 10 from
+# half of the steps on and by 100 from two thirds of the steps on. Then say how many of a
+# six-epoch run's epochs run at the peak rate, and why the schedule ends at a hundredth of
+# it.
+
+# %% tags=["exercise-stub"]
+def step_rate(step, total_steps, lr):
+    """The step schedule's learning rate at 0-based step `step` of `total_steps`."""
+    raise NotImplementedError(
+        "Exercise 5.2: warm-up = max(1, int(0.1 * total_steps)); during it the rate is "
+        "lr * (step + 1) / warm-up; after it, lr times 0.1 for each of the fractions 1/2 "
+        "and 2/3 of total_steps that step has reached")
+
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 5.2", "code_prompt_hide": "Hide the solution to Exercise 5.2"}
+def step_rate(step, total_steps, lr):
+    """The step schedule's learning rate at 0-based step `step` of `total_steps`."""
+    warmup = max(1, int(0.1 * total_steps))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    drops = (step >= total_steps / 2) + (step >= 2 * total_steps / 3)
+    return lr * 0.1**drops
+
+
+# %% tags=["exercise-check"]
+print(check_step_schedule(step_rate))
+
+# %% [markdown] tags=["solution"]
+# ```{admonition} Solution to Exercise 5.2, the epochs
+# :class: dropdown
+# Over six epochs the warm-up takes the first 0.6 of an epoch, the peak rate runs until
+# the middle of the run (epochs 1 to 3, the first partly warm-up), a tenth of it for the
+# fourth epoch and a hundredth for the fifth and sixth. At a hundredth of the peak the
+# weights barely move, so the network's scores settle: the noise of the large steps is
+# averaged out, and the last epochs show whether a run had reached a plateau, which the
+# results chapter checks run by run.
+# ```
+
+# %% [markdown] exercise={"id": "5.3", "points": 3}
+# **Exercise 5.3** (What the grid can and cannot tell). The grid scores every rate with one
+# seed, on a shorter run than the profile's (fewer epochs and fewer images, the same shape
+# of schedule), on the validation split. (a) Give one way in which the short run could
+# favour a rate that is too large, and one in which it could favour a rate that is too
+# small, for the full runs. (b) Why is the rate chosen on the validation split and never
+# on the test set, and what would the results chapter's intervals mean otherwise? (c) With
+# the records this chapter shows, how would you check whether a configuration's chosen
+# rate was a good choice, without training anything new?
+
+# %% [markdown] tags=["solution"]
+# ```{admonition} Solution to Exercise 5.3
+# :class: dropdown
+# (a) *Too large:* a large rate can reach a good score in a few epochs and stay stable
+# for that long, yet its steps keep the network noisy or unstable over a longer run with
+# more steps at the peak. *Too small:* on a short run a small rate has not had the steps
+# to get anywhere, so its score understates what it would reach with more epochs; and
+# fewer images mean fewer steps per epoch, which favours larger rates at a fixed number
+# of epochs. One seed adds its own noise: a second-best rate within a point of the best
+# could win with another seed (the sentence under the grid's table says for which
+# configurations that is so).
+#
+# (b) A rate chosen on the test set would be fitted to it: the test score of the chosen
+# rate is then the maximum of several noisy scores, biased upwards, and more so for a
+# configuration whose grid tried more rates. The results chapter's intervals assume that
+# the test set played no part in any choice; with the validation split chosen once and
+# the test set scored once, at the end, they do.
+#
+# (c) The profile's runs record their validation accuracy after every epoch: compare the
+# configuration's curve with those of the others (the results chapter's learning curves),
+# check whether its runs had settled, and whether its chosen rate sat at the end of the
+# grid (the figure's ring at an end of its line), where a rate beyond might be better.
+# ```
 
 # %% [markdown]
 # ```{admonition} Key takeaways

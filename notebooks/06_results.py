@@ -64,6 +64,7 @@ from hybridlib.book import evidence_text as words
 from hybridlib.book import plots
 from hybridlib.book import results_chapter as chapter
 from hybridlib.book.formatting import dataset_name, md, table
+from hybridlib.book.selfcheck import check_holm, check_seed_paired_interval
 from hybridlib.configs import MAIN_CONFIGS, PROFILES, profile_runs
 from hybridlib.paths import relative, results_root
 from hybridlib.runs import RunStore
@@ -102,9 +103,10 @@ md(words.conclusion(comparisons, plateau, len(records), len(declared), dataset_n
 # %% tags=["hide-input"]
 for dataset in datasets:
     caption = chapter.headline_caption(facts[dataset], profile, dataset)
-    display(table(evidence.headline_table(records, dataset), caption=caption, digits=4,
+    display(table(evidence.headline_table(records, dataset).rename_axis("configuration"),
+                  caption=caption, digits=4,
                   formats={"test acc. (%)": "{:.2f}", "train acc. (%)": "{:.2f}",
-                           "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}))
+                           "val. acc. (%)": "{:.2f}", "images / s": "{:.0f}"}, compact=True))
     md(chapter.provenance_sentence(facts[dataset]))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy of every configuration: each seed a dot, the mean with its 95 % t-interval in black.", "name": "fig-headline"}}
@@ -146,7 +148,7 @@ if records:
 if records and comparisons.empty:
     md(f"Profile {profile} has no pair of configurations recorded for these comparisons yet.")
 elif records:
-    display(table(words.format_comparisons(comparisons),
+    display(table(words.format_comparisons(comparisons), compact=True,
                   caption=f"Profile {profile}: a − b in points of test accuracy, with 95 % "
                   "intervals and Holm-corrected p (by seed, then by seed × image)"))
 
@@ -157,8 +159,8 @@ if records and not comparisons.empty:
 
 # %% tags=["hide-input"]
 if records and not comparisons.empty:
-    md(words.describe_comparisons(comparisons, dataset_name))
-    md(words.pairing_sentence(comparisons, dataset_name))
+    md(words.comparisons_sentence(comparisons, dataset_name) + " "
+       + words.pairing_sentence(comparisons, dataset_name))
 
 # %% [markdown]
 # ### What the records rule out
@@ -218,7 +220,7 @@ elif records:
 # the DiffStride paper's (2,2,2) row (the initial strides of our configurations), the
 # official DiffStride README {cite}`diffstride2022readme` (pre-activation network,
 # trained with mixup) and the Hybrid paper.
-
+#
 # The settings behind the two sides differ in more than the data set. The table lists
 # them. The DiffStride paper's complexity regulariser (a penalty, weighted by λ, on the
 # total size of the feature maps) trades accuracy for cost; the official code does not
@@ -234,11 +236,11 @@ if records:
 # %% tags=["hide-input"]
 if records:
     side = chapter.reported_side_by_side(summary, reported)
-    display(side.style.set_caption("Test accuracy (%): our runs (mean over seeds) and the "
-                                   "reported numbers. Empty: not reported.")
-            .format("{:.2f}", na_rep=""))
-    display(side.sub(side.loc["strided"], axis=1).drop(index="strided").style.set_caption(
-        "Gap to the strided network of the same column, in points").format("{:+.2f}", na_rep=""))
+    display(table(chapter.reported_rows(side), digits=4, caption="Test accuracy (%): our runs "
+                  "(mean over seeds) and the numbers the papers report; a dash: not reported"))
+    display(table(chapter.reported_rows(side.sub(side.loc["strided"], axis=1))
+                  .drop(columns="strided"), formats={c: "{:+.2f}" for c in MAIN_CONFIGS[1:]},
+                  caption="Gap to the strided network of the same row, in points"))
 
 # %% tags=["hide-input"]
 if records:
@@ -263,10 +265,10 @@ if records:
 compare_configs = [c for c in MAIN_CONFIGS if c in set(runs.config)]
 if records and set(compare_configs) == set(MAIN_CONFIGS):
     amplitude = chapter.fit_and_amplitude(runs, profile, results_dir)
-    display(amplitude.style.set_caption(
+    display(table(amplitude, formats={c: "{:.2f}" for c in amplitude.columns}, caption=(
         "Final training and test accuracy (mean over seeds) and, at initialisation, the ratio "
         "of the shortcut's standard deviation to the residual branch's in each projection "
-        "block").format("{:.2f}"))
+        "block")))
 elif records:
     md("This diagnosis needs a run of each of the four configurations of the papers' "
        "comparison; it appears once they are recorded.")
@@ -314,16 +316,16 @@ elif records:
 
 # %% tags=["hide-input"]
 if records and not strides.empty:
-    display(chapter.stride_table(strides).style.set_caption(
-        "Learned stride at the end of training (mean over seeds and over the two axes)")
-        .format("{:.3f}", na_rep=""))
+    learned = chapter.stride_table(strides)
+    display(table(learned, formats={c: "{:.3f}" for c in learned.columns}, caption=(
+        "Learned stride at the end of training (mean over seeds and over the two axes)")))
     md(chapter.strides_sentence(strides, records))
 
 # %% tags=["hide-input"]
 if records and not strides.empty:
-    display(chapter.map_size_table(records).style.set_caption(
+    display(table(chapter.map_size_table(records), caption=(
         "Map size after each position at initialisation → at the end of training, for the "
-        "runs with DiffStride layers"))
+        "runs with DiffStride layers")))
 
 # %% [markdown]
 # ## Accuracy against compute
@@ -334,7 +336,7 @@ if records and not strides.empty:
 # machine and on whatever else it was doing). Both axes are logarithmic; the bars are
 # the 95 % t-intervals over seeds.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean with its 95 % interval over seeds) against the counted FLOPs per image (left) and the measured training speed (right), both on logarithmic axes.", "name": "fig-cost"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (mean with its 95 % interval over seeds) against the counted MFLOPs per image (top) and the measured training speed (bottom), both on logarithmic axes.", "name": "fig-cost"}}
 for dataset in datasets:
     title = f"{dataset_name(dataset)}, profile {profile}: accuracy vs counted cost"
     speed = f"accuracy vs measured speed ({facts[dataset]['devices']})"
@@ -363,7 +365,7 @@ if records and why_not:
 elif records:
     ablation = evidence.comparison_table(
         records, [(c, ref) for ref in ("hybrid", "diffstride") for c in ablation_present])
-    display(table(words.format_comparisons(ablation), caption=(
+    display(table(words.format_comparisons(ablation), compact=True, caption=(
         "Position ablation: each configuration minus the hybrid and minus DiffStride, in "
         "points of test accuracy, with 95 % intervals (Holm-corrected p)")))
 
@@ -374,7 +376,6 @@ if records and ablation_present:
 
 # %% tags=["hide-input"]
 if records and ablation_present:
-    md(words.describe_comparisons(ablation, dataset_name))
     md(words.ablation_sentence(records, ablation, ablation_present, dataset_name))
 
 # %% [markdown]
@@ -388,9 +389,8 @@ if records and ablation_present:
 
 # %% tags=["hide-input"]
 check = results.hybrid_baseline_check()
-display(check.T.style.set_caption("The Hybrid paper's claims and the DiffStride paper's means "
-                                  "(accuracy and gains in %)").format(
-    lambda v: f"{v:.2f}" if isinstance(v, float) else v))
+table(chapter.baseline_table(check), digits=4, caption="The Hybrid paper's claims and the "
+      "DiffStride paper's means (accuracies in %, gains in points)")
 
 # %% tags=["hide-input"]
 md(chapter.baseline_sentence(check, reported, datasets, settings.get("width"),
@@ -403,3 +403,165 @@ md(chapter.own_comparison(comparisons, profile))
 # Every run's own numbers (accuracy, cost, map sizes, learned strides and where it was
 # made) are in the [appendix of all runs](09_all_runs.ipynb); the records themselves are
 # the JSON files under `results/`.
+#
+# ## Exercises
+
+# %% [markdown] exercise={"id": "6.1", "points": 3, "function": "seed_paired_interval", "check": "hybridlib.book.selfcheck.check_seed_paired_interval", "reference": ["hybridlib.stats.paired_difference", "hybridlib.stats.mean_interval"]}
+# **Exercise 6.1** (A seed-paired interval from the records). Write
+# `seed_paired_interval(records_a, records_b)`. Each argument is a list of run records of
+# one configuration on one data set, in any order, as `RunStore.load` returns them:
+# `record["config"]["seed"]` is a run's seed, `record["final_test_acc"]` its test accuracy
+# as a fraction. Pair the runs by seed (only the seeds both configurations have), take the
+# differences $a - b$ in points of accuracy, and return their mean with its two-sided 95 %
+# t-interval, `(mean, low, high)`. Then compute it for `hybrid` against `diffstride` from
+# this chapter's `records` and find your numbers in the paired-comparisons table. Why is
+# the interval narrower than the difference of the two configurations' own intervals in
+# the headline table would suggest, or is it?
+
+# %% tags=["exercise-stub"]
+def seed_paired_interval(records_a, records_b):
+    """Mean of a - b over the seeds both have (points), with its 95 % t-interval.
+
+    Returns:
+        (mean, low, high).
+    """
+    raise NotImplementedError(
+        "Exercise 6.1: map seed -> 100 * final_test_acc for each side, keep the common seeds, "
+        "take the differences d; the half-width is t(0.975, n - 1) * std(d, ddof=1) / sqrt(n) "
+        "(scipy.stats.t.ppf gives the t quantile)")
+
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 6.1", "code_prompt_hide": "Hide the solution to Exercise 6.1"}
+import math
+
+import numpy as np
+import scipy.stats
+
+
+def seed_paired_interval(records_a, records_b):
+    """Mean of a - b over the seeds both have (points), with its 95 % t-interval."""
+    a = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_a}
+    b = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_b}
+    d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
+    half = scipy.stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return d.mean(), d.mean() - half, d.mean() + half
+
+
+# %% tags=["exercise-check"]
+print(check_seed_paired_interval(seed_paired_interval))
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 6.1, on this book's runs", "code_prompt_hide": "Hide the solution to Exercise 6.1, on this book's runs"}
+def runs_of(config, dataset):
+    return [r for r in records if r["config"]["config"] == config
+            and r["config"]["dataset"] == dataset]
+
+
+for dataset in datasets:
+    pair = runs_of("hybrid", dataset), runs_of("diffstride", dataset)
+    paired = {r["config"]["seed"] for r in pair[0]} & {r["config"]["seed"] for r in pair[1]}
+    if len(paired) > 1:
+        mean, low, high = seed_paired_interval(*pair)
+        print(f"{dataset_name(dataset)}: hybrid − diffstride = {mean:+.2f} points, "
+              f"95 % interval [{low:+.2f}, {high:+.2f}] over {len(paired)} seeds")
+
+# %% [markdown] tags=["solution"]
+# ```{admonition} Solution to Exercise 6.1, the width
+# :class: dropdown
+# The printed interval is the "by seed" column of the paired-comparisons table. Its width
+# depends on the standard deviation of the *differences*, $\sigma_a^2 + \sigma_b^2 -
+# 2\rho\,\sigma_a\sigma_b$, where $\rho$ is the correlation of the two configurations'
+# accuracies over seeds. Two unpaired intervals add the variances without the last term.
+# Pairing narrows the interval only when $\rho > 0$, when the same seed moves both
+# configurations the same way; the sentence under the paired-comparisons figure gives
+# $\rho$ for this pair. With $\rho$ near zero the paired interval is about as wide as the
+# unpaired one, and with fewer degrees of freedom ($n - 1$ instead of about $2n - 2$) it
+# can even be wider.
+# ```
+
+# %% [markdown] exercise={"id": "6.2", "points": 2, "function": "holm_adjust", "check": "hybridlib.book.selfcheck.check_holm", "reference": ["hybridlib.stats.holm"]}
+# **Exercise 6.2** (Holm's method). Write `holm_adjust(p_values)`, which returns Holm's
+# adjusted p-values in the order given. Sort the $m$ p-values from the smallest; the one
+# of rank $k$ (from 0) is multiplied by $m - k$; an adjusted value is never smaller than
+# the one of the rank before it (take the running maximum) and never above 1. A comparison
+# is shown at level 0.05 when its adjusted p is below 0.05, which is the same as running
+# Holm's steps: test the smallest p against $0.05/m$, and only if it passes the next
+# against $0.05/(m - 1)$, and so on.
+
+# %% tags=["exercise-stub"]
+def holm_adjust(p_values):
+    """Holm's adjusted p-values, in the order of `p_values`."""
+    raise NotImplementedError(
+        "Exercise 6.2: visit the p-values from the smallest; multiply the one of rank k by "
+        "m - k, cap it at 1, keep the running maximum, and store it at the p-value's position")
+
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 6.2", "code_prompt_hide": "Hide the solution to Exercise 6.2"}
+def holm_adjust(p_values):
+    """Holm's adjusted p-values, in the order of `p_values`."""
+    m = len(p_values)
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+# %% tags=["exercise-check"]
+print(check_holm(holm_adjust))
+
+# %% [markdown] exercise={"id": "6.3", "points": 3}
+# **Exercise 6.3** (One Holm step by hand). Take the seed × image p-values of one data
+# set's family in the paired-comparisons table (before the correction: the table shows
+# the adjusted ones, and `comparisons` holds both as `crossed_p` and `crossed_p_holm`).
+# (a) Run the first step of Holm's method by hand: which comparison is tested first,
+# against which threshold, and does it pass? (b) If it passes, run the second step; if
+# not, say what Holm's method concludes about the other comparisons, and why. (c) A
+# comparison that is "not shown" is not shown to be equal either: which table of this
+# chapter says what differences the records rule out, and what does it say for the hybrid
+# against DiffStride?
+
+# %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 6.3, the steps computed", "code_prompt_hide": "Hide the solution to Exercise 6.3, the steps computed"}
+for dataset, family in comparisons.dropna(subset=["crossed_p"]).groupby("dataset"):
+    family = family.sort_values("crossed_p")
+    m = len(family)
+    for step, row in enumerate(family.itertuples()):
+        threshold = 0.05 / (m - step)
+        passes = row.crossed_p < threshold
+        print(f"{dataset_name(dataset)}, step {step + 1}: {row.a} − {row.b}, p = "
+              f"{row.crossed_p:.4g} against 0.05/{m - step} = {threshold:.4g}: "
+              f"{'shown' if passes else 'not shown, and Holm stops here'}")
+        if not passes:
+            break
+
+# %% [markdown] tags=["solution"]
+# ```{admonition} Solution to Exercise 6.3
+# :class: dropdown
+# (a) The first step tests the comparison with the smallest p against $0.05/m$, where
+# $m$ is the number of comparisons in the family; the cell above prints it for this
+# book's records. (b) If it passes, the next smallest is tested against $0.05/(m-1)$, and
+# so on; at the first comparison that fails, Holm's method stops, and that comparison
+# and every one with a larger p are not shown, whatever their own p, because the method
+# guarantees a family-wise error rate of 5 % only when it stops there. This is the same
+# as reading which adjusted p-values are below 0.05. (c) The equivalence table (two
+# one-sided tests, in *What the records rule out*): its 90 % interval bounds the true
+# difference, and "within ±0.3" is shown only when the whole interval lies inside the
+# margin. The sentence below it says what it rules out for the hybrid against DiffStride.
+# ```
+
+# %% [markdown]
+# ```{admonition} Key takeaways
+# :class: takeaways
+# * A mean over a handful of seeds is read with its t-interval; a gap between two means is
+#   evidence only through an interval of the *difference*, and the verdicts here read the
+#   one that counts both seeds and test images, after Holm's correction for the family.
+# * Pairing by seed removes noise only as far as two configurations' runs move together;
+#   pairing by test image holds the networks fixed and is blind to a new seed.
+# * "Not shown" is not "no difference": the equivalence tests and the minimal detectable
+#   difference say what these records rule out, and what they could not have detected.
+# * Next to the papers, compare the order and the gaps, not the absolute numbers: the
+#   settings differ in data, width and budget, and the Hybrid paper's CIFAR-100 gain is
+#   measured against the spectral-pooling mean, not DiffStride's.
+# * What this says about the Hybrid paper's claim is the box at the top of the chapter,
+#   computed from the records; the [closing chapter](08_closing.ipynb) puts it together
+#   with the budget study.
+# ```

@@ -106,7 +106,8 @@ plt.show()
 if records:
     headers = {"n": "seeds", "mean": "test acc. (%)", "low": "95 % CI low",
                "high": "95 % CI high", "val_acc": "val. acc. (%)"}
-    display(table(tables["budgets"].set_index(["config", "budget"]).rename(columns=headers),
+    display(table(tables["budgets"].set_index(["config", "budget"]).rename(columns=headers)
+                  .rename_axis(["configuration", "budget (epochs)"]),
                   digits=4,
                   caption="Test accuracy (%) per configuration and budget: mean over n seeds "
                   "with its 95 % interval, and the mean validation accuracy"))

@@ -34,5 +34,5 @@ from hybridlib.runs import RunStore
 records = RunStore(results_dir).load(profile, accept_code=True)
 if not records:
     md(f"Profile {profile} has no run recorded yet.")
-for number, (frame, caption) in enumerate(all_runs_tables(runs_table(records)), start=1):
-    display(table(frame, caption=f"Table A.{number}: {caption}"))
+for frame, caption in all_runs_tables(runs_table(records)):
+    display(table(frame, caption=caption))

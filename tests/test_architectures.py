@@ -129,7 +129,8 @@ def test_configuration_tables_fit_the_column_and_write_numbers_as_a_person_would
     assert len(costs.data.columns) == len(COST_COLUMNS)
     assert list(descriptions.data.columns) == ["description"]
     html = costs.to_html()
-    assert "params (w=64)" in html and "MFLOPs (w=8)" in html
+    assert "params (w=64)" in html and "MFLOPs (w=8)" in html and "MFLOPs (w=64)" in html
+    assert "GFLOPs" not in html  # one unit throughout the book
     assert f"{frame.loc['strided', 'params_paper']:,}" in html  # not rounded to 1.12e7
     assert "1.31" in html and "1.310000" not in html
 

@@ -10,8 +10,9 @@ HTML files themselves, anchors included.
 The book is built once with the smoke profile into a temporary folder
 (``--book-dir``), so the repository's ``book/chapters/`` and ``_build/`` (the published
 cpu book) are never touched; ``HYBRIDLIB_BOOK=existing`` checks the book already in
-``_build/html`` instead. Screenshots of every page go to ``$HYBRIDLIB_SCREENSHOTS``
-(default: a ``screenshots`` folder next to the checked ``html`` folder).
+``_build/html`` instead, and ``HYBRIDLIB_BOOK=FOLDER`` the book whose HTML is in FOLDER.
+Screenshots of every page go to ``$HYBRIDLIB_SCREENSHOTS`` (default: a ``screenshots``
+folder next to the checked ``html`` folder).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -65,10 +67,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="session")
 def html_dir(tmp_path_factory) -> Path:
-    """The built HTML book: built now with the smoke profile in a temporary folder, or the
-    existing one of the repository (``HYBRIDLIB_BOOK=existing``)."""
-    html = REPO_ROOT / "_build" / "html"
-    if os.environ.get("HYBRIDLIB_BOOK") != "existing":
+    """The built HTML book: built now with the smoke profile in a temporary folder, the
+    existing one of the repository (``HYBRIDLIB_BOOK=existing``), or one built elsewhere
+    (``HYBRIDLIB_BOOK=/tmp/book/_build/html``, its ``html`` folder)."""
+    wanted = os.environ.get("HYBRIDLIB_BOOK")
+    html = REPO_ROOT / "_build" / "html" if wanted in (None, "", "existing") else Path(wanted)
+    if wanted in (None, ""):
         book_dir = tmp_path_factory.mktemp("smoke-book")
         html = book_dir / "_build" / "html"
         command = [sys.executable, "-m", "hybridlib.book.pipeline", "--profile", "smoke",
@@ -338,9 +342,11 @@ CONTENT_JS = """
 """
 
 
-# What a reader sees once MathJax has run: tables wider than the text column, figures
-# whose smallest text (9 pt at the book's 100 dpi, 12.5 px) shrinks below 9 px, figures
-# without a caption or number, and TeX left raw.
+# What a reader sees once MathJax has run, at 1280 px: tables wider than the text column
+# or scrolling inside their box, tables without a numbered caption or with a snake_case
+# column header, images outside a numbered figure, with a file path as alt text, blurred
+# on a high-density screen or with their smallest text (MIN_FONT_PT at PNG_DPI) shown below
+# 9 pt (12 CSS pixels); and TeX left raw.
 LAYOUT_JS = r"""
 (async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -353,17 +359,37 @@ LAYOUT_JS = r"""
   const problems = [];
   main.querySelectorAll("table").forEach((table, i) => {
     const width = table.getBoundingClientRect().width;
-    if (width > column + 1) problems.push(`table ${i + 1} is ${Math.round(width)} px wide, `
+    const caption = table.querySelector("caption");
+    const name = caption ? `table "${caption.textContent.trim().slice(0, 50)}"` : `table ${i + 1}`;
+    if (width > column + 1) problems.push(`${name} is ${Math.round(width)} px wide, `
       + `the text column ${Math.round(column)} px`);
+    const box = table.closest(".output, .pst-scrollable-table-container, .table-wrapper");
+    if (box && box.scrollWidth > box.clientWidth + 1)
+      problems.push(`${name} scrolls: ${box.scrollWidth} px in a ${box.clientWidth}-px box`);
+    if (!caption || !caption.querySelector(".caption-number"))
+      problems.push(`${name} has no numbered caption`);
+    table.querySelectorAll("thead th").forEach(th => {
+      const snake = th.textContent.match(/\b[A-Za-z0-9]+_[A-Za-z0-9_]+\b/);
+      if (snake) problems.push(`${name}: column header "${th.textContent.trim()}" in snake_case`);
+    });
   });
-  main.querySelectorAll(".cell_output img").forEach((img, i) => {
+  main.querySelectorAll("img").forEach(img => {
+    const file = img.src.split("/").pop();
     const shown = img.getBoundingClientRect().width;
-    if (img.naturalWidth > 0 && shown > 0 && 12.5 * shown / img.naturalWidth < 9)
-      problems.push(`figure ${img.src.split("/").pop()} is shown at `
-        + `${Math.round(100 * shown / img.naturalWidth)} % of its size: its text is below 9 px`);
+    if (img.naturalWidth > 0 && shown > 0) {
+      const text = __TEXT_PX__ * shown / img.naturalWidth;
+      if (text < 12) problems.push(`figure ${file}: its smallest text shows at `
+        + `${text.toFixed(1)} px, below 9 pt (12 px)`);
+      if (img.naturalWidth < 1.9 * shown) problems.push(`figure ${file} is not sharp: `
+        + `${img.naturalWidth} pixels shown on ${Math.round(shown)}`);
+    }
     const figure = img.closest("figure");
     if (!figure || !figure.querySelector("figcaption .caption-number"))
-      problems.push(`figure ${img.src.split("/").pop()} has no numbered caption`);
+      problems.push(`figure ${file} has no numbered caption`);
+    // A description has words; a file path or a hash has none and no spaces.
+    const alt = (img.getAttribute("alt") || "").trim();
+    if (!/\s/.test(alt) || /\.(png|jpe?g|svg|gif)$/i.test(alt))
+      problems.push(`figure ${file}: alt text "${alt}" does not say what it shows`);
   });
   // Code may hold TeX for matplotlib labels; only prose and outputs must show none.
   const prose = main.cloneNode(true);
@@ -377,6 +403,47 @@ LAYOUT_JS = r"""
   return {problems, wants, mathjax: !!(window.MathJax && MathJax.typesetPromise)};
 })()
 """
+
+
+def layout_js() -> str:
+    """:data:`LAYOUT_JS` with the pixels of a figure's smallest text in its PNG."""
+    from hybridlib.book.plots import MIN_FONT_PT, PNG_DPI
+
+    return LAYOUT_JS.replace("__TEXT_PX__", repr(MIN_FONT_PT / 72 * PNG_DPI))
+
+
+# At a phone's width: a compact table (the headline and paired tables) fits the column as
+# cards whose every value is labelled; any other table that is wider than its box says
+# that it scrolls.
+PHONE_JS = r"""
+(async () => {
+  await new Promise(done => setTimeout(done, 300));
+  const main = document.querySelector("main article") || document.querySelector("main")
+    || document.body;
+  const column = main.getBoundingClientRect().width;
+  const problems = [];
+  let compact = 0;
+  main.querySelectorAll("table").forEach((table, i) => {
+    const caption = table.querySelector("caption");
+    const name = caption ? `table "${caption.textContent.trim().slice(0, 50)}"` : `table ${i + 1}`;
+    const box = table.closest(".output, .pst-scrollable-table-container, .table-wrapper");
+    if (table.classList.contains("hl-compact")) {
+      compact += 1;
+      const width = table.getBoundingClientRect().width;
+      if (width > column + 1) problems.push(`${name} is ${Math.round(width)} px wide on a `
+        + `${Math.round(column)}-px column`);
+      const bare = Array.from(table.querySelectorAll("tbody td"))
+        .filter(td => !td.getAttribute("data-label")).length;
+      if (bare) problems.push(`${name}: ${bare} values without their column's name`);
+    } else if (box && box.scrollWidth > box.clientWidth + 1
+               && !box.classList.contains("hl-scrolls")) {
+      problems.push(`${name} scrolls without saying so`);
+    }
+  });
+  return {problems, compact};
+})()
+"""
+PHONE_WIDTH = 400
 
 
 def mathjax_dir() -> Path | None:
@@ -553,12 +620,38 @@ def test_every_page_reads_well(html_dir: Path, server: str, page: Page):
             continue
         relative = path.relative_to(html_dir).as_posix()
         page.open(server + relative)
-        found = page.evaluate(LAYOUT_JS)
+        found = page.evaluate(layout_js())
         if found["wants"] and not found["mathjax"]:  # pages without math do not load it
             found["problems"].append("MathJax did not load")
         if found["problems"]:
             problems[relative] = found["problems"]
         page.screenshot(screenshot_dir(html_dir) / (relative.replace("/", "_") + ".png"))
+    assert not problems, json.dumps(problems, indent=2, ensure_ascii=False)
+
+
+def test_on_a_phone_the_key_tables_are_cards_and_the_others_say_they_scroll(
+        html_dir: Path, server: str, page: Page):
+    """At 400 px the headline and paired tables of the results chapter fit as labelled
+    cards; every other table that must scroll shows a cue."""
+    page.call("Emulation.setDeviceMetricsOverride", width=PHONE_WIDTH, height=800,
+              deviceScaleFactor=2, mobile=True)
+    problems, compact = {}, {}
+    try:
+        for path in book_pages(html_dir):
+            if parse(path).refresh:
+                continue
+            relative = path.relative_to(html_dir).as_posix()
+            page.open(server + relative)
+            found = page.evaluate(PHONE_JS)
+            compact[relative] = found["compact"]
+            if found["problems"]:
+                problems[relative] = found["problems"]
+            page.screenshot(screenshot_dir(html_dir) / "phone" / (relative.replace("/", "_")
+                                                                  + ".png"))
+    finally:
+        page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+                  deviceScaleFactor=1, mobile=False)
+    assert compact.get(RESULTS_PAGE, 0) >= 2, "the results chapter has no compact table"
     assert not problems, json.dumps(problems, indent=2, ensure_ascii=False)
 
 
@@ -580,9 +673,12 @@ def test_the_pdf_holds_every_chapter_and_every_figure(html_dir: Path):
 
     text = "".join(page.extract_text() or "" for page in pypdf.PdfReader(
         html_dir / PDF_NAME).pages)
+    # The PDF's fonts set "fi" and "ff" as ligatures, and lines break anywhere.
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
     titles = []
     for page in sorted((html_dir / "book" / "chapters").glob("*.html")):
-        match = re.search(r"<h1>(.*?)<a", page.read_text("utf8"), re.S)
+        # The first h1 is the theme's print header, "<h1>Results</h1>", then the contents.
+        match = re.search(r"<h1>(.*?)(?:<a|</h1>)", page.read_text("utf8"), re.S)
         titles.append(re.sub(r"<[^>]+>", "", match.group(1)).strip())
     positions = [text.find(" ".join(t.split()[-4:])) for t in titles]
     assert all(p >= 0 for p in positions), dict(zip(titles, positions))

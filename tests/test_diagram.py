@@ -20,10 +20,10 @@ def test_each_cell_names_the_stride_and_the_sizes_in_and_out():
     assert len(texts) == len(names) * len(POSITIONS)
     strided, hybrid, at_gap = (texts[i * len(POSITIONS):(i + 1) * len(POSITIONS)]
                                for i in range(len(names)))
-    assert strided[:2] == ["plain conv\n32×32", "S=2\n32×32 → 16×16"]
+    assert strided[:2] == ["plain conv\n32×32", "S=2\n32×32\n→ 16×16"]
     assert strided[4:] == ["—", "—"]
     assert hybrid[4] == f"S=2\n{sizes['hybrid']['stage4'][0]}×{sizes['hybrid']['stage4'][1]}" \
-        f" → {sizes['hybrid']['head'][0]}×{sizes['hybrid']['head'][1]}"
+        f"\n→ {sizes['hybrid']['head'][0]}×{sizes['hybrid']['head'][1]}"
     assert at_gap[4] == "—" and at_gap[5].startswith("S=2\n")
     colours = [p.get_facecolor() for p in ax.patches]
     assert matplotlib.colors.to_hex(colours[len(POSITIONS) + 4]) == KIND_COLOURS["spectral"]

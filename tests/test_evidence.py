@@ -362,3 +362,20 @@ def test_a_stride_row_is_its_own_configuration():
     table = evidence.interval_table(own + row).set_index("config")
     assert table.loc["diffstride", "mean"] == pytest.approx(90.0)
     assert table.loc["diffstride_s313", "mean"] == pytest.approx(50.0)
+
+
+def test_one_sentence_reads_a_family_of_comparisons():
+    table = pd.DataFrame([
+        comparison_row(0.5, 0.2, 0.8, 0.01, (0.5, 0.1, 0.9, 0.01)),  # shown, above zero
+        comparison_row(-0.2, -0.6, 0.2, 0.3, (-0.2, -0.7, 0.3, 0.3), a="spectral"),
+        comparison_row(0.5, 0.1, 0.9, 0.01, (0.5, 0.1, 0.9, 0.07), a="hybrid_stem"),
+    ])
+    text = evidence_text.comparisons_sentence(table)
+    assert text.count(".") == 1 and "\n" not in text and "*" not in text  # one sentence
+    assert "the runs show 1 after Holm's correction (`hybrid` above `diffstride`)" in text
+    assert "`spectral` − `diffstride` includes zero" in text
+    assert "`hybrid_stem` − `diffstride` excludes zero only before the correction" in text
+    none = evidence_text.comparisons_sentence(table.iloc[1:])
+    assert none.startswith("None of these 2 comparisons shows a difference")
+    assert evidence_text.comparisons_sentence(
+        pd.DataFrame([comparison_row(*(math.nan,) * 4)])).startswith("No comparison")

@@ -138,3 +138,21 @@ def test_plural_adds_an_s_except_for_one():
 def test_signed_shows_the_sign_with_a_true_minus_and_none_on_zero():
     assert signed(0.183) == "+0.18" and signed(-1.1, 1) == "\u22121.1"
     assert signed(-0.04, 1) == "0.0" and signed(0.004) == "0.00"
+
+
+def test_a_named_index_heads_its_column_in_the_one_header_row():
+    df = pd.DataFrame({"test acc. (%)": [91.2, 90.8]},
+                      index=pd.Index(["hybrid", "diffstride"], name="configuration"))
+    html = table(df, caption="c").to_html()
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    assert head.count("<tr>") == 1  # not a second row for the index's name
+    assert "configuration" in head and "test acc. (%)" in head
+    assert "configuration" not in df.columns.names  # the caller's frame is untouched
+
+
+def test_a_compact_table_carries_the_class_of_the_phone_form():
+    from hybridlib.book.formatting import COMPACT_CLASS
+
+    df = pd.DataFrame({"a": [1.0]})
+    assert f'class="{TABLE_CLASS} {COMPACT_CLASS}"' in table(df, compact=True).to_html()
+    assert COMPACT_CLASS not in table(df).to_html()

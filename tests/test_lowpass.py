@@ -126,7 +126,7 @@ def test_trained_table_has_one_row_per_order_and_rejects_unknown_settings(small_
     assert table.attrs["sizes"] == (7, 3) and table.attrs["test_images"] == 32
     assert table.attrs["steps"] == 5
     assert lp.trained_caption(table) == (
-        "two networks trained for 5 SGD steps on synthetic stripes, measured on 32 test images"
+        "Two networks trained for 5 SGD steps on synthetic stripes, measured on 32 test images"
     )
     with pytest.raises(TypeError, match="unknown training settings"):
         lp.trained_lowpass_table(small_data, step=5)
@@ -170,3 +170,15 @@ def test_the_verdict_follows_the_numbers_when_they_disagree_with_the_theory():
     assert "costs accuracy" not in lp.describe_trained(no_cost)
     same = lp.describe_trained(_table({("act-pool", "acc_first"): 0.876}))
     assert "test accuracy unchanged at 87.6\u00a0%" in same and "to 86.6" not in same
+
+
+def test_the_trained_table_prints_accuracies_and_energy_shares_in_percent():
+    c = lp.COLUMNS
+    frame = pd.DataFrame({"pool-act": {c["first"]: 6e-16, c["final"]: 0.5, c["acc"]: 0.854,
+                                       c["acc_first"]: 0.854, c["acc_final"]: 0.741,
+                                       c["before"]: 0.0, c["after"]: 0.05}}).T
+    shown = lp.trained_percent(frame)
+    assert shown.loc[f"{c['acc']} (%)", "pool-act"] == pytest.approx(85.4)
+    assert shown.loc[f"{c['after']} (%)", "pool-act"] == pytest.approx(5.0)
+    assert shown.loc[c["final"], "pool-act"] == 0.5  # a relative change, not a share
+    assert list(shown.columns) == ["pool-act"]

@@ -123,3 +123,86 @@ def test_the_results_chapter_s_curves_and_strides_figures_draw_every_configurati
     rows = {ax.get_ylabel() for ax in figures[0].axes if ax.get_ylabel()}
     assert rows == set(strides.config)  # one row per configuration with DiffStride layers
     assert plots.stride_positions(strides)[0] in {"stem", "stage2"}
+
+
+def test_the_legend_of_the_paired_figure_sits_below_the_panels():
+    table = pd.concat([comparisons().assign(dataset=d) for d in ("cifar10", "cifar100")])
+    fig = paired_differences_figure(table)
+    assert all(ax.get_legend() is None for ax in fig.axes)  # none over an interval
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["by seed", "seed × image"]
+    plt.close(fig)
+    nothing = comparisons().assign(dataset="d")
+    for column in nothing.columns[2:]:
+        nothing[column] = NAN
+    assert paired_differences_figure(nothing).legends == []  # no interval, no legend
+    plt.close("all")
+
+
+def test_the_grid_figure_draws_a_line_per_configuration_and_rings_the_chosen_rate():
+    grid = pd.DataFrame([{"config": c, "lr": lr, "val_acc": acc}
+                         for c, accs in (("strided", (80, 85, 84)), ("hybrid", (82, 81, NAN)),
+                                         ("hybrid_stem", (70, 75, 74)))
+                         for lr, acc in zip((0.1, 0.2, 0.4), accs)])
+    colours = plots.config_colours(["strided", "hybrid", "hybrid_stem"])
+    fig = plots.grid_figure(grid, colours, {"strided": 0.2, "hybrid_stem": 0.2})
+    left, right = fig.axes
+    assert [line.get_label() for line in left.get_lines()] == ["strided", "hybrid"]
+    assert len(left.get_lines()[1].get_xdata()) == 2  # the missing run is left out
+    rings = [c.get_offsets().tolist() for ax in fig.axes for c in ax.collections]
+    assert rings == [[[0.2, 85.0]], [[0.2, 75.0]]]
+    plt.close(fig)
+    empty = plots.grid_figure(grid.iloc[:0], colours, {})
+    assert "no learning-rate grid" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)
+
+
+def test_the_key_pair_has_two_distinct_colours_everywhere():
+    import matplotlib.colors as mcolors
+
+    many = plots.config_colours(["strided", "spectral", "diffstride", "hybrid",
+                                 *(f"other{k}" for k in range(12))])
+    hybrid, diffstride = (np.array(mcolors.to_rgb(many[c])) for c in ("hybrid", "diffstride"))
+    assert np.abs(hybrid - diffstride).sum() > 0.8  # green against orange, not two oranges
+    assert many["hybrid"] == plots.BUDGET_STYLE["hybrid"]["color"]  # the same in chapter 7
+    assert len(set(many.values())) >= 14
+
+
+def test_every_figure_of_the_results_chapter_fits_the_text_column():
+    """Drawn with the published records, no figure's tight box (what IPython saves) is
+    wider than the column: its 9-pt text then shows at 9 pt or more (the browser check
+    measures the same on the built pages)."""
+    from hybridlib import evidence, results
+    from hybridlib.book.architectures import cost_model
+    from hybridlib.book.diagram import configuration_diagram
+    from hybridlib.configs import ABLATION, CONFIGS, PROFILES
+    from hybridlib.runs import RunStore
+    from hybridlib.tuning import chosen_rates, grid_table
+
+    records = RunStore().load("cpu", accept_code=True)
+    runs = results.runs_table(records)
+    summary, intervals = results.summary_table(runs), evidence.interval_table(records)
+    colours = plots.config_colours(summary.config.unique())
+    grid = grid_table("cpu")
+    figures = {
+        "curves": plots.curves_figure(results.curves_table(records), colours, "cpu"),
+        "headline": plots.headline_figure(intervals, runs, colours, "fashion_mnist", "t"),
+        "paired": plots.paired_differences_figure(
+            evidence.comparison_table(records, evidence.HYBRID_COMPARISONS)),
+        "cost": plots.cost_figure(summary, intervals, colours, "fashion_mnist",
+                                  ("Fashion-MNIST, profile cpu: accuracy vs counted cost",
+                                   "accuracy vs measured speed (cpu (x86_64))")),
+        "grid": plots.grid_figure(grid, plots.config_colours(PROFILES["cpu"]["configs"]),
+                                  chosen_rates(grid)),
+        "strides": plots.strides_figures(results.strides_table(records), list(colours),
+                                         "cpu")[0],
+        "diagram": configuration_diagram(
+            CONFIGS, {n: cost_model(s).sizes for n, s in CONFIGS.items()},
+            split_before=ABLATION[0]),
+    }
+    column = 672 / plots.DPI  # inches: the text column at a 1280-pixel window
+    for name, fig in figures.items():
+        fig.canvas.draw()
+        width = fig.get_tightbbox(fig.canvas.get_renderer()).width
+        assert width <= column, f"{name}: {width:.2f} in, the column {column:.2f} in"
+    plt.close("all")

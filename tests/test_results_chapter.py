@@ -72,14 +72,18 @@ def test_our_means_stand_beside_the_reported_numbers(cpu):
     order = " > ".join(f"`{c}`" for c in side["ours: Fashion-MNIST"].sort_values(
         ascending=False).index)
     assert order in text and "{cite}`xiao2017fashionreadme`" in text
+    rows = chapter.reported_rows(side)  # turned to fit the column: a row per source
+    assert list(rows.columns) == list(side.index)
+    assert rows.loc[("Hybrid paper", "CIFAR-100"), "hybrid"] == row.test_acc.iloc[0]
+    assert rows.loc[("ours", "Fashion-MNIST"), "hybrid"] == ours["hybrid"]
 
 
 def amplitude_table(train, ratios):
     configs = ["strided", "spectral", "diffstride", "hybrid"]
-    table = pd.DataFrame({"train_acc (%)": train, "test_acc (%)": [90, 89, 88, 87]},
-                         index=configs)
+    table = pd.DataFrame({(chapter.FIT, "train"): train,
+                          (chapter.FIT, "test"): [90, 89, 88, 87]}, index=configs)
     for k in range(3):
-        table[f"shortcut/residual stage{k + 2}"] = ratios
+        table[(chapter.RATIO, f"stage{k + 2}")] = ratios
     return table
 
 
@@ -116,14 +120,14 @@ def test_the_strides_tables_and_sentence_come_from_the_records(cpu):
     strides = results.strides_table(records)
     table = chapter.stride_table(strides)
     assert list(table.columns)[0] in ("stem", "stage2")
-    assert set(table.index.get_level_values("config")) == set(strides.config)
+    assert set(table.index.get_level_values("configuration")) == set(strides.config)
     text = chapter.strides_sentence(strides, records)
     learned = [r for r in records if r["learned_strides"]]
     same = sum(r["feature_sizes"] == r["initial_feature_sizes"] for r in learned)
     assert f"{same} of the {len(learned)} runs with DiffStride layers" in text
     sizes = chapter.map_size_table(records)
     assert len(sizes) == len(learned)
-    assert all(re.fullmatch(r"\d+x\d+( → \d+x\d+)?", v) for v in sizes.stack())
+    assert all(re.fullmatch(r"\d+×\d+( → \d+×\d+)?", v) for v in sizes.stack())
 
 
 def test_the_compute_sentence_finds_the_accuracy_cost_front():

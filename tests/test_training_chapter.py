@@ -46,7 +46,7 @@ def test_the_runs_tables_and_the_code_sentence(cpu, monkeypatch):
     records, _ = cpu
     made = chapter.runs_made_table(records)
     assert len(made) == len(records)
-    assert made["test acc. (%)"].max() == pytest.approx(
+    assert made[(chapter.ACCURACY, "test")].max() == pytest.approx(
         100 * max(r["final_test_acc"] for r in records))
     assert chapter.made_by_table(records).runs.sum() == len(records)
     monkeypatch.setattr(chapter, "ACCEPTED_CODE", frozenset())

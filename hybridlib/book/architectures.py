@@ -62,7 +62,7 @@ __all__ = [
 # but shows the stem's size carried on).
 SIZE_POSITIONS = ("stem", "stage1", "stage2", "stage3", "stage4", "head", "gap")
 # The configuration table's columns (costs at the papers' width and at a profile's width).
-COST_COLUMNS = ("params_paper", "gflops_paper", "flops_ratio", "params_run", "mflops_run")
+COST_COLUMNS = ("params_paper", "mflops_paper", "flops_ratio", "params_run", "mflops_run")
 READING_PLACES = {
     "hybrid": "`head`: on the stage-4 map, before the final BN-ReLU",
     "hybrid_at_gap": "`gap`: after the final BN-ReLU, directly before global average pooling",
@@ -159,7 +159,7 @@ def configuration_table(
 
     Returns:
         Indexed by configuration; columns :data:`SIZE_POSITIONS` (``"24×24"`` strings),
-        :data:`COST_COLUMNS` (parameters and GFLOPs at ``paper_width``, FLOPs relative to
+        :data:`COST_COLUMNS` (parameters and MFLOPs at ``paper_width``, FLOPs relative to
         ``strided``, parameters and MFLOPs at ``width``) and ``description``.
     """
     strided_flops = models["strided"].flops(paper_width)
@@ -168,7 +168,7 @@ def configuration_table(
         row = {position: size(model.sizes[position]) for position in SIZE_POSITIONS}
         row.update(
             params_paper=model.parameters(paper_width),
-            gflops_paper=model.flops(paper_width) / 1e9,
+            mflops_paper=model.flops(paper_width) / 1e6,
             flops_ratio=model.flops(paper_width) / strided_flops,
             params_run=model.parameters(width, in_channels),
             mflops_run=model.flops(width, in_channels) / 1e6,
@@ -183,7 +183,7 @@ def configuration_table(
 def _cost_headers(width: int, paper_width: int) -> dict[str, str]:
     return {
         "params_paper": f"params (w={paper_width})",
-        "gflops_paper": f"GFLOPs (w={paper_width})",
+        "mflops_paper": f"MFLOPs (w={paper_width})",
         "flops_ratio": "FLOPs / strided",
         "params_run": f"params (w={width})",
         "mflops_run": f"MFLOPs (w={width})",
@@ -204,13 +204,15 @@ def configuration_tables(frame: pd.DataFrame, width: int, paper_width: int = 64)
     headers = _cost_headers(width, paper_width)
     costs = frame[list(COST_COLUMNS)].rename(columns=headers)
     return [
-        table(frame[list(SIZE_POSITIONS)], caption="map size (h×w) after each position"),
+        table(frame[list(SIZE_POSITIONS)], caption="Map size (h×w) after each position, at a "
+              "32×32 input and initialisation"),
         table(
             costs,
-            caption=f"costs at the papers' width {paper_width} and this profile's width {width}",
+            caption=f"Parameters and FLOPs per image at the papers' width {paper_width} and at "
+            f"this profile's width {width}",
             formats=_with_thousands(headers),
         ),
-        table(frame[["description"]]),
+        table(frame[["description"]], caption="What each configuration is"),
     ]
 
 
@@ -235,7 +237,7 @@ def readings_table(
             "spectral pooling at": [_places(specs[n], "spectral") for n in names],
             "map into GAP": [frame.loc[n, "gap"] for n in names],
             "params": [frame.loc[n, "params_paper"] for n in names],
-            "GFLOPs": [frame.loc[n, "gflops_paper"] for n in names],
+            "MFLOPs": [frame.loc[n, "mflops_paper"] for n in names],
             "FLOPs / strided": [frame.loc[n, "flops_ratio"] for n in names],
         },
         index=pd.Index(names, name="configuration"),
@@ -283,7 +285,9 @@ def stride_rows_table(
 def stride_rows_styler(frame: pd.DataFrame):
     """:func:`stride_rows_table`'s frame in the book's style, accuracies to one decimal."""
     accuracy = {c: "{:.1f}" for c in frame.columns if c[1] != "final map"}
-    return table(frame, formats=accuracy)
+    return table(frame, formats=accuracy, caption="The map after stage 4 at initialisation "
+                 "(32×32 input) and the DiffStride paper's CIFAR-10 accuracy, per row of "
+                 "initial strides")
 
 
 # --- the gap reading ------------------------------------------------------------------
@@ -470,16 +474,16 @@ def cost_check_sentence(name: str, width: int, measured: Mapping, model: CostMod
     predicted = model.flops(width)
     error = abs(predicted - measured["flops"]) / measured["flops"]
     return (
-        f"Check on `{name}` at width {width}: measured {measured['flops'] / 1e9:.4f} "
-        f"GFLOPs and {measured['parameters']:,} parameters; the polynomials give "
-        f"{predicted / 1e9:.4f} GFLOPs (relative error {_math(error)}) and "
+        f"Check on `{name}` at width {width}: measured {measured['flops'] / 1e6:.1f} "
+        f"MFLOPs and {measured['parameters']:,} parameters; the polynomials give "
+        f"{predicted / 1e6:.1f} MFLOPs (relative error {_math(error)}) and "
         f"{model.parameters(width):,} parameters."
     )
 
 
 def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> str:
     """What the configuration table says about cost (``frame`` of :func:`configuration_table`)."""
-    ratio, gflops = frame["flops_ratio"], frame["gflops_paper"]
+    ratio, mflops = frame["flops_ratio"], frame["mflops_paper"]
     pooling = ratio[["max", "avg"]]
     assert abs(ratio["spectral"] - pooling.mean()) < 0.1 * pooling.mean(), (
         "spectral pooling no longer costs about as much as max and average pooling"
@@ -492,7 +496,7 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
     cheapest = [a for a in ablation if shown[a] == shown.min()]
     dearest = [a for a in ablation if shown[a] == shown.max()]
     d, s = frame.loc["diffstride"], frame.loc["strided"]
-    head_extra = 1000 * (gflops["hybrid"] - gflops["diffstride"])
+    head_extra = mflops["hybrid"] - mflops["diffstride"]
     text = (
         f"All configurations have the same parameters up to the handful of learned strides, "
         f"but not the same cost. Fixed spectral pooling costs {ratio['spectral']:.2f} times "
@@ -500,7 +504,7 @@ def cost_sentence(frame: pd.DataFrame, ablation: Sequence[str] = ABLATION) -> st
         f"FFTs add a little), about as much as max or average pooling "
         f"({ratio['max']:.2f} and {ratio['avg']:.2f}). DiffStride costs "
         f"**{ratio['diffstride']:.1f} times** as much at initialisation, "
-        f"{gflops['diffstride']:.1f} GFLOPs per image against {gflops['strided']:.2f}: its "
+        f"{mflops['diffstride']:,.0f} MFLOPs per image against {mflops['strided']:,.0f}: its "
         f"maps after stages 2, 3 and 4 are {d['stage2']}, {d['stage3']} and {d['stage4']} "
         f"instead of {s['stage2']}, {s['stage3']} and {s['stage4']} (the DiffStride chapter "
         f"derives the size rule). The hybrid's extra spectral pooling in the head adds only "

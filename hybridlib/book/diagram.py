@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from hybridlib.book.formatting import size
-from hybridlib.book.plots import MIN_FONT_PT
+from hybridlib.book.plots import MAX_WIDTH, MIN_FONT_PT
 
 __all__ = ["KIND_COLOURS", "KIND_LABELS", "POSITIONS", "configuration_diagram"]
 
@@ -55,7 +55,8 @@ def _cell(entry, sizes: Mapping, position: str, input_size) -> tuple[str, str]:
     kind, stride = entry
     if kind == "strided" and stride == 1:
         return PLAIN_STEM, f"plain conv\n{size(size_in)}"
-    return KIND_COLOURS[kind], f"S={stride:g}\n{size(size_in)} → {size(sizes[position])}"
+    # Three short lines: at the text column's width a cell holds about eight characters.
+    return KIND_COLOURS[kind], f"S={stride:g}\n{size(size_in)}\n→ {size(sizes[position])}"
 
 
 def configuration_diagram(
@@ -74,7 +75,7 @@ def configuration_diagram(
         input_size: the input image's ``(h, w)``, for the stem's cell.
     """
     names = list(configs)
-    fig, ax = plt.subplots(figsize=(9, 0.52 * len(names) + 1.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 0.62 * len(names) + 1.8), constrained_layout=True)
     for i, name in enumerate(names):
         for j, position in enumerate(POSITIONS):
             colour, text = _cell(configs[name].get(position), sizes[name], position, input_size)
@@ -96,7 +97,7 @@ def configuration_diagram(
                for k in ("strided", "max", "avg", "spectral", "diffstride")]
     handles += [Patch(facecolor=PLAIN_STEM, edgecolor="grey", label="stride-1 stem convolution"),
                 Patch(facecolor="white", edgecolor="grey", label=KIND_LABELS[None])]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4,
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3,
               fontsize=MIN_FONT_PT, frameon=False)
     ax.set_title(f"Downsampling per position (initial stride, map size in → out at "
                  f"{size(input_size)})", fontsize=10)

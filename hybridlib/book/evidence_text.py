@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from hybridlib import stats
-from hybridlib.book.formatting import dataset_name, signed
+from hybridlib.book.formatting import dataset_name, listing, plural, signed
 from hybridlib.configs import MAIN_CONFIGS
 from hybridlib.evidence import (
     CLAIM,
@@ -36,6 +36,7 @@ __all__ = [
     "ablation_sentence",
     "baselines_sentence",
     "claim_equivalence",
+    "comparisons_sentence",
     "conclusion",
     "describe_comparisons",
     "equivalence_sentence",
@@ -77,7 +78,8 @@ def format_comparisons(table: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for _, r in table.iterrows():
-        row = {"data set": r.dataset, "comparison": f"{r.a} − {r.b}", "seeds": r.paired_seeds}
+        row = {"data set": dataset_name(r.dataset), "comparison": f"{r.a} − {r.b}",
+               "seeds": r.paired_seeds}
         for kind, title in (("seed", "by seed"), ("crossed", "seed × image")):
             diff = r[f"{kind}_diff"]
             row[f"{title}: mean [95 % CI]"] = (
@@ -130,6 +132,42 @@ def describe_comparisons(table: pd.DataFrame, name=lambda dataset: dataset) -> s
                    f"{p_text(r[f'{verdict_test(r)}_p_holm'])})." if shown else _not_shown(r))
         sentences.append(f"{what}: {_interval_sentence(r)}: {verdict}")
     return "\n".join(f"* {sentence}" for sentence in sentences)
+
+
+def comparisons_sentence(table: pd.DataFrame, name=lambda dataset: dataset) -> str:
+    """One interpretive sentence for a family of comparisons whose numbers a table beside
+    it shows: how many differences the runs show after Holm's correction and which way
+    they go, and why the others are not shown (an interval that includes zero, or one
+    that excludes it only before the correction)."""
+    several = table.dataset.nunique() > 1
+    where = (lambda r: f" on {name(r.dataset)}") if several else (lambda r: "")
+    judged = [(r, f"`{r.a}` − `{r.b}`{where(r)}", d) for r, _, d in _judged(table, name)]
+    tested = [(r, what, d) for r, what, d in judged if d is not None]
+    if not tested:
+        return "No comparison has two paired seeds yet, so none has an interval."
+    shown = [(r, what, d) for r, what, d in tested if d]
+    inside = [what for r, what, d in tested
+              if not d and r[f"{verdict_test(r)}_low"] <= 0 <= r[f"{verdict_test(r)}_high"]]
+    corrected = [what for r, what, d in tested if not d and what not in inside]
+    if shown:
+        ways = [f"`{r.a}` {'above' if d > 0 else 'below'} `{r.b}`{where(r)}"
+                for r, _, d in shown]
+        text = (f"Of these {plural(len(tested), 'comparison')} the runs show "
+                f"{len(shown)} after Holm's correction ({listing(ways)})")
+    else:
+        text = (f"None of these {plural(len(tested), 'comparison')} shows a difference after "
+                "Holm's correction")
+    reasons = []
+    if inside:
+        reasons.append(f"{'the interval' if len(inside) == 1 else 'the intervals'} of "
+                       f"{listing(inside)} {'includes' if len(inside) == 1 else 'include'} "
+                       "zero")
+    if corrected:
+        reasons.append(f"{listing(corrected)} {'excludes' if len(corrected) == 1 else 'exclude'}"
+                       " zero only before the correction")
+    if reasons:
+        text += ("; of the others, " if shown else ": ") + "; ".join(reasons)
+    return text + "."
 
 
 # What a shown difference means where the names suggest something else.
@@ -275,7 +313,8 @@ def format_equivalence(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in table.iterrows():
         rows.append({
-            "data set": r.dataset, "comparison": f"{r.a} − {r.b}", "seeds": r.seeds,
+            "data set": dataset_name(r.dataset), "comparison": f"{r.a} − {r.b}",
+            "seeds": r.seeds,
             "mean [90 % CI]": _interval_text(r["diff"], r.low, r.high),
             "TOST p": p_text(max(r.p_lower, r.p_upper)),
             f"within ±{EQUIVALENCE_MARGIN}": "shown" if r.equivalent else "not shown",

@@ -28,6 +28,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
+    "COMPACT_CLASS",
     "TABLE_CLASS",
     "dataset_name",
     "fixed",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 TABLE_CLASS = "hl-table"  # styled by book/_static/hybrid.css
+COMPACT_CLASS = "hl-compact"  # a card per row on a narrow screen (hybrid.css, hybrid.js)
 NBSP = "\u00a0"
 MINUS = "\u2212"
 DATASET_NAMES = {
@@ -189,6 +191,7 @@ def table(
     digits: int = 3,
     formats: Mapping[str, str | Callable] | None = None,
     hide_index: bool = False,
+    compact: bool = False,
 ):
     """The book's rendering of a DataFrame: a pandas ``Styler``.
 
@@ -197,14 +200,25 @@ def table(
     columns are right-aligned, the others left-aligned; the table carries
     :data:`TABLE_CLASS`, whose CSS pads the cells, keeps numbers on one line and lets only
     a table wider than the text column scroll.
+
+    The book numbers every table by its caption ("Table 6.1", see
+    :mod:`hybridlib.book.sphinx_fixes`), and a table without one fails the book's build.
+    A named index heads its own column in the one header row (pandas would give it a row
+    of its own). ``compact`` marks a table that a phone shows as one card per row, each
+    value beside its column's name (``book/_static/hybrid.css`` and ``hybrid.js``).
     """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    corner = (df.index.name is not None and df.index.nlevels == 1
+              and df.columns.nlevels == 1 and df.columns.name is None and not hide_index)
+    if corner:  # the index's name in the header row's corner, instead of a row below it
+        df = df.rename_axis(columns=df.index.name)
     styler = df.style.format(_formatter(digits))
     for column, fmt in (formats or {}).items():
         styler = styler.format(fmt, subset=[column])
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
     numeric = [c for c in df.columns if is_numeric_dtype(df[c]) and not is_bool_dtype(df[c])]
-    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
+    classes = f"{TABLE_CLASS} {COMPACT_CLASS}" if compact else TABLE_CLASS
+    styler = styler.set_table_attributes(f'class="{classes}"')
     if numeric:
         styler = styler.set_properties(
             subset=numeric, **{"text-align": "right", "white-space": "nowrap"}
@@ -216,6 +230,8 @@ def table(
         styler = styler.set_caption(caption)
     if hide_index:
         styler = styler.hide(axis="index")
+    elif corner:
+        styler = styler.hide(axis="index", names=True)
     return styler
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "train_two_layer",
     "trained_caption",
     "trained_lowpass_table",
+    "trained_percent",
     "window_mask",
 ]
 
@@ -349,10 +350,25 @@ def trained_caption(table: pd.DataFrame) -> str:
     """The caption of :func:`trained_lowpass_table`'s table, from its ``attrs``."""
     a = table.attrs
     return (
-        f"two networks trained for {a['steps']} SGD steps on "
+        f"Two networks trained for {a['steps']} SGD steps on "
         f"{dataset_name(a['dataset'])}, measured on {a['test_images']} "
         f"test images"
     )
+
+
+# The columns of trained_lowpass_table that are shares of a whole: the book prints them in %.
+SHARES = ("acc", "acc_first", "acc_final", "before", "after")
+
+
+def trained_percent(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`trained_lowpass_table`'s table as the book prints it: one column per order,
+    the accuracies and the energy shares in % (their names say so), the relative changes
+    as they are."""
+    shown = table.copy()
+    for key in SHARES:
+        shown[COLUMNS[key]] = 100 * shown[COLUMNS[key]]
+    shown = shown.rename(columns={COLUMNS[key]: f"{COLUMNS[key]} (%)" for key in SHARES})
+    return shown.T
 
 
 def _accuracy_change(before: float, after: float) -> str:

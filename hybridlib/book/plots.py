@@ -14,9 +14,12 @@ dimensions are squeezed away) and draws with Matplotlib, which the book extras i
   :func:`paired_differences_figure`, one panel of them per data set.
 
 One figure style serves the whole book (:data:`BOOK_STYLE`, applied on import and by
-:func:`use_book_style`): figures at most :data:`MAX_WIDTH` inches wide, drawn at
-:data:`DPI` dots per inch, no text below 9 pt, so that a figure scaled down to the text
-column still shows its smallest label at about 9 pixels or more. The chapters give
+:func:`use_book_style`): figures at most :data:`MAX_WIDTH` inches wide, laid out at
+:data:`DPI` pixels per inch, no text below :data:`MIN_FONT_PT` points. A notebook shows
+each figure as a PNG of :data:`PNG_DPI` dots per inch (IPython's "retina" format) that the
+page draws at :data:`DPI` pixels per inch, so it is sharp on a high-density screen, and a
+figure no wider than :data:`MAX_WIDTH` fits the book's text column (672 pixels at a
+1280-pixel window) unscaled: its smallest text reads at 9 pt or more. The chapters give
 figures their captions and numbers in the book (myst-nb's ``figure`` cell metadata).
 
 Example::
@@ -43,10 +46,13 @@ __all__ = [
     "strides_figures",
     "BOOK_STYLE",
     "BUDGET_STYLE",
+    "CONFIG_COLOURS",
     "DPI",
     "MAX_WIDTH",
     "MIN_FONT_PT",
+    "PNG_DPI",
     "budget_figure",
+    "grid_figure",
     "label_points",
     "log_magnitude",
     "plot_log_spectrum",
@@ -58,9 +64,15 @@ __all__ = [
     "use_book_style",
 ]
 
-MAX_WIDTH = 9.0  # inches: the widest figure the book's text column shows near full size
-DPI = 100  # the inline figures' resolution, which the browser check relies on
+# The browser check (tests/test_browser.py) reads these three: a figure's smallest text,
+# MIN_FONT_PT / 72 * PNG_DPI pixels of its PNG, must show at 9 pt (12 CSS pixels) or more.
+MAX_WIDTH = 6.4  # inches: at DPI, 640 pixels; the labels IPython's tight box adds fit in 672
+DPI = 100  # pixels per inch of a figure on the page (the PNG's declared width)
+PNG_DPI = 2 * DPI  # dots per inch of the PNG itself: IPython's "retina" doubles DPI
 MIN_FONT_PT = 9  # no text smaller than this in any figure
+# The figures a reader may open on a phone (one row per configuration or comparison) are
+# drawn narrower: at a phone's 360-pixel column their text shrinks less.
+NARROW_WIDTH = 5.6
 BOOK_STYLE = {
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
@@ -87,11 +99,21 @@ BOOK_STYLE = {
 def use_book_style() -> None:
     """Apply :data:`BOOK_STYLE` to Matplotlib and the book's number format to pandas tables.
 
-    Done once when this module is imported. A DataFrame or a Styler without a format of
-    its own then prints its numbers as :func:`hybridlib.book.formatting.num` writes them
-    (``0.25``, ``0.0022``, never ``0.250000``); book/_static/hybrid.css styles the cells.
+    Done once when this module is imported. In a notebook, figures are then shown as
+    :data:`PNG_DPI` PNGs declared at :data:`DPI` ("retina"). A DataFrame or a Styler
+    without a format of its own prints its numbers as
+    :func:`hybridlib.book.formatting.num` writes them (``0.25``, ``0.0022``, never
+    ``0.250000``); book/_static/hybrid.css styles the cells.
     """
     plt.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # IPython comes with the book extras; scripts do not need it
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
     try:
         import pandas as pd
     except ImportError:  # pandas comes with the book extras; the figures do not need it
@@ -262,16 +284,23 @@ def plot_paired_differences(ax, comparisons, labels: Sequence[str] | None = None
 
 def paired_differences_figure(comparisons, name=str, title: str = ""):
     """:func:`plot_paired_differences` in one panel per ``dataset`` of ``comparisons``
-    (titled ``name(dataset)``, after ``title``); return the figure."""
+    (titled ``name(dataset)``, after ``title``); return the figure.
+
+    The legend sits below the panels, where no interval can be: inside the axes, some
+    comparison's interval always runs under it.
+    """
     datasets = list(dict.fromkeys(comparisons.dataset))
     fig, axes = plt.subplots(
         len(datasets), 1, squeeze=False,
-        figsize=(7, sum(0.32 * (comparisons.dataset == d).sum() + 1.2 for d in datasets)),
+        figsize=(NARROW_WIDTH,
+                 sum(0.32 * (comparisons.dataset == d).sum() + 1.2 for d in datasets) + 0.3),
     )
     for ax, dataset in zip(axes[:, 0], datasets):
         plot_paired_differences(ax, comparisons[comparisons.dataset == dataset])
         ax.set_title(f"{title}{name(dataset)}")
-    axes[0, 0].legend(loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if labels:  # none where no comparison has an interval yet
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     return fig
 
 
@@ -322,12 +351,26 @@ def label_points(ax, xs, ys, labels, colours) -> list:
     return texts
 
 
-# The configurations of the budget study, each in a colour that tells the key pair apart.
+# One colour per configuration, the same in every figure of the book: the papers' four
+# configurations (and the rescaled DiffStride of the budget study) in strong, distinct
+# colours, so that the key pair, hybrid and DiffStride, is green against orange
+# everywhere; any other configuration takes one of OTHER_COLOURS, muted, in turn.
+CONFIG_COLOURS = {
+    "strided": "#4d4d4d",
+    "spectral": "#1f78b4",
+    "diffstride": "#d95f02",
+    "hybrid": "#1b9e77",
+    "diffstride_rescaled": "#7570b3",
+}
+OTHER_COLOURS = ("#a6761d", "#e7298a", "#66a61e", "#17becf", "#bc80bd", "#b15928",
+                 "#e6ab02", "#fb9a99", "#999999", "#80b1d3")
+
+# The configurations of the budget study, each in its colour and a marker of its own.
 BUDGET_STYLE = {
-    "strided": {"color": "0.45", "marker": "s"},
-    "diffstride": {"color": "#d95f02", "marker": "o"},
-    "hybrid": {"color": "#1b9e77", "marker": "D"},
-    "diffstride_rescaled": {"color": "#7570b3", "marker": "^"},
+    "strided": {"color": CONFIG_COLOURS["strided"], "marker": "s"},
+    "diffstride": {"color": CONFIG_COLOURS["diffstride"], "marker": "o"},
+    "hybrid": {"color": CONFIG_COLOURS["hybrid"], "marker": "D"},
+    "diffstride_rescaled": {"color": CONFIG_COLOURS["diffstride_rescaled"], "marker": "^"},
 }
 
 
@@ -344,7 +387,7 @@ def budget_figure(table, seeds, budgets: Sequence[int] | None = None,
         configs: which configurations to draw, in this order.
     Returns the figure.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2), constrained_layout=True)
     budgets = sorted(budgets or set(table.budget))
     if table.empty:
         ax.text(0.5, 0.5, "no run of the study recorded yet", transform=ax.transAxes,
@@ -373,6 +416,54 @@ def budget_figure(table, seeds, budgets: Sequence[int] | None = None,
     return fig
 
 
+def grid_figure(grid, colours: dict, chosen: dict):
+    """The learning-rate grid: validation accuracy against the rate (log scale), one line
+    per configuration, the chosen rate ringed; the papers' four configurations on the
+    left, the others on the right, on one scale.
+
+    Args:
+        grid: rows ``config, lr, val_acc`` (%), :func:`hybridlib.tuning.grid_table`; a NaN
+            score (a run not recorded yet) leaves its point out, and an empty grid (a
+            profile without one) gives axes that say so.
+        colours: a colour per configuration, in the order of the legend.
+        chosen: ``{config: rate}``, :func:`hybridlib.tuning.chosen_rates`.
+    Returns the figure.
+    """
+    from hybridlib.configs import MAIN_CONFIGS
+
+    groups = ([c for c in colours if c in MAIN_CONFIGS],
+              [c for c in colours if c not in MAIN_CONFIGS])
+    groups = [g for g in groups if any(c in set(grid.config) for c in g)] or [[]]
+    fig, axes = plt.subplots(1, len(groups), figsize=(MAX_WIDTH, 3.9), sharey=True,
+                             squeeze=False, constrained_layout=True)
+    for ax, group, title in zip(axes[0], groups, ("the papers' configurations", "the others")):
+        for config in group:
+            rows = grid[(grid.config == config) & grid.val_acc.notna()].sort_values("lr")
+            if rows.empty:
+                continue
+            ax.plot(rows.lr, rows.val_acc, marker="o", color=colours[config], label=config,
+                    linewidth=2.0 if config in MAIN_CONFIGS else 1.3)
+            if config in chosen:
+                best = rows[rows.lr == chosen[config]]
+                ax.scatter(best.lr, best.val_acc, s=110, facecolors="none",
+                           edgecolors=colours[config], linewidths=1.8, zorder=3)
+        if grid.empty:
+            ax.text(0.5, 0.5, "this profile has no learning-rate grid", ha="center",
+                    va="center", transform=ax.transAxes, color="0.4")
+            ax.set_xlabel("peak learning rate")
+            continue
+        ax.set_xscale("log")
+        rates = sorted(set(grid.lr))
+        ax.set_xticks(rates, [f"{r:g}" for r in rates])
+        ax.minorticks_off()
+        ax.set_xlabel("peak learning rate")
+        ax.set_title(title, fontsize=10)
+        # Below the axes: inside, some configuration's line always runs under it.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    axes[0, 0].set_ylabel("validation accuracy (%)")
+    return fig
+
+
 def curve_score(curves) -> tuple[str, str]:
     """The column learning curves show, and its name: the validation split's accuracy where
     it was measured every epoch, else the test set's."""
@@ -389,9 +480,10 @@ def stride_positions(strides) -> list[str]:
 
 def curves_figure(curves, colours: dict, profile: str, name=str):
     """The learning curves of :func:`hybridlib.results.curves_table`, per data set: the
-    validation accuracy (the test accuracy where no validation split was measured), every
-    seed thin and the mean over seeds marked; the training loss; and the last half of the
-    epochs on a scale of its own, the epochs the plateau criterion reads shaded.
+    validation accuracy (the test accuracy where no validation split was measured), the
+    mean over seeds marked and, for the papers' four configurations, every seed thin; the
+    training loss; and the last half of the epochs on a scale of its own, the epochs the
+    plateau criterion reads shaded.
 
     ``colours`` maps each configuration to its colour, in the order to draw them; the
     papers' four configurations are drawn solid, the position ablation dashed.
@@ -424,9 +516,12 @@ def curves_figure(curves, colours: dict, profile: str, name=str):
                 continue
             seeds = curves[(curves.dataset == dataset) & (curves.config == config)]
             for ax, since in ((acc, 1), (end, first_shown)):
+                # Every seed of the papers' configurations; the ablation's means alone,
+                # or forty-odd thin lines would hide the curves the chapter compares.
                 for _, one in seeds[seeds.epoch >= since].groupby("seed"):
-                    ax.plot(one.epoch, one[score], color=colours[config], linewidth=0.7,
-                            alpha=0.45)
+                    if config in MAIN_CONFIGS:
+                        ax.plot(one.epoch, one[score], color=colours[config], linewidth=0.7,
+                                alpha=0.45)
                 tail = c[c.epoch >= since]
                 ax.plot(tail.epoch, tail[score], label=config, **style(config))
             loss.plot(c.epoch, c.train_loss, label=config, **style(config))
@@ -443,7 +538,7 @@ def curves_figure(curves, colours: dict, profile: str, name=str):
             ax.set_xlim(since - 0.3, n_ep + 0.3)
             ax.grid(alpha=0.3)
     handles, labels = axes[f"{datasets[0]} acc"].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     return fig
 
 
@@ -499,9 +594,10 @@ def strides_figures(strides, order: Sequence[str], profile: str, name=str) -> li
 
 
 def config_colours(configs: Sequence[str]) -> dict:
-    """A colour per configuration, in order: tab10's, or tab20's for more than ten."""
-    palette = plt.get_cmap("tab10" if len(configs) <= 10 else "tab20")
-    return {c: palette(i % palette.N) for i, c in enumerate(configs)}
+    """A colour per configuration, in the order given: :data:`CONFIG_COLOURS` for the
+    configurations it names, :data:`OTHER_COLOURS` in turn for the others."""
+    others = iter(OTHER_COLOURS * (1 + len(configs) // len(OTHER_COLOURS)))
+    return {c: CONFIG_COLOURS[c] if c in CONFIG_COLOURS else next(others) for c in configs}
 
 
 def headline_figure(intervals, runs, colours: dict, dataset: str, title: str):
@@ -510,7 +606,7 @@ def headline_figure(intervals, runs, colours: dict, dataset: str, title: str):
     ``hybridlib.results.runs_table``), configurations in the order of ``colours``."""
     ci = (intervals[intervals.dataset == dataset].set_index("config")
           .reindex(list(colours)[::-1]).dropna(subset=["mean"]))
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(ci) + 1.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 0.42 * len(ci) + 1.4), constrained_layout=True)
     for y, (config, r) in enumerate(ci.iterrows()):
         seeds = runs[(runs.dataset == dataset) & (runs.config == config)].test_acc
         ax.scatter(seeds, [y] * len(seeds), s=16, color=colours[config], alpha=0.7, zorder=3)
@@ -518,7 +614,7 @@ def headline_figure(intervals, runs, colours: dict, dataset: str, title: str):
         ax.errorbar(r["mean"], y, xerr=err, fmt="D", color="black", markersize=4, capsize=3,
                     zorder=4)
     ax.set_yticks(range(len(ci)), ci.index)
-    ax.set_xlabel("test accuracy (%): seeds (dots), mean and 95 % interval (black)")
+    ax.set_xlabel("test accuracy (%): seeds (dots),\nmean and 95 % interval (black)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return fig
@@ -526,20 +622,20 @@ def headline_figure(intervals, runs, colours: dict, dataset: str, title: str):
 
 def cost_figure(summary, intervals, colours: dict, dataset: str, titles: Sequence[str]):
     """One data set's mean test accuracy (with its 95 % interval) against the counted FLOPs
-    per image and against the measured training speed, both on logarithmic axes."""
+    per image (top) and against the measured training speed (bottom), both on logarithmic
+    axes."""
     import matplotlib.ticker as ticker
 
     from hybridlib.configs import MAIN_CONFIGS
 
     s = summary[summary.dataset == dataset].set_index("config")
     half_width = intervals[intervals.dataset == dataset].set_index("config").half_width
-    # MFLOPs throughout the book; GFLOPs only for the full-width networks.
-    scale, unit = (1.0, "GFLOPs") if s.gflops.max() >= 1 else (1e3, "MFLOPs")
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.6), sharey=True,
-                             constrained_layout=True)
-    for ax, (col, label) in zip(axes, (("gflops", f"{unit} per image (end of training)"),
+    # One panel above the other: side by side, a dozen labelled points per panel leave the
+    # labels no room at the text column's width.
+    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH, 8.0), constrained_layout=True)
+    for ax, (col, label) in zip(axes, (("gflops", "MFLOPs per image (end of training)"),
                                        ("images_per_s", "training images per second"))):
-        xs = s[col] * (scale if col == "gflops" else 1.0)
+        xs = s[col] * (1e3 if col == "gflops" else 1.0)  # MFLOPs throughout the book
         for config, r in s.iterrows():
             ax.errorbar(xs[config], r.test_acc_mean, yerr=np.nan_to_num(half_width[config]),
                         fmt="o", color=colours[config], capsize=3,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hybridlib.book.evidence_text import describe_comparisons
-from hybridlib.book.formatting import dataset_name, listing, plural, signed
+from hybridlib.book.formatting import dataset_name, listing, plural, signed, size
 from hybridlib.configs import ABLATION, CONFIGS, MAIN_CONFIGS, PROFILES
 from hybridlib.resnet import resnet18
 
@@ -25,6 +25,7 @@ __all__ = [
     "all_runs_tables",
     "amplitude_sentence",
     "baseline_sentence",
+    "baseline_table",
     "compute_sentence",
     "curves_sentence",
     "fit_and_amplitude",
@@ -35,6 +36,7 @@ __all__ = [
     "provenance_sentence",
     "ranking_sentence",
     "records_status",
+    "reported_rows",
     "reported_side_by_side",
     "run_facts",
     "stride_table",
@@ -134,6 +136,7 @@ def plateau_summary(plateau: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:
         runs=("seed", "size"), settled=("settled", "sum"),
         largest=("change", "max"), mean=("change", "mean"))
     per_config.columns = ["runs", "settled", "largest change", "mean change"]
+    per_config = per_config.rename_axis(["data set", "configuration"])
     if settled.dataset.nunique() == 1:
         per_config = per_config.droplevel(0)
     moving = settled[~settled.settled.astype(bool)]
@@ -176,6 +179,15 @@ def reported_side_by_side(summary: pd.DataFrame, reported: pd.DataFrame) -> pd.D
     side = pd.DataFrame(columns)
     side.index.name = "configuration"
     return side
+
+
+def reported_rows(side: pd.DataFrame) -> pd.DataFrame:
+    """:func:`reported_side_by_side` turned to fit the text column: one row per source and
+    data set (``ours``, ``DiffStride paper (2,2,2)``, ...), one column per configuration."""
+    rows = side.T
+    rows.index = pd.MultiIndex.from_tuples([tuple(c.split(": ", 1)) for c in rows.index],
+                                           names=["reported by", "data set"])
+    return rows.rename_axis(columns=None)
 
 
 def ranking_sentence(side: pd.DataFrame, reported: pd.DataFrame, intervals: pd.DataFrame,
@@ -234,17 +246,23 @@ def fit_and_amplitude(runs: pd.DataFrame, profile: str, results_dir=None) -> pd.
         profile, runs.dataset.iloc[0], probed, int(settings.get("width", 8)), results_dir))
     ratios = ratios.T.reindex(probed)
     fit = runs.groupby("config")[["train_acc", "test_acc"]].mean().reindex(ratios.index)
-    table = pd.concat([fit.rename(columns=lambda c: c + " (%)"),
-                       ratios.add_prefix("shortcut/residual ")], axis=1)
+    fit.columns = pd.MultiIndex.from_product([[FIT], ["train", "test"]])
+    ratios.columns = pd.MultiIndex.from_product([[RATIO], ratios.columns])
+    table = pd.concat([fit, ratios], axis=1)
     table.index.name = "configuration"
     return table
+
+
+# The two column groups of fit_and_amplitude's table.
+FIT = "final accuracy (%)"
+RATIO = "shortcut / residual at initialisation"
 
 
 def amplitude_sentence(table: pd.DataFrame) -> str:
     """What :func:`fit_and_amplitude` says: which configuration fits best, whether the others
     fit the training set less well, and whether a shortcut dominates its block."""
-    train, test = table["train_acc (%)"], table["test_acc (%)"]
-    ratio = table.filter(like="shortcut/residual").mean(axis=1)
+    train, test = table[(FIT, "train")], table[(FIT, "test")]
+    ratio = table[RATIO].mean(axis=1)
     best = test.idxmax()
     others = [c for c in table.index if c != "strided"]
     dominated = [c for c in others if ratio[c] > DOMINATES * ratio["strided"]]
@@ -304,10 +322,12 @@ def _final(strides: pd.DataFrame) -> pd.DataFrame:
 
 def stride_table(strides: pd.DataFrame) -> pd.DataFrame:
     """Learned stride at the end of training, mean over seeds and the two axes; one row per
-    (data set, configuration), one column per position."""
+    configuration (and data set, where there are several), one column per position."""
     positions = [p for p in POSITIONS if p in set(strides.position)]
-    return (_final(strides).groupby(["dataset", "config", "position"]).stride.mean()
-            .unstack("position").reindex(columns=positions))
+    table = (_final(strides).groupby(["dataset", "config", "position"]).stride.mean()
+             .unstack("position").reindex(columns=positions))
+    table = table.rename_axis(index=["data set", "configuration"], columns=None)
+    return table.droplevel(0) if strides.dataset.nunique() == 1 else table
 
 
 def strides_sentence(strides: pd.DataFrame, records: Sequence[dict], input_size: int = 32,
@@ -347,7 +367,7 @@ def strides_sentence(strides: pd.DataFrame, records: Sequence[dict], input_size:
 
 def map_size_table(records: Sequence[dict]) -> pd.DataFrame:
     """For each run with DiffStride layers, the map size after each position at
-    initialisation → at the end (``"16x16"`` where it did not change)."""
+    initialisation → at the end (``"16×16"`` where it did not change)."""
     rows = []
     for r in records:
         if not r["learned_strides"]:
@@ -355,7 +375,7 @@ def map_size_table(records: Sequence[dict]) -> pd.DataFrame:
         row = {"configuration": r["config"]["config"], "seed": r["config"]["seed"]}
         for position in POSITIONS:
             a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
-            row[position] = f"{a[0]}x{a[1]}" if a == b else f"{a[0]}x{a[1]} → {b[0]}x{b[1]}"
+            row[position] = size(a) if a == b else f"{size(a)} → {size(b)}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["configuration", "seed"])
 
@@ -416,6 +436,13 @@ def ablation_status(runs: pd.DataFrame, declared_configs: Sequence[str],
                      "(or `python -m hybridlib.train --profile cpu`) to see this section filled.")
 
 
+def baseline_table(check: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hybridlib.results.hybrid_baseline_check` as the book shows it: one row per
+    number, one column per data set, named as their authors write them."""
+    shown = check.T.rename(columns=dataset_name)
+    return shown.rename_axis(index=None, columns=None)
+
+
 def baseline_sentence(check: pd.DataFrame, reported: pd.DataFrame, datasets: Sequence[str],
                       width: int | None, epochs: int | None) -> str:
     """What ``hybridlib.results.hybrid_baseline_check`` shows about the Hybrid paper's
@@ -460,7 +487,7 @@ def own_comparison(comparisons: pd.DataFrame, profile: str) -> str:
 
 # The appendix's tables of every run: (columns of runs_table -> header, caption).
 ALL_RUNS_TABLES = (
-    ({"test_acc": "test (%)", "train_acc": "train (%)", "gflops": "GFLOPs",
+    ({"test_acc": "test (%)", "train_acc": "train (%)", "mflops": "MFLOPs",
       "images_per_s": "images/s", "wall_seconds": "seconds"}, "Accuracy and cost of every run"),
     ({f"size_{p}": p for p in POSITIONS[1:]}, "Final map size (h×w) after each position"),
     ({f"stride_{p}": p for p in POSITIONS[1:]}, "Learned strides (h, w) at the end of training"),
@@ -471,12 +498,14 @@ def all_runs_tables(runs: pd.DataFrame) -> list[tuple[pd.DataFrame, str]]:
     """Every run's accuracy and cost, map sizes, learned strides and provenance, as
     ``(table, caption)`` pairs."""
     index = (["dataset"] if runs.dataset.nunique() > 1 else []) + ["config", "seed"]
-    indexed = runs.set_index(index)
+    indexed = runs.assign(mflops=1e3 * runs.gflops).set_index(index)  # MFLOPs, as everywhere
+    indexed = indexed.rename_axis(index={"dataset": "data set", "config": "configuration"})
     tables = [(indexed[list(columns)].rename(columns=columns), caption)
               for columns, caption in ALL_RUNS_TABLES]
     origin = runs.assign(date=runs.date.str[:10], git_commit=runs.git_commit.fillna("unknown"),
                          code_hash=runs.code_hash.fillna("not recorded"))
     tables.append((origin.groupby(["git_commit", "code_hash", "date"]).size().rename("runs")
-                   .to_frame(), "Where the runs come from: the commit and the code fingerprint "
-                   "that made them, and when"))
+                   .to_frame().rename_axis(["commit", "code hash", "date"]),
+                   "Where the runs come from: the commit and the code fingerprint that made "
+                   "them, and when"))
     return tables

@@ -6,15 +6,22 @@ bibliography page of the default ``plain`` style labels its entries ``[1]``, ``[
 This extension registers a pybtex style, ``author_year``, whose labels are those of the
 citations: the surname for one author, both for two, the first and "et al." for more,
 then the year. ``_config.yml`` selects it with ``bibtex_default_style: author_year``.
+The list is in the alphabetical order of those labels, as a reader looks an entry up:
+accents and the braces that protect an organisation's name ignored ("Hägele" between
+"Google" and "He").
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.sorting import BaseSortingStyle
 
-__all__ = ["AuthorYearLabels", "AuthorYearStyle", "author_year", "setup"]
+__all__ = ["AuthorYearLabels", "AuthorYearSorting", "AuthorYearStyle", "author_year",
+           "sort_key", "setup"]
 
 STYLE = "author_year"
 
@@ -39,6 +46,21 @@ def author_year(entry) -> str:
     return f"{who}, {entry.fields.get('year', 'n.d.')}"
 
 
+def sort_key(entry) -> tuple[str, str]:
+    """Where ``entry`` goes in the list: its label folded to plain lower-case letters
+    ("hagele et al., 2024"), then its title."""
+    folded = unicodedata.normalize("NFKD", author_year(entry))
+    plain = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return plain, entry.fields.get("title", "")
+
+
+class AuthorYearSorting(BaseSortingStyle):
+    """Entries in the alphabetical order of their :func:`author_year` labels."""
+
+    def sorting_key(self, entry):
+        return sort_key(entry)
+
+
 class AuthorYearLabels(BaseLabelStyle):
     """Labels as the ``author_year`` citations print them."""
 
@@ -51,7 +73,7 @@ class AuthorYearStyle(UnsrtStyle):
     """The ``unsrt`` formatting with :class:`AuthorYearLabels`, sorted by author and year."""
 
     default_label_style = AuthorYearLabels
-    default_sorting_style = "author_year_title"
+    default_sorting_style = AuthorYearSorting
 
 
 def setup(app) -> dict:

@@ -4,6 +4,7 @@ as tables and sentences computed from the records (the chapter holds the calls).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -28,7 +29,7 @@ CLOSE = 1.0  # points of validation accuracy: a second-best rate this close coul
 def grid_wide(grid: pd.DataFrame, settings: dict) -> tuple[pd.DataFrame, dict]:
     """The grid (``hybridlib.tuning.grid_table``) one row per configuration and one column
     per rate, beside the profile's rate; with the column formats for ``formatting.table``."""
-    wide = grid.pivot(index="config", columns="lr", values="val_acc")
+    wide = grid.pivot(index="config", columns="lr", values="val_acc").rename_axis("configuration")
     wide.columns = [f"lr {num(lr)}" for lr in wide.columns]
     formats = {**{c: fixed(1) for c in wide.columns}, "profile's rate": num}
     wide["profile's rate"] = [settings["lr"].get(c) for c in wide.index]
@@ -75,19 +76,28 @@ def grid_sentence(grid: pd.DataFrame, profile: str, settings: dict) -> str:
     return text
 
 
+ACCURACY = "accuracy (%)"  # the column group of runs_made_table's three accuracies
+
+
 def runs_made_table(records: Sequence[dict]) -> pd.DataFrame:
-    """One row per recorded run: its rate, accuracies (%), time and settings hash."""
+    """One row per recorded run: its rate, accuracies (%, grouped under :data:`ACCURACY`:
+    train, val., test; NaN without a validation split), speed and settings hash (the
+    appendix of all runs has each run's time)."""
     rows = [{
         "configuration": r["config"]["config"], "seed": r["config"]["seed"],
-        "lr": r["config"]["lr"],
-        "train acc. (%)": 100 * r["epochs"][-1]["train_acc"],
-        "val. acc. (%)": (100 * r["final_val_acc"] if r.get("final_val_acc") is not None
-                          else None),
-        "test acc. (%)": 100 * r["final_test_acc"],
-        "minutes": r["wall_seconds"] / 60, "images/s": r["images_per_s"],
-        "settings hash": r["config_hash"],
+        ("", "lr"): r["config"]["lr"],
+        (ACCURACY, "train"): 100 * r["epochs"][-1]["train_acc"],
+        (ACCURACY, "val."): (100 * r["final_val_acc"] if r.get("final_val_acc") is not None
+                             else math.nan),
+        (ACCURACY, "test"): 100 * r["final_test_acc"],
+        ("", "images/s"): r["images_per_s"],
+        ("", "settings hash"): r["config_hash"],
     } for r in records]
-    return pd.DataFrame(rows).set_index(["configuration", "seed"]) if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).set_index(["configuration", "seed"])
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table
 
 
 def made_by_table(records: Sequence[dict]) -> pd.DataFrame:

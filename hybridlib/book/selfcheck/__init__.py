@@ -20,6 +20,10 @@ Modules:
   the critical stride);
 * :mod:`hybridlib.book.selfcheck.architectures`: chapter 4 (feature-map sizes, block
   parameters);
+* :mod:`hybridlib.book.selfcheck.training`: chapter 5 (the grid's choice of learning rate,
+  the step schedule);
+* :mod:`hybridlib.book.selfcheck.evidence`: chapter 6 (a seed-paired interval, Holm's
+  adjustment);
 * :mod:`hybridlib.book.selfcheck.rerun`: what the grader runs inside a submission's
   kernel (every check, and a watch for calls to the library's own answer).
 """
@@ -27,4 +31,6 @@ Modules:
 from hybridlib.book.selfcheck.architectures import *  # noqa: F403
 from hybridlib.book.selfcheck.core import *  # noqa: F401,F403
 from hybridlib.book.selfcheck.diffstride import *  # noqa: F401,F403
+from hybridlib.book.selfcheck.evidence import *  # noqa: F401,F403
 from hybridlib.book.selfcheck.spectral import *  # noqa: F401,F403
+from hybridlib.book.selfcheck.training import *  # noqa: F401,F403
