@@ -19,6 +19,7 @@ from hybridlib.book.evidence_text import describe_comparisons
 from hybridlib.book.formatting import dataset_name, listing, plural, signed, size
 from hybridlib.configs import ABLATION, CONFIGS, MAIN_CONFIGS, PROFILES
 from hybridlib.resnet import resnet18
+from hybridlib.results import config_label
 
 __all__ = [
     "ablation_status",
@@ -367,17 +368,23 @@ def strides_sentence(strides: pd.DataFrame, records: Sequence[dict], input_size:
 
 def map_size_table(records: Sequence[dict]) -> pd.DataFrame:
     """For each run with DiffStride layers, the map size after each position at
-    initialisation → at the end (``"16×16"`` where it did not change)."""
+    initialisation → at the end (``"16×16"`` where it did not change); one row per run,
+    by configuration (with its stride row) and seed, and by data set when there are
+    several."""
     rows = []
     for r in records:
         if not r["learned_strides"]:
             continue
-        row = {"configuration": r["config"]["config"], "seed": r["config"]["seed"]}
+        row = {"data set": dataset_name(r["config"]["dataset"]),
+               "configuration": config_label(r), "seed": r["config"]["seed"]}
         for position in POSITIONS:
             a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
             row[position] = size(a) if a == b else f"{size(a)} → {size(b)}"
         rows.append(row)
-    return pd.DataFrame(rows).set_index(["configuration", "seed"])
+    table = pd.DataFrame(rows)
+    several = table["data set"].nunique() > 1 if rows else False
+    return table.set_index((["data set"] if several else []) + ["configuration", "seed"]).drop(
+        columns=[] if several else ["data set"])
 
 
 def _pareto(summary: pd.DataFrame) -> list[str]:
