@@ -72,6 +72,7 @@ def _read_marker(marker: Path) -> float | None:
         return None
     return since if math.isfinite(since) else None
 
+
 @contextmanager
 def forced_sweep(store: RunStore, profile: str) -> Iterator[float]:
     """The start of the forced sweep this command belongs to, as a UNIX time.
@@ -111,6 +112,7 @@ def forced_sweep(store: RunStore, profile: str) -> Iterator[float]:
         print(f"note: continuing the forced sweep started at {when}", file=sys.stderr)
     yield since
     marker.unlink(missing_ok=True)
+
 
 def train_profile(
     profile: str,
@@ -211,6 +213,7 @@ def _parse_strides(text: str) -> tuple[int, int, int]:
         return stride_row(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -327,12 +330,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     return parser
 
+
 def _named(flag: str, given: str | None, env: str) -> str:
     """How the user chose a folder: ``flag``, else ``$env``, else the default."""
     folder = "results" if "results" in flag else "runs"
     if given:
         return flag
     return f"${env}" if os.environ.get(env) else f"the {folder} folder"
+
 
 def _print_price(profile: str, processes: int) -> int:
     from hybridlib.price import NoBenchmark, price_profile

@@ -319,6 +319,7 @@ def build_run(
     )
     return json.loads(json.dumps(run))  # tuples -> lists, as they are stored
 
+
 def config_hash(run: dict) -> str:
     """SHA-256 of the run's settings, without what does not change the numbers.
 
@@ -332,6 +333,7 @@ def config_hash(run: dict) -> str:
     }
     payload["spec"] = {k: v for k, v in run["spec"].items() if k != "description"}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
 
 def record_path(run: dict, results_dir: str | Path = "results") -> Path:
     """``<results>/<profile>[-<hash of overrides>]/<dataset>/<config>[_s<rows>]/seed<k>.json``.
@@ -351,9 +353,11 @@ def record_path(run: dict, results_dir: str | Path = "results") -> Path:
         config += f"_e{run['epochs']}"
     return Path(results_dir) / profile / run["dataset"] / config / f"seed{run['seed']}.json"
 
+
 def trunk_hash(run: dict) -> str:
     """The settings hash of a ``wsd`` run without its budget: equal for every budget."""
     return config_hash({**run, "epochs": None})
+
 
 def trunk_path(run: dict, epochs: int, runs_dir: str | Path = "runs") -> Path:
     """Where the state of ``run``'s trunk after ``epochs`` epochs is kept (git-ignored)."""
@@ -392,6 +396,7 @@ def atomic_write(path: Path, write) -> None:
 TORCH_WRITE_FAILURES = ("unexpected pos", "file write failed", "PytorchStreamWriter",
                         "inline_container")
 
+
 def _write_failure(path: Path, tmp: Path, err: RuntimeError) -> OSError:
     """The OSError behind a failed write of torch's: the system is asked again with a write
     of the same temporary file (its errno, ENOSPC for a full disk); else an EIO."""
@@ -405,6 +410,7 @@ def _write_failure(path: Path, tmp: Path, err: RuntimeError) -> OSError:
     first = (str(err).strip().splitlines() or [""])[0]
     return OSError(errno.EIO, f"the write failed ({first})", str(path))
 
+
 def write_json(path: Path, obj: dict) -> None:
     """Write ``obj`` to ``path`` as strict JSON; a NaN or an infinity writes nothing.
 
@@ -417,6 +423,7 @@ def write_json(path: Path, obj: dict) -> None:
         raise ValueError(f"{path} not written: {err} (records are strict JSON)") from err
     atomic_write(path, lambda p: p.write_text(text))
 
+
 def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(
@@ -425,6 +432,7 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
+
 
 def _code_version() -> dict:
     """The commit of the code this process imported, and whether the library differed."""
@@ -456,17 +464,21 @@ def encode_predictions(predictions: torch.Tensor) -> str:
         )
     return base64.b64encode(values.astype(np.uint8).tobytes()).decode("ascii")
 
+
 def decode_predictions(text: str) -> np.ndarray:
     """The predicted classes ``[N]`` (int64) that :func:`encode_predictions` wrote."""
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).astype(np.int64)
+
 
 def encode_correct(correct: torch.Tensor) -> str:
     """Whether each test image ``[N]`` was classified correctly, as base64 of packed bits."""
     return base64.b64encode(np.packbits(correct.cpu().numpy().astype(bool)).tobytes()).decode()
 
+
 def decode_correct(text: str, n: int) -> np.ndarray:
     """The boolean ``[n]`` that :func:`encode_correct` wrote."""
     return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
+
 
 def provenance(device: torch.device) -> dict:
     """Where and with what a record was made."""
@@ -489,6 +501,7 @@ def warn(message: str) -> None:
     """A warning on stderr, between progress bars."""
     tqdm.write(f"warning: {message}", file=sys.stderr)
 
+
 def _replaceable(path: Path, what: str) -> None:
     """Refuse a folder where a file is written later: found now, not after the training.
 
@@ -499,13 +512,16 @@ def _replaceable(path: Path, what: str) -> None:
         raise IsADirectoryError(errno.EISDIR, f"a folder stands where the run's {what} goes",
                                 str(path))
 
+
 def _fresh(path: Path, not_before: float | None) -> bool:
     """Whether the existing ``path`` may be reused: no threshold, or written at/after it."""
     return not_before is None or path.stat().st_mtime >= not_before
 
+
 def _strict_constant(name: str):
     """Refuses the NaN and Infinity that Python's json module reads by default."""
     raise ValueError(f"{name} is not a valid JSON number")
+
 
 def reusable_record(path: Path, digest: str, not_before: float | None) -> dict | None:
     """The complete record at ``path`` if it matches ``digest`` and may be reused.
@@ -881,6 +897,7 @@ CHECKPOINT_ENTRIES = {
 
 FROM_SCRATCH = "Training the run from scratch; the file is replaced after the first epoch."
 
+
 def _checkpoint_problem(state) -> str | None:
     """What is wrong with a loaded checkpoint's structure, or None."""
     if not isinstance(state, dict):
@@ -889,6 +906,7 @@ def _checkpoint_problem(state) -> str | None:
         if not isinstance(state.get(key), kind):
             return f"its entry {key!r} is missing or of the wrong type"
     return None
+
 
 def read_checkpoint(
     path: Path, device: torch.device, digest: str, not_before: float | None,
@@ -924,6 +942,7 @@ def read_checkpoint(
             return state if state["config_hash"] == digest else None
     warn(f"{path} is not a usable checkpoint: {problem}. {FROM_SCRATCH}")
     return None
+
 
 def same_code(made_by: str | None, path: Path, accept: bool) -> bool:
     """Whether a file made by code ``made_by`` may be used; says so when it may not."""

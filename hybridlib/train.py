@@ -90,8 +90,10 @@ WSD_DECAY_SHARE = 6  # the decay is the last epochs // WSD_DECAY_SHARE epochs
 # The kinds of device a run trains on (torch knows others: meta, xpu, ...).
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
+
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
 
 def device_name(text: str) -> str:
     """An argparse type: ``auto`` or a device name of a kind runs train on (whether this
@@ -139,6 +141,7 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError(f"device {name!r}: there is one cpu device, cpu (or cpu:0)")
     return device
 
+
 def learning_rate(step: int, total_steps: int, run: dict) -> float:
     """Learning rate at optimiser step ``step`` (0-based) of ``total_steps``.
 
@@ -181,6 +184,7 @@ def learning_rate(step: int, total_steps: int, run: dict) -> float:
     valid = "onecycle, step, wsd, official, first_commit"
     raise ValueError(f"unknown schedule {run['schedule']!r}; valid: {valid}")
 
+
 def wsd_trunk_epochs(epochs: int) -> int:
     """The epochs of a ``wsd`` run of ``epochs`` before its decay starts (its trunk).
 
@@ -191,6 +195,7 @@ def wsd_trunk_epochs(epochs: int) -> int:
             f"the wsd schedule needs at least {WSD_DECAY_SHARE} epochs, got {epochs}"
         )
     return epochs - epochs // WSD_DECAY_SHARE
+
 
 def make_optimizer(model: PreActResNet, run: dict) -> torch.optim.SGD:
     """SGD with weight decay on convolution and linear weights only (never BN or strides)."""
@@ -226,6 +231,7 @@ class TrainingDiverged(RuntimeError):
     names the run, the epoch and the step.
     """
 
+
 def _diverged(run: dict, epoch: int, step: int, steps: int, what: str) -> TrainingDiverged:
     """The error for a run that diverged at 0-based ``epoch`` and ``step`` (of ``steps``)."""
     # Epochs before this one all completed, so ``epoch`` is the last good checkpoint's.
@@ -237,10 +243,12 @@ def _diverged(run: dict, epoch: int, step: int, steps: int, what: str) -> Traini
         "again."
     )
 
+
 def _step_values(loss: torch.Tensor, strides: Sequence[torch.Tensor]) -> list[float]:
     """The loss and every stride value, brought to the host in one transfer."""
     parts = [loss.detach().float().reshape(1), *(p.detach().float().reshape(-1) for p in strides)]
     return torch.cat(parts).tolist()
+
 
 def _check_parameters(model: PreActResNet, run: dict, epoch: int, steps: int) -> None:
     """Raise :class:`TrainingDiverged` if a parameter or a buffer is NaN or infinite."""
@@ -251,11 +259,13 @@ def _check_parameters(model: PreActResNet, run: dict, epoch: int, steps: int) ->
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise _diverged(run, epoch, steps - 1, steps, f"{bad[0]}{more} became NaN or infinite")
 
+
 def _mixup(x, y, alpha: float, rng: np.random.Generator):
     """Mix a batch with a shuffled copy of itself; returns inputs, both targets and lambda."""
     lam = float(rng.beta(alpha, alpha))
     perm = torch.from_numpy(rng.permutation(x.shape[0])).to(x.device)
     return lam * x + (1 - lam) * x[perm], y, y[perm], lam
+
 
 @torch.no_grad()
 def evaluate(
@@ -279,6 +289,7 @@ def evaluate(
     n = len(labels)
     predictions = torch.cat(predicted).cpu() if predicted else torch.zeros(0, dtype=torch.int64)
     return {"loss": loss_sum / n, "acc": correct / n, "predictions": predictions}
+
 
 def _autocast(device: torch.device, precision: str):
     """bfloat16 autocast for ``precision`` ``bf16``, or ``auto`` on CUDA; else none.
@@ -474,6 +485,7 @@ def _new_model(run: dict, data, device: torch.device):
     if run.get("layout") == "channels_last":
         model = model.to(memory_format=torch.channels_last)
     return model, make_optimizer(model, run)
+
 
 def _train(
     run: dict,
