@@ -68,7 +68,7 @@ def _by_config(records: Sequence[dict]) -> dict[tuple[str, str], dict[int, dict]
     """``{(dataset, config label): {seed: record}}``; a stride row is its own label."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
     for r in records:
-        c = r["config"]
+        c = r["settings"]
         out.setdefault((c["dataset"], config_label(r)), {})[c["seed"]] = r
     return out
 
@@ -98,7 +98,7 @@ def headline_table(records: Sequence[dict], dataset: str, level: float = 0.95) -
     means of ``train acc. (%)``, ``val. acc. (%)`` (NaN without a validation split),
     ``MFLOPs / image`` and ``images / s``.
     """
-    runs = runs_table([r for r in records if r["config"]["dataset"] == dataset])
+    runs = runs_table([r for r in records if r["settings"]["dataset"] == dataset])
     if runs.empty:
         raise ValueError(f"no run records for dataset={dataset!r}")
     summary = summary_table(runs).set_index("config")
@@ -283,7 +283,7 @@ def plateau_table(
     """
     rows = []
     for r in records:
-        c = r["config"]
+        c = r["settings"]
         val = [100 * e["val_acc"] for e in r["epochs"] if e.get("val_acc") is not None]
         change = plateau_change(val, share) if len(val) == len(r["epochs"]) else math.nan
         rows.append(

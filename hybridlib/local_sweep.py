@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for r in records:
-        c = r["config"]
+        c = r["settings"]
         print(
             f"{c['dataset']:>14} {c['config']:>18} seed {c['seed']}: "
             f"test acc {r['final_test_acc']:.4f} ({r['images_per_s']:.0f} img/s, "

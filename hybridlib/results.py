@@ -58,7 +58,7 @@ RUN_COLUMNS = [
 
 def config_label(record: dict) -> str:
     """The configuration's name as the record's folder spells it (``diffstride_s313``)."""
-    run = record["config"]
+    run = record["settings"]
     label = run["config"]
     if run.get("strides") is not None:
         label += "_s" + "".join(str(int(s)) for s in run["strides"])
@@ -100,7 +100,7 @@ def runs_table(records: Sequence[dict]) -> pd.DataFrame:
     """
     rows = []
     for r in records:
-        run, prov = r["config"], r.get("provenance", {})
+        run, prov = r["settings"], r.get("provenance", {})
         last = r["epochs"][-1] if r.get("epochs") else {}
         row = {
             "profile": run["profile"],
@@ -192,7 +192,7 @@ def curves_table(records: Sequence[dict]) -> pd.DataFrame:
     """
     rows = []
     for r in records:
-        run = r["config"]
+        run = r["settings"]
         for e in r.get("epochs", []):
             rows.append(
                 {
@@ -225,7 +225,7 @@ def strides_table(records: Sequence[dict]) -> pd.DataFrame:
     """
     rows = []
     for r in records:
-        run = r["config"]
+        run = r["settings"]
         spec = run.get("spec", {})
         for e in r.get("epochs", []):
             for position, pair in (e.get("learned_strides") or {}).items():
@@ -486,7 +486,7 @@ def settings_comparison(records: Sequence[dict], width64_parameters: int | None 
     if not records:
         raise ValueError("settings_comparison needs at least one run record")
     runs = runs_table(records)
-    settings = [r["config"] for r in records]
+    settings = [r["settings"] for r in records]
 
     def values(key, fmt=str):
         return ", ".join(fmt(v) for v in sorted({s[key] for s in settings}, key=str))

@@ -555,12 +555,15 @@ MAX_EPOCHS = 10**5
 
 # The fields of a record (:func:`hybridlib.train.fit` writes them), and of its settings.
 RECORD_FIELDS = (
-    "config", "config_hash", "code_hash", "complete", "description", "final_test_acc",
+    "settings", "config_hash", "code_hash", "complete", "description", "final_test_acc",
     "final_test_loss", "final_val_acc", "test_predictions", "test_correct",
     "learned_strides", "feature_sizes", "initial_feature_sizes", "parameters", "flops",
     "wall_seconds", "images_per_s", "train_size", "test_size", "epochs", "provenance",
 )
 OPTIONAL_FIELDS = ("from_trunk",)
+# Records made before version 0.2 keep their settings under "config", the name the
+# configuration has inside them; they are read as they are, the key renamed on reading.
+LEGACY_SETTINGS_KEY = "config"
 SETTINGS_FIELDS = (
     *RUN_DEFAULTS, "epochs", "batch_size", "train_subset", "test_subset", "width",
     "schedule", "device", "lr", "threads", "profile", "dataset", "config", "seed", "spec",
@@ -715,9 +718,9 @@ class _Fields:
 
 
 def _check_settings(f: _Fields, settings) -> dict:
-    """The record's ``config``: the run's settings as :func:`build_run` makes them."""
-    f.mapping(settings, "config", SETTINGS_FIELDS, OPTIONAL_SETTINGS)
-    at = "config."
+    """The record's ``settings``: the run's settings as :func:`build_run` makes them."""
+    f.mapping(settings, "settings", SETTINGS_FIELDS, OPTIONAL_SETTINGS)
+    at = "settings."
     for key in ("momentum", "weight_decay", "mixup", "complexity_weight"):
         f.number(settings[key], at + key, 0)
     f.number(settings["label_smoothing"], at + "label_smoothing", 0, 1)
@@ -792,6 +795,8 @@ def _check_epochs(f: _Fields, record: dict, settings: dict) -> None:
 
 def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     """``record`` if it is a valid, complete run record; else :class:`InvalidRecord`.
+    A record of :data:`LEGACY_SETTINGS_KEY` comes back with its settings under
+    ``settings``, as every record now has them.
 
     Checked: every field's type and range; the lengths of the history and of the per-image
     fields against the record's own sizes (its epochs, its ``test_size``), and its test
@@ -804,10 +809,13 @@ def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     """
     path = None if path is None else Path(path)
     f = _Fields(path)
+    if isinstance(record, dict) and LEGACY_SETTINGS_KEY in record and "settings" not in record:
+        record = {"settings": record[LEGACY_SETTINGS_KEY],
+                  **{k: v for k, v in record.items() if k != LEGACY_SETTINGS_KEY}}
     f.mapping(record, None, RECORD_FIELDS, OPTIONAL_FIELDS)
     if record["complete"] is not True:
         f.fail("complete", f"must be true (a finished run), got {_shown(record['complete'])}")
-    settings = _check_settings(f, record["config"])
+    settings = _check_settings(f, record["settings"])
     f.string(record["config_hash"], "config_hash")
     f.string(record["code_hash"], "code_hash")
     f.string(record["description"], "description")
@@ -850,7 +858,7 @@ def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     if path is not None:
         expected = record_path(settings, "")
         if path.parts[-len(expected.parts):] != expected.parts:
-            f.fail("config", f"these settings ({settings['profile']}, {settings['dataset']}, "
+            f.fail("settings", f"these settings ({settings['profile']}, {settings['dataset']}, "
                    f"{settings['config']}, seed {settings['seed']}) belong in "
                    f"<results>/{expected.as_posix()}, not here")
     return record

@@ -591,9 +591,29 @@ def _train(
             file=sys.stderr,
         )
 
+    return make_record(run, digest, device, history, initial, predictions, correct, elapsed,
+                       data)
+
+
+def make_record(
+    run: dict,
+    digest: str,
+    device: torch.device,
+    history: list[dict],
+    initial: dict,
+    predictions: str,
+    correct: str,
+    elapsed: float,
+    data,
+) -> dict:
+    """The record of a finished run: its settings, its history and its final numbers.
+
+    It only arranges what :func:`_train` computed, so it stays outside the code
+    fingerprint: how a record is laid out does not change what a run computes.
+    """
     final = history[-1]
     return {
-        "config": run,
+        "settings": run,
         "config_hash": digest,
         "code_hash": CODE_HASH,
         "complete": True,

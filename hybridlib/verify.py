@@ -39,7 +39,8 @@ import numpy as np
 from hybridlib import codehash, runs, train
 from hybridlib.paths import REPO_ROOT
 
-__all__ = ["VerificationFailed", "main", "rerun_with_its_own_code", "verify_record"]
+__all__ = ["VerificationFailed", "extract_library", "main", "rerun_with_its_own_code",
+           "verify_record"]
 
 
 class VerificationFailed(RuntimeError):
@@ -48,20 +49,14 @@ class VerificationFailed(RuntimeError):
 
 def _read_record(path: Path) -> dict:
     try:
-        record = json.loads(path.read_text(encoding="utf8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise VerificationFailed(f"{path}: cannot read the record ({err})") from None
-    if not isinstance(record, dict) or not record.get("complete"):
-        raise VerificationFailed(f"{path}: not a complete run record")
-    for key in ("config", "config_hash", "code_hash", "test_predictions"):
-        if not record.get(key):
-            raise VerificationFailed(f"{path}: the record has no {key!r}")
-    return record
+        return runs.read_record(path)
+    except runs.InvalidRecord as err:
+        raise VerificationFailed(str(err)) from None
 
 
 def _run_of(record: dict, path: Path) -> dict:
     """The record's own settings, rebuilt by the current code, checked against its hash."""
-    settings = record["config"]
+    settings = record["settings"]
     overrides = {k: settings[k] for k in settings.get("overrides", [])}
     overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
     # The layout it ran in; before layouts were recorded, the one the device then had.
@@ -99,7 +94,7 @@ else:  # the folders passed one by one
     fit = lambda run, at: train.fit(run, at + "/results", at + "/runs", force=True,
                                     progress=False)
 record = json.load(open(sys.argv[2]))
-settings = record["config"]
+settings = record.get("settings") or record["config"]  # "config" before 0.2
 overrides = {k: settings[k] for k in settings.get("overrides", [])}
 overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
 build = lambda extra: identity.build_run(settings["profile"], settings["config"],
@@ -121,23 +116,36 @@ def _git(*args: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
+def extract_library(commit: str, folder: Path) -> Path:
+    """Extract the library of ``commit`` into ``folder/tree`` and return that folder, to be
+    put first on an interpreter's path.
+
+    Raises:
+        ValueError: the commit cannot be read (unknown, or not in this clone).
+    """
+    tree = folder / "tree"
+    tree.mkdir()
+    archive = _git("archive", "--output", str(folder / "code.tar"), commit, "hybridlib")
+    if archive.returncode != 0:
+        raise ValueError(f"cannot read commit {commit}: {archive.stderr.strip()}")
+    with tarfile.open(folder / "code.tar") as code:
+        code.extractall(tree, filter="data")
+    # Older commits hold a namespace package, which an installed regular package of the
+    # same name would shadow on the path: made regular, the commit's own code comes first.
+    (tree / "hybridlib" / "__init__.py").touch()
+    return tree
+
+
 def rerun_with_its_own_code(path: Path, record: dict, folder: Path) -> subprocess.Popen:
     """Start retraining the record's run with the library of its own commit (extracted
     into ``folder``), in another process; its rerun is written to ``folder/rerun.json``."""
     commit = record.get("provenance", {}).get("git_commit")
     if not commit or record["provenance"].get("library_modified"):
         raise VerificationFailed(f"{path}: the record names no clean commit to rerun it with")
-    tree = folder / "tree"
-    tree.mkdir()
-    archive = _git("archive", "--output", str(folder / "code.tar"), commit, "hybridlib")
-    if archive.returncode != 0:
-        raise VerificationFailed(f"{path}: cannot read its commit {commit}: "
-                                 f"{archive.stderr.strip()}")
-    with tarfile.open(folder / "code.tar") as code:
-        code.extractall(tree, filter="data")
-    # Older commits hold a namespace package, which an installed regular package of the
-    # same name would shadow on the path: made regular, the commit's own code comes first.
-    (tree / "hybridlib" / "__init__.py").touch()
+    try:
+        tree = extract_library(commit, folder)
+    except ValueError as err:
+        raise VerificationFailed(f"{path}: {err}") from None
     return subprocess.Popen(
         [sys.executable, "-c", _OLD_CODE_RUN, str(tree), str(path.resolve()),
          str(folder / "rerun.json")], cwd=folder, stderr=subprocess.PIPE, text=True)

@@ -410,7 +410,7 @@ md(chapter.own_comparison(comparisons, profile))
 # **Exercise 6.1** (A seed-paired interval from the records). Write
 # `seed_paired_interval(records_a, records_b)`. Each argument is a list of run records of
 # one configuration on one data set, in any order, as `RunStore.load` returns them:
-# `record["config"]["seed"]` is a run's seed, `record["final_test_acc"]` its test accuracy
+# `record["settings"]["seed"]` is a run's seed, `record["final_test_acc"]` its test accuracy
 # as a fraction. Pair the runs by seed (only the seeds both configurations have), take the
 # differences $a - b$ in points of accuracy, and return their mean with its two-sided 95 %
 # t-interval, `(mean, low, high)`. Then compute it for `hybrid` against `diffstride` from
@@ -440,8 +440,8 @@ import scipy.stats
 
 def seed_paired_interval(records_a, records_b):
     """Mean of a - b over the seeds both have (points), with its 95 % t-interval."""
-    a = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_a}
-    b = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_b}
+    a = {r["settings"]["seed"]: 100 * r["final_test_acc"] for r in records_a}
+    b = {r["settings"]["seed"]: 100 * r["final_test_acc"] for r in records_b}
     d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
     half = scipy.stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
     return d.mean(), d.mean() - half, d.mean() + half
@@ -452,13 +452,13 @@ print(check_seed_paired_interval(seed_paired_interval))
 
 # %% tags=["solution", "hide-cell"] mystnb={"code_prompt_show": "Solution to Exercise 6.1, on this book's runs", "code_prompt_hide": "Hide the solution to Exercise 6.1, on this book's runs"}
 def runs_of(config, dataset):
-    return [r for r in records if r["config"]["config"] == config
-            and r["config"]["dataset"] == dataset]
+    return [r for r in records if r["settings"]["config"] == config
+            and r["settings"]["dataset"] == dataset]
 
 
 for dataset in datasets:
     pair = runs_of("hybrid", dataset), runs_of("diffstride", dataset)
-    paired = {r["config"]["seed"] for r in pair[0]} & {r["config"]["seed"] for r in pair[1]}
+    paired = {r["settings"]["seed"] for r in pair[0]} & {r["settings"]["seed"] for r in pair[1]}
     if len(paired) > 1:
         mean, low, high = seed_paired_interval(*pair)
         print(f"{dataset_name(dataset)}: hybrid − diffstride = {mean:+.2f} points, "

@@ -42,7 +42,7 @@ def valid_record(run: dict, right: int | None = None, test_size: int | None = No
             entry.update(test_loss=0.7, test_acc=acc)
         history.append(entry)
     record = {
-        "config": run, "config_hash": runs.config_hash(run), "code_hash": runs.CODE_HASH,
+        "settings": run, "config_hash": runs.config_hash(run), "code_hash": runs.CODE_HASH,
         "complete": True, "description": "made up for a test", "final_test_acc": acc,
         "final_test_loss": 0.7, "final_val_acc": val_acc if validation else None,
         "test_predictions": base64.b64encode(bytes(n)).decode(),

@@ -19,7 +19,7 @@ def record(config, seed, acc, correct=None, val=None, dataset="fashion_mnist"):
     for e, v in zip(epochs, val or []):
         e["val_acc"] = v
     r = {
-        "config": {"config": config, "seed": seed, "dataset": dataset},
+        "settings": {"config": config, "seed": seed, "dataset": dataset},
         "final_test_acc": acc,
         "epochs": epochs,
         "test_size": 0 if correct is None else len(correct),
@@ -52,8 +52,8 @@ def test_comparison_pairs_by_seed_by_image_and_crossed_and_corrects_with_holm():
     assert row.paired_seeds == 4
     assert row.image_low > 0 and row.image_p < 0.01
     assert row.crossed_low > 0 and row.crossed_diff == pytest.approx(row.image_diff)
-    hybrid = [r["final_test_acc"] * 100 for r in records if r["config"]["config"] == "hybrid"]
-    diff = [r["final_test_acc"] * 100 for r in records if r["config"]["config"] == "diffstride"]
+    hybrid = [r["final_test_acc"] * 100 for r in records if r["settings"]["config"] == "hybrid"]
+    diff = [r["final_test_acc"] * 100 for r in records if r["settings"]["config"] == "diffstride"]
     assert row.seed_p == pytest.approx(sp.ttest_rel(hybrid, diff).pvalue)
     assert row.seed_sd == pytest.approx(np.std(np.subtract(hybrid, diff), ddof=1))
     assert row.seed_r == pytest.approx(np.corrcoef(hybrid, diff)[0, 1])
@@ -321,7 +321,7 @@ def test_the_ablation_sentence_names_the_lowest_configuration_and_the_direction(
     assert text.startswith("On fashion_mnist, 4 of the 4 ablation comparisons are shown")
     assert "with 3 seeds this family" in text
     # Two data sets: one sentence each, each from its own records.
-    other = [{**r, "config": {**r["config"], "dataset": "cifar10"}} for r in records]
+    other = [{**r, "settings": {**r["settings"], "dataset": "cifar10"}} for r in records]
     both = evidence.comparison_table(
         records + other, [(c, ref) for ref in ("hybrid", "diffstride") for c in configs])
     two = evidence_text.ablation_sentence(records + other, both, configs)

@@ -60,11 +60,11 @@ def test_the_layout_is_recorded_outside_the_hash_and_changes_only_rounding(tmp_p
                   progress=False)
     b = train.fit(quick_run(layout="channels_last"), RunStore(tmp_path / "b", tmp_path / "cb"),
                   progress=False)
-    assert (a["config"]["layout"], b["config"]["layout"]) == ("contiguous", "channels_last")
+    assert (a["settings"]["layout"], b["settings"]["layout"]) == ("contiguous", "channels_last")
     assert b["final_test_loss"] == pytest.approx(a["final_test_loss"], rel=1e-3)
     auto = train.fit(run, RunStore(tmp_path / "c", tmp_path / "cc"), progress=False)
     # auto: fp32 on a CPU; the run takes torch's thread count, as the layout does
-    assert auto["config"]["layout"] == layout.preferred("cpu", 4, "fp32", torch.get_num_threads())
+    assert auto["settings"]["layout"] == layout.preferred("cpu", 4, "fp32", torch.get_num_threads())
 
 
 def test_a_resumed_run_keeps_the_layout_of_its_checkpoint(tmp_path):
@@ -75,7 +75,7 @@ def test_a_resumed_run_keeps_the_layout_of_its_checkpoint(tmp_path):
     assert state["layout"] == "channels_last"
     store.record_path(run).unlink()  # as if killed after its last epoch's checkpoint
     resumed = train.fit(quick_run(epochs=2, layout="contiguous"), store, progress=False)
-    assert resumed["config"]["layout"] == "channels_last"
+    assert resumed["settings"]["layout"] == "channels_last"
 
 
 def test_a_checkpoint_from_before_layouts_resumes_in_the_layout_it_was_made_in(tmp_path):
@@ -87,4 +87,4 @@ def test_a_checkpoint_from_before_layouts_resumes_in_the_layout_it_was_made_in(t
     torch.save(state, store.checkpoint_path(run))
     store.record_path(run).unlink()
     resumed = train.fit(quick_run(epochs=2, layout="channels_last"), store, progress=False)
-    assert resumed["config"]["layout"] == "contiguous"
+    assert resumed["settings"]["layout"] == "contiguous"

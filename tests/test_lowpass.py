@@ -125,9 +125,8 @@ def test_trained_table_has_one_row_per_order_and_rejects_unknown_settings(small_
     assert list(table.index) == list(lp.ORDERS) and list(table.columns) == list(lp.COLUMNS.values())
     assert table.attrs["sizes"] == (7, 3) and table.attrs["test_images"] == 32
     assert table.attrs["steps"] == 5
-    assert lp.trained_caption(table) == (
-        "Two networks trained for 5 SGD steps on synthetic stripes, measured on 32 test images"
-    )
+    caption = lp.trained_caption(table)
+    assert "5 SGD steps" in caption and "32 test images" in caption
     with pytest.raises(TypeError, match="unknown training settings"):
         lp.trained_lowpass_table(small_data, step=5)
 

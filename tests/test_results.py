@@ -43,7 +43,7 @@ def make_record(
     run = {"profile": profile, "dataset": dataset, "config": config, "seed": seed,
            "epochs": epochs, "width": 4, "strides": strides, "spec": spec, "overrides": []}
     return {
-        "config": run, "config_hash": "0" * 16, "complete": complete,
+        "settings": run, "config_hash": "0" * 16, "complete": complete,
         "description": spec["description"], "final_test_acc": history[-1]["test_acc"],
         "final_test_loss": history[-1]["test_loss"],
         "learned_strides": history[-1]["learned_strides"],
@@ -58,7 +58,7 @@ def make_record(
 
 
 def write(root: Path, record: dict, folder: str | None = None) -> Path:
-    run = record["config"]
+    run = record["settings"]
     label = results.config_label(record)
     path = root / (folder or run["profile"]) / run["dataset"] / label / f"seed{run['seed']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +172,7 @@ def test_runs_table_columns_are_the_declared_ones_with_or_without_records():
     from hybridlib.results import RUN_COLUMNS, runs_table
 
     assert list(runs_table([]).columns) == RUN_COLUMNS
-    record = {"config": {"profile": "cpu", "dataset": "fashion_mnist", "config": "strided",
+    record = {"settings": {"profile": "cpu", "dataset": "fashion_mnist", "config": "strided",
                          "seed": 0, "lr": 0.1}, "final_test_acc": 0.9, "final_val_acc": 0.91,
               "epochs": [{"train_acc": 0.95}], "code_hash": "abc"}
     row = runs_table([record]).iloc[0]
@@ -186,7 +186,7 @@ def test_the_settings_table_reads_this_books_column_from_the_records():
     for seed in range(3):
         for config in ("strided", "hybrid"):
             r = make_record(config, seed)
-            r["config"].update(schedule="step", augment=False, mixup=0.0,
+            r["settings"].update(schedule="step", augment=False, mixup=0.0,
                                complexity_weight=0.0, validation=64)
             records.append(r)
     records[0]["parameters"] = 1000

@@ -25,8 +25,8 @@ def test_run_facts_are_the_records_own(cpu):
     records, runs = cpu
     facts = chapter.run_facts(runs, "fashion_mnist")
     assert facts["runs"] == len(records)
-    assert facts["configs"] == len({r["config"]["config"] for r in records})
-    assert facts["n_seeds"] == len({r["config"]["seed"] for r in records})
+    assert facts["configs"] == len({r["settings"]["config"] for r in records})
+    assert facts["n_seeds"] == len({r["settings"]["seed"] for r in records})
     assert facts["train_size"] == f"{records[0]['train_size']:,}"
     assert facts["code_hashes"] == "`c640687672a7dbe3`"
     caption = chapter.headline_caption(facts, "cpu", "fashion_mnist")

@@ -52,7 +52,7 @@ def test_load_returns_the_complete_records_of_the_declared_runs_only(tmp_path, c
     runs.write_json(store.record_path(declared[2]), valid_record(other))
     write_complete(store, declared[3], code_hash="0123456789abcdef")
     loaded = store.load("smoke")
-    assert [r["config"] for r in loaded] == [declared[0]]
+    assert [r["settings"] for r in loaded] == [declared[0]]
     assert f"{len(declared) - 1} runs of profile smoke have no complete record" in (
         capsys.readouterr().err)
     assert len(store.load("smoke", accept_code=True)) == 2
@@ -63,7 +63,11 @@ def test_the_committed_records_load_through_the_store():
     store = RunStore()
     cpu = store.load("cpu", accept_code=True)
     assert len(cpu) == len(runs.declared_runs("cpu"))
-    assert all(json.dumps(r["config"]) for r in cpu)
+    assert all(json.dumps(r["settings"]) for r in cpu)
+    # They were written before the settings had their own name, and are read as they are.
+    on_disk = json.loads(store.record_path(cpu[0]["settings"]).read_text())
+    assert "config" in on_disk and "settings" not in on_disk
+    assert on_disk["config"] == cpu[0]["settings"] and "config" not in cpu[0]
 
 
 def test_every_committed_record_is_valid():
@@ -81,7 +85,7 @@ def smoke(tmp_path):
     store = RunStore(tmp_path / "r", tmp_path / "c")
     records = {run["config"]: write_valid(store, run) for run in runs.declared_runs("smoke")}
     return SimpleNamespace(store=store, records=records,
-                           path=lambda config: store.record_path(records[config]["config"]))
+                           path=lambda config: store.record_path(records[config]["settings"]))
 
 
 def bad(store: RunStore, config: str, **fields) -> tuple[runs.InvalidRecord, str]:
@@ -107,14 +111,14 @@ def test_a_record_copied_over_another_run_s_is_refused_with_or_without_its_hash(
     assert str(smoke.path("strided").name) in message and "strided" in message
     # Copied as it is: self-consistent, but hybrid's settings do not belong in strided/.
     runs.write_json(smoke.path("strided"), hybrid)
-    err, _ = bad(smoke.store, "strided", field="config")
+    err, _ = bad(smoke.store, "strided", field="settings")
     assert "belong in <results>/smoke/synthetic/hybrid/seed0.json, not here" in err.reason
 
 
 def rehashed(record: dict, **settings) -> dict:
     """``record`` with other settings and the hash that goes with them (a careful forger)."""
-    config = {**record["config"], **settings}
-    return {**record, "config": config, "config_hash": runs.config_hash(config)}
+    changed = {**record["settings"], **settings}
+    return {**record, "settings": changed, "config_hash": runs.config_hash(changed)}
 
 
 def test_a_record_naming_another_data_set_never_reaches_the_data_loader(smoke, monkeypatch):
@@ -123,13 +127,13 @@ def test_a_record_naming_another_data_set_never_reaches_the_data_loader(smoke, m
 
     monkeypatch.setattr(runs.datasets, "load_dataset", no_data)
     runs.write_json(smoke.path("hybrid"), rehashed(smoke.records["hybrid"], dataset="cifar10"))
-    err, _ = bad(smoke.store, "hybrid", field="config")
+    err, _ = bad(smoke.store, "hybrid", field="settings")
     assert "belong in <results>/smoke/cifar10/hybrid/seed0.json" in err.reason
 
 
 def test_a_record_s_profile_must_be_a_profile(smoke):
     runs.write_json(smoke.path("hybrid"), rehashed(smoke.records["hybrid"], profile="../../etc"))
-    err, _ = bad(smoke.store, "hybrid", field="config.profile")
+    err, _ = bad(smoke.store, "hybrid", field="settings.profile")
     assert "must be one of the names" in err.reason and "'../../etc'" in err.reason
 
 
@@ -158,7 +162,7 @@ DELETE = object()
         ("test_correct", "%%% not base64 %%%", "test_correct", "must be base64 of 16 bytes"),
         ("test_correct", "!" * 24, "test_correct", "is not base64"),
         ("epochs", "1", "epochs", "must be a list, got '1' (a string)"),
-        ("config.seed", "abc", "config.seed", "must be an integer in 0..4294967295"),
+        ("settings.seed", "abc", "settings.seed", "must be an integer in 0..4294967295"),
         ("learned_strides.stage2", ["2", "2"], "learned_strides.stage2[0]",
          "must be a finite number > 0"),
         ("test_size", 10**12, "test_size", "must be an integer in 1..100000000"),
@@ -166,10 +170,10 @@ DELETE = object()
         ("test_size", 32, "test_size", "the settings ask for 128 images"),
         ("epochs.0.epoch", 2, "epochs[0].epoch", "must be 1"),
         ("epochs.0.train_acc", True, "epochs[0].train_acc", "must be a finite number in 0..1"),
-        ("config.overrides", ["nonsense"], "config.overrides[0]", "must be one of the names"),
+        ("settings.overrides", ["nonsense"], "settings.overrides[0]", "must be one of the names"),
         ("final_test_acc", 0.25, "final_test_acc", "test_correct holds 64 right of 128"),
         ("complete", False, "complete", "must be true"),
-        ("config.momentum", DELETE, "config.momentum", "is missing"),
+        ("settings.momentum", DELETE, "settings.momentum", "is missing"),
         ("provenance.git_commit", 7, "provenance.git_commit", "must be a string or null"),
         ("surprise", 1, "surprise", "is not a field of a run record"),
     ],
@@ -185,7 +189,7 @@ def test_a_wrong_field_is_named_with_the_reason(smoke, where, value, field, word
     ("content", "words"),
     [
         (b"[1, 2]", "the file must be a JSON object, got [1, 2] (a list)"),
-        (b'{"complete": true}', "field config: is missing"),
+        (b'{"complete": true}', "field settings: is missing"),
         (b'{"x": "\xff\xfe"}', "it is not UTF-8 text"),
         (b'{"final_test_acc": NaN}', "it does not parse as strict JSON"),
         (b"[" * 100000 + b"]" * 100000, "nested too deeply"),

@@ -17,7 +17,7 @@ from hybridlib.book.selfcheck import (
     check_spectral_crop,
     run_cases,
 )
-from hybridlib.book.selfcheck.spectral import _equivalent_filter_reference
+from hybridlib.book.selfcheck.spectral import equivalent_filter_reference
 from hybridlib.spectral import spectral_pool2d
 
 # --------------------------------------------------------------------------- helpers
@@ -222,7 +222,7 @@ def test_check_commuting_input_names_the_failing_case(wrong, message):
 
 
 def test_check_equivalent_filter_accepts_the_reference():
-    check_equivalent_filter(_equivalent_filter_reference)
+    check_equivalent_filter(equivalent_filter_reference)
 
 
 def equivalent_filter_zeroing(spectrum, filters, keeps, activation, order):
@@ -244,7 +244,7 @@ def equivalent_filter_zeroing(spectrum, filters, keeps, activation, order):
 
 def equivalent_filter_swapped(spectrum, filters, keeps, activation, order):
     other = {"act-pool": "pool-act", "pool-act": "act-pool"}[order]
-    return _equivalent_filter_reference(spectrum, filters, keeps, activation, other)
+    return equivalent_filter_reference(spectrum, filters, keeps, activation, other)
 
 
 @pytest.mark.parametrize(

@@ -81,8 +81,8 @@ def test_a_schedule_without_warm_up_or_with_one_drop_fails():
 
 
 def paired_interval(records_a, records_b):
-    a = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_a}
-    b = {r["config"]["seed"]: 100 * r["final_test_acc"] for r in records_b}
+    a = {r["settings"]["seed"]: 100 * r["final_test_acc"] for r in records_a}
+    b = {r["settings"]["seed"]: 100 * r["final_test_acc"] for r in records_b}
     diffs = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))])
     n = len(diffs)
     half = scipy.stats.t.ppf(0.975, n - 1) * diffs.std(ddof=1) / math.sqrt(n)
@@ -132,7 +132,7 @@ def test_pairing_by_position_instead_of_seed_fails():
 def test_a_normal_interval_instead_of_t_fails():
     def normal(records_a, records_b):
         mean, low, high = paired_interval(records_a, records_b)
-        n = len({r["config"]["seed"] for r in records_a} & {r["config"]["seed"]
+        n = len({r["settings"]["seed"] for r in records_a} & {r["settings"]["seed"]
                                                             for r in records_b})
         half = (high - low) / 2 / scipy.stats.t.ppf(0.975, n - 1) * 1.96
         return mean, mean - half, mean + half

@@ -18,7 +18,15 @@ import torch
 
 from hybridlib import claims, data, sweep, train
 from hybridlib.configs import ABLATION, HYBRID_READINGS, PROFILES, RECIPES, STRIDE_ROWS
-from hybridlib.runs import CODE_HASH, RunStore, build_run, config_hash, record_path, write_json
+from hybridlib.runs import (
+    CODE_HASH,
+    RunStore,
+    build_run,
+    config_hash,
+    read_record,
+    record_path,
+    write_json,
+)
 from tests.guards import no_hang  # noqa: F401
 from tests.records import valid_record
 
@@ -118,8 +126,8 @@ def test_recipes_official_and_first_commit():
 def test_recipes_leave_the_cpu_records_valid():
     paths = sorted(Path("results/cpu").glob("*/*/seed*.json"))
     for path in paths:
-        record = json.loads(path.read_text())
-        c = record["config"]
+        record = read_record(path)
+        c = record["settings"]
         overrides = {k: c[k] for k in c.get("overrides", [])}
         run = build_run("cpu", c["config"], c["seed"], c["dataset"], overrides or None)
         assert config_hash(run) == record["config_hash"], path
@@ -353,7 +361,7 @@ def test_every_paper_network_takes_two_steps_with_the_paper_recipe(tiny_cifar, t
         record = train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
         (epoch,) = record["epochs"]
         assert math.isfinite(epoch["train_loss"])
-        assert record["train_size"] == 4 and record["config"]["layout"] == "channels_last"
+        assert record["train_size"] == 4 and record["settings"]["layout"] == "channels_last"
         assert epoch["lr_last"] == train.learning_rate(1, 2, run)
         for path in (tmp_path / "runs").rglob("*.pt"):
             path.unlink()  # 90 MB each at width 64
@@ -433,7 +441,7 @@ def test_status_lists_a_bad_record_or_claim_as_bad_and_never_waits_on_a_pipe(tmp
     assert table.state.tolist() == ["bad", "bad", "bad", "bad"]
     notes = table["last log line"].tolist()
     assert "a named pipe (FIFO), not a regular file" in notes[0]
-    assert "field config: is missing" in notes[1]
+    assert "field settings: is missing" in notes[1]
     assert "is a folder, not a claim file" in notes[2]
     assert notes[3] == f"{store.checkpoint_path(runs[3])}: a folder stands where a file should be"
     for run in runs:

@@ -82,7 +82,7 @@ def test_short_training_on_separable_data_learns(tmp_path):
     record = train.fit(run, RunStore(tmp_path / "results", tmp_path / "runs"), progress=False)
     assert record["final_test_acc"] > 0.9
     assert [e["epoch"] for e in record["epochs"]] == [1, 2, 3, 4]
-    for key in ("config", "config_hash", "final_test_acc", "epochs", "provenance"):
+    for key in ("settings", "config_hash", "final_test_acc", "epochs", "provenance"):
         assert key in record
     assert record["provenance"]["torch"] == torch.__version__
 
@@ -114,7 +114,7 @@ def test_complexity_regulariser_pushes_the_learned_strides_up(tmp_path):
 def test_mixup_recipe_trains_and_is_recorded(tmp_path):
     run = quick_run(epochs=1, mixup=0.2)
     record = train.fit(run, RunStore(tmp_path / "r", tmp_path / "c"), progress=False)
-    assert record["config"]["mixup"] == 0.2 and record["config"]["overrides"] == [
+    assert record["settings"]["mixup"] == 0.2 and record["settings"]["overrides"] == [
         "batch_size", "epochs", "mixup", "width"
     ]
     assert all(torch.isfinite(torch.tensor(e["train_loss"])) for e in record["epochs"])
@@ -574,13 +574,13 @@ def test_reading_a_profile_without_training_leaves_unrecorded_runs_out(tmp_path,
     done = local_sweep.train_profile("smoke", store, configs=["strided"], overrides=settings,
                                      progress=False)
     read = store.load("smoke", configs=["strided", "spectral"], overrides=settings)
-    assert [r["config"]["config"] for r in read] == ["strided"] and read == done
+    assert [r["settings"]["config"] for r in read] == ["strided"] and read == done
     assert "1 runs of profile smoke have no complete record" in capsys.readouterr().err
     assert not list((tmp_path / "c").rglob("*spectral*"))  # nothing was trained
-    path = runs.record_path(done[0]["config"], tmp_path)
+    path = runs.record_path(done[0]["settings"], tmp_path)
     path.write_text(json.dumps({**done[0], "code_hash": "0123456789abcdef"}))
-    assert RunStore(tmp_path).recorded(done[0]["config"]) is None
-    assert RunStore(tmp_path).recorded(done[0]["config"], accept_code=True) is not None
+    assert RunStore(tmp_path).recorded(done[0]["settings"]) is None
+    assert RunStore(tmp_path).recorded(done[0]["settings"], accept_code=True) is not None
 
 
 def test_a_shared_sweep_skips_the_runs_another_live_process_holds(tmp_path, capsys):
@@ -595,7 +595,7 @@ def test_a_shared_sweep_skips_the_runs_another_live_process_holds(tmp_path, caps
     records = local_sweep.train_profile("smoke", RunStore(tmp_path, tmp_path / "c"),
                                         configs=["strided", "spectral"], overrides=settings,
                                         progress=False, share=True)
-    assert [r["config"]["config"] for r in records] == ["spectral"]
+    assert [r["settings"]["config"] for r in records] == ["spectral"]
     assert f"process {os.getppid()}" in capsys.readouterr().err
     assert not runs.record_path(run, tmp_path).exists() and claim.exists()
     claim.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 12345}))  # dead

@@ -51,7 +51,7 @@ def test_a_record_nothing_reproduces_is_refused_and_nothing_written(tmp_path, mo
     equivalences = tmp_path / "equivalences.json"
     # Its commit does not exist: the record's own code cannot be run to compare with.
     tamper(path, git_commit="f" * 40, library_modified=False)
-    with pytest.raises(verify.VerificationFailed, match="cannot read its commit"):
+    with pytest.raises(verify.VerificationFailed, match="cannot read commit"):
         verify.verify_record(path, equivalences, progress=False)
     tamper(path, git_commit=None)
     with pytest.raises(verify.VerificationFailed, match="names no clean commit"):
@@ -85,9 +85,15 @@ def test_where_the_machine_differs_the_records_own_code_is_rerun_beside(tmp_path
 def test_a_record_with_other_settings_is_refused(tmp_path, monkeypatch):
     path = smoke_record(tmp_path, monkeypatch)
     record = json.loads(path.read_text())
-    record["config_hash"] = "f" * 16
+    # Valid and self-consistent, but not what the profile makes of this run.
+    record["settings"]["momentum"] = 0.5
+    record["config_hash"] = runs.config_hash(record["settings"])
     path.write_text(json.dumps(record))
     with pytest.raises(verify.VerificationFailed, match="builds other settings"):
+        verify.verify_record(path, tmp_path / "eq.json", progress=False)
+    record["config_hash"] = "f" * 16  # an edited hash is no record at all
+    path.write_text(json.dumps(record))
+    with pytest.raises(verify.VerificationFailed, match="is not a valid run record"):
         verify.verify_record(path, tmp_path / "eq.json", progress=False)
     assert verify.main([str(tmp_path / "missing.json")]) == 1
 

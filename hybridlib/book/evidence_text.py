@@ -371,7 +371,7 @@ def ablation_sentence(records: Sequence[dict], ablation: pd.DataFrame,
             text += (f"; with {int(d.seeds)} seeds this family detects only differences of about "
                      f"{d.detectable:.1f} points or more with 80 % power")
         text += ". "
-        own = [r for r in records if r["config"]["dataset"] == dataset]
+        own = [r for r in records if r["settings"]["dataset"] == dataset]
         lowest = ablation_ranking(own, compared)["lowest"]
         means = interval_table(own).set_index("config")["mean"]
         means = means[means.index.isin(compared)]

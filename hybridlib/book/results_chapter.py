@@ -375,8 +375,8 @@ def map_size_table(records: Sequence[dict]) -> pd.DataFrame:
     for r in records:
         if not r["learned_strides"]:
             continue
-        row = {"data set": dataset_name(r["config"]["dataset"]),
-               "configuration": config_label(r), "seed": r["config"]["seed"]}
+        row = {"data set": dataset_name(r["settings"]["dataset"]),
+               "configuration": config_label(r), "seed": r["settings"]["seed"]}
         for position in POSITIONS:
             a, b = r["initial_feature_sizes"][position], r["feature_sizes"][position]
             row[position] = size(a) if a == b else f"{size(a)} → {size(b)}"

@@ -84,8 +84,8 @@ def runs_made_table(records: Sequence[dict]) -> pd.DataFrame:
     train, val., test; NaN without a validation split), speed and settings hash (the
     appendix of all runs has each run's time)."""
     rows = [{
-        "configuration": r["config"]["config"], "seed": r["config"]["seed"],
-        ("", "lr"): r["config"]["lr"],
+        "configuration": r["settings"]["config"], "seed": r["settings"]["seed"],
+        ("", "lr"): r["settings"]["lr"],
         (ACCURACY, "train"): 100 * r["epochs"][-1]["train_acc"],
         (ACCURACY, "val."): (100 * r["final_val_acc"] if r.get("final_val_acc") is not None
                              else math.nan),

@@ -23,7 +23,7 @@ __all__ = ["check_holm", "check_seed_paired_interval"]
 
 def _records(config: str, accuracies: dict[int, float]) -> list[dict]:
     """Run records reduced to what the exercise reads: the seed and the test accuracy."""
-    return [{"config": {"config": config, "seed": seed, "dataset": "fashion_mnist"},
+    return [{"settings": {"config": config, "seed": seed, "dataset": "fashion_mnist"},
              "final_test_acc": acc} for seed, acc in accuracies.items()]
 
 
@@ -48,7 +48,7 @@ def check_seed_paired_interval(
     """Check ``fn(records_a, records_b) -> (mean, low, high)``.
 
     ``records_a`` and ``records_b`` are the run records of two configurations on one data
-    set, in any order: ``record["config"]["seed"]`` is a run's seed and
+    set, in any order: ``record["settings"]["seed"]`` is a run's seed and
     ``record["final_test_acc"]`` its test accuracy as a fraction. The answer pairs the
     runs by seed (the seeds both have), takes ``a - b`` in points of accuracy (100 times
     the fractions) and returns the mean difference with its two-sided 95 % t-interval.

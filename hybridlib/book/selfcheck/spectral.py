@@ -265,11 +265,6 @@ def equivalent_filter_reference(spectrum, filters, keeps, activation, order):
     return ratio
 
 
-# The names the tests knew them by.
-_spectral_activation_reference = spectral_activation_reference
-_equivalent_filter_reference = equivalent_filter_reference
-
-
 def _standardise(v):
     return (v - v.mean()) / v.std(ddof=1)
 
