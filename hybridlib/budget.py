@@ -43,6 +43,7 @@ from hybridlib import stats
 from hybridlib.argtypes import integer
 from hybridlib.claims import claim
 from hybridlib.configs import profile_runs, profile_settings
+from hybridlib.evidence import PAPER_GAIN
 from hybridlib.extras import import_extra
 from hybridlib.files import describe_os_error
 from hybridlib.runs import InvalidRecord, RunStore, build_run, decode_correct
@@ -148,8 +149,8 @@ def lr_decision(records: Sequence[dict], profile: str = PROFILE) -> pd.DataFrame
     rate of the configuration is recorded)."""
     settings = profile_settings(profile)
     longest = max(budgets(profile))
-    found = {(r["config"]["config"], r["config"]["lr"]): 100 * r["final_val_acc"]
-             for r in records if r["config"]["seed"] == 0 and r["config"]["epochs"] == longest}
+    found = {(r["settings"]["config"], r["settings"]["lr"]): 100 * r["final_val_acc"]
+             for r in records if r["settings"]["seed"] == 0 and r["settings"]["epochs"] == longest}
     rows = []
     for config in _checked(profile):
         own = settings["lr"][config]
@@ -170,7 +171,7 @@ def seconds_per_epoch(cpu_records: Sequence[dict]) -> dict[str, float]:
     the cpu profile's records, measured as this study runs: two single-thread processes."""
     per_config: dict[str, list[float]] = {}
     for r in cpu_records:
-        per_config.setdefault(r["config"]["config"], []).append(
+        per_config.setdefault(r["settings"]["config"], []).append(
             r["wall_seconds"] / len(r["epochs"]))
     return {c: float(np.median(v)) for c, v in per_config.items()}
 
@@ -207,7 +208,7 @@ def _accuracies(records: Sequence[dict]) -> dict[tuple[str, int], dict[int, dict
     """``{(config, budget): {seed: record}}`` of the study's records at the profile's rates."""
     out: dict[tuple[str, int], dict[int, dict]] = {}
     for r in records:
-        c = r["config"]
+        c = r["settings"]
         if c.get("overrides") and set(c["overrides"]) - {"epochs", "branches"}:
             continue  # a learning-rate check at another rate
         out.setdefault((c["config"], c["epochs"]), {})[c["seed"]] = r
@@ -234,7 +235,7 @@ def budget_table(records: Sequence[dict]) -> pd.DataFrame:
 
 def seeds_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per run of the study at the profile's rates: config, budget, test_acc (%)."""
-    rows = [{"config": r["config"]["config"], "budget": budget,
+    rows = [{"config": r["settings"]["config"], "budget": budget,
              "test_acc": 100 * r["final_test_acc"]}
             for (_, budget), runs in _accuracies(records).items() for r in runs.values()]
     return pd.DataFrame(rows, columns=["config", "budget", "test_acc"])
@@ -321,7 +322,7 @@ def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
     """How much of the study is recorded, and so how provisional the chapter is."""
     declared = declared_runs(profile)
     # The learning-rate check's runs at other rates are not among the study's.
-    recorded = sum(not r["config"]["overrides"] for r in records)
+    recorded = sum(not r["settings"]["overrides"] for r in records)
     if recorded >= declared:
         return f"All {declared} runs of the study are recorded."
     return (f"The study is under way: {recorded} of its {declared} runs are recorded, "
@@ -394,23 +395,26 @@ def control_sentence(secondary: pd.DataFrame, table: pd.DataFrame) -> str:
 
 
 def claim_sentence(primary: pd.DataFrame) -> str:
-    """What the primary result means for the Hybrid paper's claim."""
+    """What the primary result means for the Hybrid paper's claim (empty before it)."""
     if primary.empty:
         return ""
     r = primary.iloc[0]
     if r.low > 0:
-        return (f"At {r.budget} epochs the hybrid is ahead of DiffStride on these data, as the "
-                "Hybrid paper reports on CIFAR.")
-    if r.high < 0:
-        return (f"At {r.budget} epochs the hybrid is behind DiffStride on these data, against "
+        text = (f"At {r.budget} epochs the hybrid is ahead of DiffStride on these data, as the "
+                "Hybrid paper reports on CIFAR-10.")
+    elif r.high < 0:
+        text = (f"At {r.budget} epochs the hybrid is behind DiffStride on these data, against "
                 "the Hybrid paper's claim.")
-    if r.equivalent:
-        return (f"At {r.budget} epochs the hybrid and DiffStride are within ±{r.margin} points: "
-                f"a gain of the size the Hybrid paper reports on CIFAR-10 (+0.94) is not seen "
-                "on these data.")
-    return (f"At {r.budget} epochs these runs neither show a difference nor rule out one of "
-            f"±{r.margin} points: the Hybrid paper's claim is neither supported nor "
-            "contradicted here.")
+    elif r.equivalent:
+        text = (f"At {r.budget} epochs the hybrid and DiffStride are within ±{r.margin} points "
+                "of each other on these data.")
+    else:
+        text = (f"At {r.budget} epochs these runs neither show a difference nor rule out one "
+                f"of ±{r.margin} points: the Hybrid paper's claim is neither supported nor "
+                "contradicted here.")
+    where = ("above" if PAPER_GAIN > r.high else "below" if PAPER_GAIN < r.low else "inside")
+    return (f"{text} The paper's gain on CIFAR-10, {PAPER_GAIN:+.2f} points, lies {where} the "
+            f"95 % interval of these runs ({r.low:+.2f} to {r.high:+.2f}).")
 
 
 def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
@@ -427,7 +431,7 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
                    for r in records]
         took = sum(r["wall_seconds"] - r.get("from_trunk", {}).get("seconds", 0.0)
                    for r in records) / 3600
-        priced = sum(n * speed[PRICED_AS.get(c := r["config"]["config"], c)]
+        priced = sum(n * speed[PRICED_AS.get(c := r["settings"]["config"], c)]
                      for r, n in trained) / 3600
         text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
                  f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")

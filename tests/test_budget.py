@@ -38,7 +38,7 @@ def test_the_learning_rate_check_tries_the_neighbours_of_each_rate_but_the_contr
 
 
 def check_record(config, lr, val_acc, epochs=18, seed=0):
-    return {"config": {"config": config, "lr": lr, "seed": seed, "epochs": epochs},
+    return {"settings": {"config": config, "lr": lr, "seed": seed, "epochs": epochs},
             "final_val_acc": val_acc}
 
 
@@ -54,7 +54,7 @@ def test_a_neighbouring_rate_replaces_the_profiles_only_by_a_clear_margin():
 
 
 def test_the_price_counts_a_units_epochs_once():
-    cpu = [{"config": {"config": c}, "wall_seconds": s * 6, "epochs": [{}] * 6}
+    cpu = [{"settings": {"config": c}, "wall_seconds": s * 6, "epochs": [{}] * 6}
            for c, s in (("strided", 60.0), ("diffstride", 200.0), ("hybrid", 210.0))]
     table = budget.price(cpu, processes=2)
     seeds = table.loc["seeds"]
@@ -65,7 +65,7 @@ def test_the_price_counts_a_units_epochs_once():
 
 def study_record(config, seed, epochs, acc, val, correct):
     return {
-        "config": {"config": config, "seed": seed, "epochs": epochs, "overrides": [],
+        "settings": {"config": config, "seed": seed, "epochs": epochs, "overrides": [],
                    "lr": 0.1},
         "final_test_acc": acc, "final_val_acc": val, "test_size": len(correct),
         "test_correct": runs.encode_correct(torch.tensor(correct)),
@@ -89,8 +89,8 @@ def test_the_primary_analysis_is_a_seed_paired_interval_and_tost_at_the_margin()
     records = fake_study()
     tables = budget.analyse(records)
     row = tables["primary"].iloc[0]
-    at18 = {(r["config"]["config"], r["config"]["seed"]): 100 * r["final_test_acc"]
-            for r in records if r["config"]["epochs"] == 18}
+    at18 = {(r["settings"]["config"], r["settings"]["seed"]): 100 * r["final_test_acc"]
+            for r in records if r["settings"]["epochs"] == 18}
     a = [at18[("hybrid", s)] for s in range(6)]
     b = [at18[("diffstride", s)] for s in range(6)]
     assert row.seeds == 6 and row.budget == 18
@@ -133,6 +133,9 @@ def test_the_sentences_follow_the_tables():
     assert "neither supported nor contradicted" in budget.claim_sentence(
         primary.assign(equivalent=False, low=-0.1, high=0.4))
     assert "behind DiffStride" in budget.claim_sentence(primary.assign(low=-0.9, high=-0.2))
+    assert "lies above the 95 % interval" in budget.claim_sentence(primary.assign(high=0.5))
+    assert "lies inside" in budget.claim_sentence(primary.assign(low=0.5, high=1.5))
+    assert budget.claim_sentence(primary.iloc[:0]) == ""
     convergence = budget.convergence_sentence(tables["convergence"])
     assert "`hybrid` +0.50 points (still moving)" in convergence
     assert "`strided` +0.10 points (converged)" in convergence
@@ -169,10 +172,10 @@ def test_the_analysis_was_committed_before_every_record_of_the_study():
 
 
 def test_the_cost_counts_only_the_epochs_a_run_trained_itself():
-    cpu = [{"config": {"config": c}, "wall_seconds": 600.0, "epochs": [{}] * 6}
+    cpu = [{"settings": {"config": c}, "wall_seconds": 600.0, "epochs": [{}] * 6}
            for c in ("strided", "diffstride", "hybrid")]
-    long = {"config": {"config": "hybrid"}, "wall_seconds": 1800.0, "epochs": [{}] * 18}
-    branch = {"config": {"config": "hybrid"}, "wall_seconds": 1100.0, "epochs": [{}] * 6,
+    long = {"settings": {"config": "hybrid"}, "wall_seconds": 1800.0, "epochs": [{}] * 18}
+    branch = {"settings": {"config": "hybrid"}, "wall_seconds": 1100.0, "epochs": [{}] * 6,
               "from_trunk": {"epochs": 5, "seconds": 1000.0}}
     text = budget.cost_sentence(cpu, [long, branch])
     # 1800 + 100 seconds trained, against 19 epochs at 100 s priced: 0.53 h and 0.53 h.
@@ -209,10 +212,10 @@ def test_status_lists_a_bad_study_record_as_bad(tmp_path, capsys):
     path.write_text('{"complete": true}')
     assert budget.main(["status", "--results-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert f"bad: {path} is not a valid run record: field config: is missing" in err
+    assert f"bad: {path} is not a valid run record: field settings: is missing" in err
 
 
 def test_the_progress_counts_the_study_s_runs_not_the_rate_check_s():
-    study = [{"config": {"overrides": []}}] * 3
-    check = [{"config": {"overrides": ["lr"]}}] * 2
+    study = [{"settings": {"overrides": []}}] * 3
+    check = [{"settings": {"overrides": ["lr"]}}] * 2
     assert "3 of its 60 runs are recorded" in budget.progress_sentence(study + check)
