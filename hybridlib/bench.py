@@ -18,6 +18,10 @@ backward, optimiser step) of the cpu profile's networks, the previous implementa
 in float32 and under bfloat16 autocast; and the share of a width-64 DiffStride step that
 its spectral layers take (the same network with a plain resize in their place).
 
+``python -m hybridlib.bench command --against COMMIT``: images/s of one epoch of the
+training command, this code against the library of another commit
+(:mod:`hybridlib.command_speed`).
+
 Records go to the git-ignored ``results/bench/local/``; ``--record`` writes the committed
 ``results/bench/`` instead.
 """
@@ -28,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -40,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hybridlib import gpucheck, speed
+from hybridlib import command_speed, gpucheck, speed
 from hybridlib.argtypes import integer
 from hybridlib.configs import config_spec, profile_settings
 from hybridlib.diffstride import DiffStride2d
@@ -48,6 +51,7 @@ from hybridlib.files import UnusableFolder, describe_os_error, probe_folder
 from hybridlib.paths import relative, results_root
 from hybridlib.resnet import PreActBlock, resnet18
 from hybridlib.spectral import SpectralPool2d
+from hybridlib.stats import quartiles
 
 __all__ = [
     "bench_crossover",
@@ -59,11 +63,6 @@ __all__ = [
 ]
 
 NETWORK_CONFIGS = ("strided", "spectral", "diffstride", "hybrid")
-
-
-def _quartiles(values: Sequence[float]) -> dict[str, float]:
-    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {"median": statistics.median(values), "q1": q1, "q3": q3}
 
 
 def time_interleaved(
@@ -89,9 +88,9 @@ def time_interleaved(
 def summarise(times: dict[str, list[float]], ratios: dict[str, tuple[str, str]]) -> dict:
     """Median and quartiles of each candidate (ms) and of each ratio ``a / b`` per round."""
     return {
-        "ms": {name: _quartiles([1e3 * t for t in ts]) for name, ts in times.items()},
+        "ms": {name: quartiles([1e3 * t for t in ts]) for name, ts in times.items()},
         "ratios": {
-            label: _quartiles([x / y for x, y in zip(times[a], times[b])])
+            label: quartiles([x / y for x, y in zip(times[a], times[b])])
             for label, (a, b) in ratios.items()
         },
     }
@@ -272,7 +271,7 @@ def bench_spectral_share(
         "width": width,
         "batch_size": batch_size,
         **summarise(times, {"spectral / resize": ("spectral", "resize")}),
-        "spectral_share_of_step": _quartiles(shares),
+        "spectral_share_of_step": quartiles(shares),
     }
 
 
@@ -319,6 +318,11 @@ def _report(what: str, record: dict) -> None:
         p = record["paper_price"]
         print(f"paper profile: {p['gpu_hours']:.0f} GPU-hours at these rates "
               f"({p['assumed_gpu_hours']:.0f} at the assumed throughput)")
+    elif what == "command":
+        rates = record["images_per_s"]
+        print(f"{record['config']} ({record['profile']} profile) images/s: "
+              f"{record['against'][:10]} {fmt(rates['against'])}, this {fmt(rates['this'])}; "
+              f"this / {record['against'][:10]} {fmt(record['ratio'])}")
     else:
         for config, r in record["configs"].items():
             rates = ", ".join(f"{k} {v:.0f}" for k, v in r["images_per_s"].items())
@@ -338,10 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Run on a quiet machine: another process on the same cores skews even ratios.",
     )
     parser.add_argument(
-        "what", choices=["layers", "crossover", "network", "grid", "gpu"],
+        "what", choices=["layers", "crossover", "network", "grid", "gpu", "command"],
         help="what to benchmark: the layers, the matrix/FFT crossover, the cpu profile's "
         "networks, the grid of widths x precisions x layouts x threads the trainer chooses "
-        "its layout from (hybridlib.speed), or the check for a lent GPU (hybridlib.gpucheck)")
+        "its layout from (hybridlib.speed), the check for a lent GPU (hybridlib.gpucheck), "
+        "or the training command against another commit's (hybridlib.command_speed)")
     parser.add_argument("--repeats", type=integer(1), default=None, help="timed rounds")
     parser.add_argument(
         "--compile", action="store_true", help="network: also time torch.compile (slow to build)"
@@ -355,13 +360,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--widths", type=integer(1), nargs="+", default=None,
                         help="grid: the widths (default: 8 16 32 64); gpu: the first one")
     parser.add_argument("--configs", nargs="+", default=None, choices=NETWORK_CONFIGS,
-                        help="grid and gpu: the configurations (default: all four)")
+                        help="grid and gpu: the configurations (default: all four); command: "
+                        "the one timed (default diffstride)")
     parser.add_argument("--device", default="cuda", help="gpu: the device (cpu to try it)")
     parser.add_argument("--batch-size", type=integer(1), default=128,
                         help="gpu: images per step (default 128)")
     parser.add_argument("--no-compile", action="store_true",
                         help="gpu: skip the torch.compile timings")
+    parser.add_argument("--against", metavar="COMMIT",
+                        help="command: the commit whose training command this one is timed "
+                        "against (required)")
     args = parser.parse_args(argv)
+    if args.what == "command" and not args.against:
+        parser.error("command needs --against COMMIT")
     folder = Path(args.out) if args.out else results_root() / "bench"
     out = (folder if args.record or args.out else folder / "local") / f"{args.what}.json"
     try:  # before the benchmark, not after it: a bad folder must not cost its result
@@ -385,6 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.configs or gpucheck.STEP_CONFIGS,
                 (False,) if args.no_compile else (False, True), **kwargs)
         except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    elif args.what == "command":
+        try:
+            record = command_speed.bench_command(args.against, (args.configs or ["diffstride"])[0],
+                                                 **kwargs)
+        except (ValueError, RuntimeError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     else:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import statistics
 import time
 from collections.abc import Callable, Sequence
 
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 
 from hybridlib.configs import config_spec
 from hybridlib.resnet import describe, resnet18
+from hybridlib.stats import quartiles
 
 __all__ = ["GRID_CONFIGS", "GRID_WIDTHS", "bench_grid", "fastest", "sgd_step", "training_step"]
 
@@ -81,13 +81,11 @@ def sgd_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def _row(config, width, precision, layout, threads, processes, batch, seconds, flops) -> dict:
     """One row of the record from the step times (seconds) of one combination."""
-    rates = sorted(batch / s for s in seconds)
-    q1, _, q3 = statistics.quantiles(rates, n=4) if len(rates) > 1 else rates * 3
-    median = statistics.median(rates)
+    rates = quartiles([batch / s for s in seconds])
     return {"config": config, "width": width, "precision": precision, "layout": layout,
             "threads": threads, "processes": processes, "batch_size": batch,
-            "images_per_s": median, "images_per_s_q1": q1, "images_per_s_q3": q3,
-            "gflop_per_s": 3 * flops * median / 1e9}
+            "images_per_s": rates["median"], "images_per_s_q1": rates["q1"],
+            "images_per_s_q3": rates["q3"], "gflop_per_s": 3 * flops * rates["median"] / 1e9}
 
 
 def _interleaved(config: str, width: int, threads: int, repeats: int, warmup: int) -> list:

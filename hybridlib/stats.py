@@ -26,6 +26,7 @@ Which noise each test counts:
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ __all__ = [
     "minimal_detectable_difference",
     "paired_difference",
     "paired_image_test",
+    "quartiles",
     "t_cdf",
     "t_quantile",
     "tost",
@@ -354,3 +356,10 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[index]))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def quartiles(values: Sequence[float]) -> dict[str, float]:
+    """The median and the quartiles of ``values`` (all three the value itself for one):
+    how a benchmark reports a time or a ratio measured round after round."""
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return {"median": statistics.median(values), "q1": q1, "q3": q3}

@@ -2,7 +2,9 @@
 
 import json
 
-from hybridlib import bench
+import pytest
+
+from hybridlib import bench, command_speed
 
 
 def test_time_interleaved_times_every_candidate_every_round():
@@ -89,3 +91,27 @@ def test_a_finished_benchmark_is_kept_when_its_folder_fails_after_it(tmp_path, c
     kept = next(tmp_path.glob("hybridlib-bench-layers-*.json"))
     assert f"the benchmark's record is kept in {kept}" in err
     assert json.loads(kept.read_text())["layers"] == {}
+
+
+def test_the_training_command_is_timed_against_another_commit_in_turn(tmp_path, capsys):
+    import statistics
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    record = command_speed.bench_command(head, "strided", "smoke", train_images=64, repeats=3)
+    rounds = record["rounds"]
+    assert [list(r)[:2] for r in rounds] == [["against", "this"], ["this", "against"],
+                                            ["against", "this"]]  # who goes first alternates
+    assert all(r["ratio"] == r["this"] / r["against"] > 0 for r in rounds)
+    assert record["ratio"]["median"] == statistics.median(r["ratio"] for r in rounds)
+    assert record["overrides"] == {"epochs": 1, "train_subset": 64, "test_subset": 6}
+
+
+def test_the_command_benchmark_names_a_missing_or_unknown_commit(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["command", "--out", str(tmp_path)])
+    assert "command needs --against COMMIT" in capsys.readouterr().err
+    assert bench.main(["command", "--against", "no-such-commit", "--out", str(tmp_path)]) == 2
+    assert "cannot read commit no-such-commit" in capsys.readouterr().err
+    assert not (tmp_path / "command.json").exists()
