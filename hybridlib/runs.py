@@ -795,8 +795,9 @@ def _check_epochs(f: _Fields, record: dict, settings: dict) -> None:
 
 def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     """``record`` if it is a valid, complete run record; else :class:`InvalidRecord`.
-    A record of :data:`LEGACY_SETTINGS_KEY` comes back with its settings under
-    ``settings``, as every record now has them.
+
+    A record that keeps its settings under :data:`LEGACY_SETTINGS_KEY` comes back with
+    them under ``settings``, as every record now has them.
 
     Checked: every field's type and range; the lengths of the history and of the per-image
     fields against the record's own sizes (its epochs, its ``test_size``), and its test

@@ -486,5 +486,5 @@ def test_a_chapter_reading_a_bad_record_fails_the_build_naming_it(tmp_path):
         pipeline.execute_all([Chapter(path)], "smoke", output_dir=tmp_path / "out", cwd=tmp_path)
     message = str(err.value)
     assert "InvalidRecords: 1 run record(s) of profile smoke are not valid" in message
-    assert f"{bad} is not a valid run record: field config: is missing" in message
+    assert f"{bad} is not a valid run record: field settings: is missing" in message
     assert not (tmp_path / "out" / "06_results.ipynb").exists()
