@@ -46,6 +46,7 @@ from hybridlib.configs import profile_runs, profile_settings
 from hybridlib.evidence import PAPER_GAIN
 from hybridlib.extras import import_extra
 from hybridlib.files import describe_os_error
+from hybridlib.price import NoBenchmark, run_hours
 from hybridlib.runs import InvalidRecord, RunStore, build_run, decode_correct
 from hybridlib.train import fit, wsd_trunk_epochs
 
@@ -69,6 +70,7 @@ __all__ = [
     "format_lr_decision",
     "format_secondary",
     "glance",
+    "grid_cost_sentence",
     "lr_check_runs",
     "lr_decision",
     "main",
@@ -417,6 +419,13 @@ def claim_sentence(primary: pd.DataFrame) -> str:
             f"95 % interval of these runs ({r.low:+.2f} to {r.high:+.2f}).")
 
 
+def _hours_taken(records: Sequence[dict]) -> float:
+    """Process-hours the runs of ``records`` took themselves (a run that branched off a
+    trunk trained only its own epochs)."""
+    return sum(r["wall_seconds"] - r.get("from_trunk", {}).get("seconds", 0.0)
+               for r in records) / 3600
+
+
 def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
                   processes: int = 2, profile: str = PROFILE) -> str:
     """The study's price before it ran and the time its recorded runs took, in words."""
@@ -426,15 +435,34 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
             f"costs {total.hours.sum():.1f} process-hours, about {total['wall hours'].sum():.1f} "
             f"hours with {processes} processes sharing this machine's cores.")
     if records:
-        # A run that branched off a trunk trained only its own epochs.
         trained = [(r, len(r["epochs"]) - r.get("from_trunk", {}).get("epochs", 0))
                    for r in records]
-        took = sum(r["wall_seconds"] - r.get("from_trunk", {}).get("seconds", 0.0)
-                   for r in records) / 3600
+        took = _hours_taken(records)
         priced = sum(n * speed[PRICED_AS.get(c := r["settings"]["config"], c)]
                      for r, n in trained) / 3600
         text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
                  f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")
+    return text
+
+
+def grid_cost_sentence(records: Sequence[dict], processes: int = 2,
+                       profile: str = PROFILE) -> str:
+    """The study priced by the grid benchmark (:mod:`hybridlib.price`), which was measured
+    after the study had begun, against the time its recorded runs took (empty without
+    the benchmark's record)."""
+    study = [run for _, _, runs in study_runs(profile) for run in runs] + lr_check_runs(profile)
+    try:
+        hours = sum(run_hours(run, processes, budgets(profile)) for run in study)
+        priced = sum(run_hours(r["settings"], processes, budgets(profile)) for r in records)
+    except NoBenchmark:
+        return ""
+    text = (f"The benchmark of training steps (`python -m hybridlib.bench grid`), measured "
+            f"after the study had begun, prices it at {hours:.1f} process-hours, about "
+            f"{hours / processes:.1f} hours with {processes} processes.")
+    if records:
+        took = _hours_taken(records)
+        text += (f" It prices the recorded runs at {priced:.1f} process-hours: they took "
+                 f"{took / priced:.2f} of that.")
     return text
 
 

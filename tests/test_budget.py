@@ -219,3 +219,19 @@ def test_the_progress_counts_the_study_s_runs_not_the_rate_check_s():
     study = [{"settings": {"overrides": []}}] * 3
     check = [{"settings": {"overrides": ["lr"]}}] * 2
     assert "3 of its 60 runs are recorded" in budget.progress_sentence(study + check)
+
+
+def test_the_grid_price_covers_the_seeds_and_the_check_and_meets_the_time_taken():
+    from hybridlib.price import run_hours
+
+    seeds = [run for _, _, runs in budget.study_runs() for run in runs]
+    checks = budget.lr_check_runs()
+    hours = sum(run_hours(r, 2, budget.budgets()) for r in seeds + checks)
+    text = budget.grid_cost_sentence([])
+    assert f"prices it at {hours:.1f} process-hours, about {hours / 2:.1f} hours" in text
+    # A 6-epoch branch trains its decay only: it costs a sixth of a whole 6-epoch run.
+    branch = next(r for r in seeds if r["epochs"] == 6)
+    assert run_hours(branch, 2, budget.budgets()) == pytest.approx(
+        run_hours(branch, 2) / 6, rel=0.2)
+    record = {"settings": branch, "wall_seconds": 3600 * run_hours(branch, 2, budget.budgets())}
+    assert "they took 1.00 of that" in budget.grid_cost_sentence([record])
