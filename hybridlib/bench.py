@@ -373,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.what == "command" and not args.against:
         parser.error("command needs --against COMMIT")
+    if args.what == "command" and len(args.configs or ()) > 1:
+        parser.error(f"command times one configuration, got --configs {' '.join(args.configs)}")
     folder = Path(args.out) if args.out else results_root() / "bench"
     out = (folder if args.record or args.out else folder / "local") / f"{args.what}.json"
     try:  # before the benchmark, not after it: a bad folder must not cost its result

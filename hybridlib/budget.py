@@ -401,6 +401,9 @@ def claim_sentence(primary: pd.DataFrame) -> str:
     if primary.empty:
         return ""
     r = primary.iloc[0]
+    where = "above" if PAPER_GAIN > r.high else "below" if PAPER_GAIN < r.low else "inside"
+    paper = (f"The paper's gain on CIFAR-10, {PAPER_GAIN:+.2f} points, lies {where} the "
+             f"seed-paired 95 % interval of these runs ({r.low:+.2f} to {r.high:+.2f})")
     if r.low > 0:
         text = (f"At {r.budget} epochs the hybrid is ahead of DiffStride on these data, as the "
                 "Hybrid paper reports on CIFAR-10.")
@@ -408,15 +411,17 @@ def claim_sentence(primary: pd.DataFrame) -> str:
         text = (f"At {r.budget} epochs the hybrid is behind DiffStride on these data, against "
                 "the Hybrid paper's claim.")
     elif r.equivalent:
-        text = (f"At {r.budget} epochs the hybrid and DiffStride are within ±{r.margin} points "
-                "of each other on these data.")
+        text = (f"At {r.budget} epochs a difference between the hybrid and DiffStride larger "
+                f"than {r.margin} points is ruled out on these data.")
+    elif where == "above":
+        text = (f"At {r.budget} epochs these runs show no difference between the hybrid and "
+                f"DiffStride, and do not rule out one of {r.margin} points.")
+        paper += ": a gain that large is not seen on these data"
     else:
         text = (f"At {r.budget} epochs these runs neither show a difference nor rule out one "
-                f"of ±{r.margin} points: the Hybrid paper's claim is neither supported nor "
+                f"of {r.margin} points: the Hybrid paper's claim is neither supported nor "
                 "contradicted here.")
-    where = ("above" if PAPER_GAIN > r.high else "below" if PAPER_GAIN < r.low else "inside")
-    return (f"{text} The paper's gain on CIFAR-10, {PAPER_GAIN:+.2f} points, lies {where} the "
-            f"95 % interval of these runs ({r.low:+.2f} to {r.high:+.2f}).")
+    return f"{text} {paper}."
 
 
 def _hours_taken(records: Sequence[dict]) -> float:
@@ -453,7 +458,11 @@ def grid_cost_sentence(records: Sequence[dict], processes: int = 2,
     study = [run for _, _, runs in study_runs(profile) for run in runs] + lr_check_runs(profile)
     try:
         hours = sum(run_hours(run, processes, budgets(profile)) for run in study)
-        priced = sum(run_hours(r["settings"], processes, budgets(profile)) for r in records)
+        # Each record priced for the epochs it trained itself (a branch without its trunk
+        # trained all of them).
+        priced = sum(run_hours(r["settings"], processes) / r["settings"]["epochs"]
+                     * (len(r["epochs"]) - r.get("from_trunk", {}).get("epochs", 0))
+                     for r in records)
     except NoBenchmark:
         return ""
     text = (f"The benchmark of training steps (`python -m hybridlib.bench grid`), measured "

@@ -12,45 +12,51 @@ drifts between rounds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from hybridlib.configs import profile_settings
-from hybridlib.paths import REPO_ROOT
+from hybridlib.paths import REPO_ROOT, RESULTS_ENV, results_root
+from hybridlib.runs import CODE_VERSION
 from hybridlib.stats import quartiles
-from hybridlib.verify import extract_library
+from hybridlib.verify import LIBRARY_PRELUDE, extract_library
 
 __all__ = ["bench_command"]
 
-# Trains the run with the library at argv[1] first on the path and prints the images/s
-# of each epoch. Commits before the run store (0.2) passed the folders one by one.
-_TIME_ONE_RUN = """
-import json, os, sys, tempfile
-sys.path.insert(0, sys.argv[1])
-import hybridlib.train as train
+# Trains the run (argv[2:5]: profile, configuration, overrides as JSON) with the library at
+# argv[1] and prints the images/s of each epoch.
+_TIME_ONE_RUN = LIBRARY_PRELUDE + """
 profile, config, overrides = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 with tempfile.TemporaryDirectory() as at:
-    if os.path.exists(os.path.join(sys.argv[1], "hybridlib", "runs.py")):
-        from hybridlib import runs
-        run = runs.build_run(profile, config, 0, None, overrides)
-        record = train.fit(run, runs.RunStore(at + "/r", at + "/c"), force=True, progress=False)
-    else:
-        run = train.build_run(profile, config, 0, None, overrides)
-        record = train.fit(run, at + "/r", at + "/c", force=True, progress=False)
+    record = fit(identity.build_run(profile, config, 0, None, overrides), at)
 print(json.dumps([e["images_per_s"] for e in record["epochs"]]))
 """
 
 
-def _images_per_s(tree: Path, profile: str, config: str, overrides: dict) -> float:
+def _images_per_s(side: str, tree: Path, profile: str, config: str, overrides: dict) -> float:
+    # Both sides read this checkout's benchmark records (an extracted library has none),
+    # so that a library that chooses its layout from them chooses as this one does.
+    env = {**os.environ, RESULTS_ENV: str(results_root())}
     done = subprocess.run(
         [sys.executable, "-c", _TIME_ONE_RUN, str(tree), profile, config, json.dumps(overrides)],
-        capture_output=True, text=True, cwd=tempfile.gettempdir())
+        capture_output=True, text=True, cwd=tempfile.gettempdir(), env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"the timed run with the library in {tree} failed: "
-                           f"{done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"the timed run of {config} ({profile} profile) with the library "
+                           f"of {side} failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])[0]
+
+
+def _commit(name: str) -> str:
+    """The full hash of commit ``name`` (a hash, a branch, ``HEAD~1``)."""
+    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ValueError(f"cannot read commit {name}: not a commit of this clone")
+    return done.stdout.strip()
 
 
 def bench_command(against: str, config: str = "diffstride", profile: str = "cpu",
@@ -60,8 +66,14 @@ def bench_command(against: str, config: str = "diffstride", profile: str = "cpu"
     and with this one, ``repeats`` rounds, the two in turn and the first of each round
     alternating.
 
-    Returns the rounds, each side's median and quartiles, and the ratio this / against.
+    Returns the rounds, each side's median and quartiles, the ratio this / against, and
+    both sides' commits.
+
+    Raises:
+        ValueError: ``against`` is not a commit of this clone.
+        RuntimeError: a timed run failed (its last line of errors).
     """
+    commit = _commit(against)
     # The profile's own validation split comes out of the training subset: the epoch
     # trains on ``train_images``.
     validation = profile_settings(profile).get("validation") or 0
@@ -69,15 +81,16 @@ def bench_command(against: str, config: str = "diffstride", profile: str = "cpu"
                  "test_subset": max(train_images // 10, 1)}
     rounds = []
     with tempfile.TemporaryDirectory(prefix="hybridlib-command-") as folder:
-        trees = {"against": extract_library(against, Path(folder)), "this": REPO_ROOT}
+        trees = {"against": extract_library(commit, Path(folder)), "this": REPO_ROOT}
+        names = {"against": f"commit {commit[:10]}", "this": "this checkout"}
         for k in range(repeats):
             order = ("against", "this") if k % 2 == 0 else ("this", "against")
-            rates = {side: _images_per_s(trees[side], profile, config, overrides)
+            rates = {side: _images_per_s(names[side], trees[side], profile, config, overrides)
                      for side in order}
             rounds.append({**rates, "ratio": rates["this"] / rates["against"]})
     return {
-        "against": against, "config": config, "profile": profile, "overrides": overrides,
-        "rounds": rounds,
+        "against": commit, "this": CODE_VERSION, "config": config, "profile": profile,
+        "overrides": overrides, "rounds": rounds,
         "images_per_s": {side: quartiles([r[side] for r in rounds])
                          for side in ("against", "this")},
         "ratio": quartiles([r["ratio"] for r in rounds]),

@@ -2,7 +2,7 @@
 
 The layout of the activations (``contiguous``, NCHW, or ``channels_last``, NHWC) changes
 how fast a step runs, not what it computes beyond rounding: it is an execution setting
-like the thread count, recorded in every run record (``config.layout``) but outside the
+like the thread count, recorded in every run record (``settings.layout``) but outside the
 settings hash. ``python -m hybridlib.bench grid --record`` measures every configuration
 at every width in both layouts and writes ``results/bench/grid.json``; :func:`preferred`
 reads it: per device type, width, precision and thread count, the layout with the higher

@@ -561,8 +561,9 @@ RECORD_FIELDS = (
     "wall_seconds", "images_per_s", "train_size", "test_size", "epochs", "provenance",
 )
 OPTIONAL_FIELDS = ("from_trunk",)
-# Records made before version 0.2 keep their settings under "config", the name the
-# configuration has inside them; they are read as they are, the key renamed on reading.
+# Records written by earlier code (before code 10f819860fe70478) keep their settings
+# under "config", the name the configuration has inside them; they are read as they are,
+# the key renamed on reading.
 LEGACY_SETTINGS_KEY = "config"
 SETTINGS_FIELDS = (
     *RUN_DEFAULTS, "epochs", "batch_size", "train_subset", "test_subset", "width",
@@ -584,7 +585,7 @@ class InvalidRecord(ValueError):
 
     Attributes:
         path: the record's file (None for a record checked without one).
-        field: the field, as ``config.seed`` or ``epochs[2].train_acc`` (None: the file).
+        field: the field, as ``settings.seed`` or ``epochs[2].train_acc`` (None: the file).
         reason: what is wrong with it.
     """
 
@@ -717,10 +718,11 @@ class _Fields:
         return raw
 
 
-def _check_settings(f: _Fields, settings) -> dict:
-    """The record's ``settings``: the run's settings as :func:`build_run` makes them."""
-    f.mapping(settings, "settings", SETTINGS_FIELDS, OPTIONAL_SETTINGS)
-    at = "settings."
+def _check_settings(f: _Fields, settings, key: str = "settings") -> dict:
+    """The record's settings (under ``key`` in its file): the run's settings as
+    :func:`build_run` makes them."""
+    f.mapping(settings, key, SETTINGS_FIELDS, OPTIONAL_SETTINGS)
+    at = f"{key}."
     for key in ("momentum", "weight_decay", "mixup", "complexity_weight"):
         f.number(settings[key], at + key, 0)
     f.number(settings["label_smoothing"], at + "label_smoothing", 0, 1)
@@ -810,13 +812,15 @@ def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     """
     path = None if path is None else Path(path)
     f = _Fields(path)
+    settings_key = "settings"  # as the file has it, so that errors name what is there
     if isinstance(record, dict) and LEGACY_SETTINGS_KEY in record and "settings" not in record:
-        record = {"settings": record[LEGACY_SETTINGS_KEY],
-                  **{k: v for k, v in record.items() if k != LEGACY_SETTINGS_KEY}}
+        settings_key = LEGACY_SETTINGS_KEY
+        record = {"settings": record[settings_key],
+                  **{k: v for k, v in record.items() if k != settings_key}}
     f.mapping(record, None, RECORD_FIELDS, OPTIONAL_FIELDS)
     if record["complete"] is not True:
         f.fail("complete", f"must be true (a finished run), got {_shown(record['complete'])}")
-    settings = _check_settings(f, record["settings"])
+    settings = _check_settings(f, record["settings"], settings_key)
     f.string(record["config_hash"], "config_hash")
     f.string(record["code_hash"], "code_hash")
     f.string(record["description"], "description")
@@ -859,7 +863,7 @@ def validate_record(record, path: str | os.PathLike | None = None) -> dict:
     if path is not None:
         expected = record_path(settings, "")
         if path.parts[-len(expected.parts):] != expected.parts:
-            f.fail("settings", f"these settings ({settings['profile']}, {settings['dataset']}, "
+            f.fail(settings_key, f"these settings ({settings['profile']}, {settings['dataset']}, "
                    f"{settings['config']}, seed {settings['seed']}) belong in "
                    f"<results>/{expected.as_posix()}, not here")
     return record

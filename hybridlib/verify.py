@@ -39,8 +39,8 @@ import numpy as np
 from hybridlib import codehash, runs, train
 from hybridlib.paths import REPO_ROOT
 
-__all__ = ["VerificationFailed", "extract_library", "main", "rerun_with_its_own_code",
-           "verify_record"]
+__all__ = ["LIBRARY_PRELUDE", "VerificationFailed", "extract_library", "main",
+           "rerun_with_its_own_code", "verify_record"]
 
 
 class VerificationFailed(RuntimeError):
@@ -77,9 +77,11 @@ def _run_of(record: dict, path: Path) -> dict:
     return run
 
 
-# Runs in a separate interpreter with the record's own code first on its path: rebuilds
-# the run from the record's settings with that code and writes the rerun's record.
-_OLD_CODE_RUN = """
+# The start of a script run in a separate interpreter with the library in the folder
+# argv[1] first on its path: ``identity`` (build_run, config_hash, CODE_HASH) and
+# ``fit(run, folder)``, which trains ``run`` from scratch with its files in ``folder``,
+# whichever the library's age.
+LIBRARY_PRELUDE = """
 import json, os, sys, tempfile
 sys.path.insert(0, sys.argv[1])
 import hybridlib.train as train
@@ -93,8 +95,12 @@ else:  # the folders passed one by one
     identity = train
     fit = lambda run, at: train.fit(run, at + "/results", at + "/runs", force=True,
                                     progress=False)
+"""
+# With the record's own code: rebuilds the run from the record's settings with that code
+# and writes the rerun's record.
+_OLD_CODE_RUN = LIBRARY_PRELUDE + """
 record = json.load(open(sys.argv[2]))
-settings = record.get("settings") or record["config"]  # "config" before 0.2
+settings = record.get("settings") or record["config"]  # "config": older records
 overrides = {k: settings[k] for k in settings.get("overrides", [])}
 overrides.update(threads=settings.get("threads"), device=settings.get("device", "cpu"))
 build = lambda extra: identity.build_run(settings["profile"], settings["config"],

@@ -178,7 +178,8 @@ display(table(budget.format_lr_decision(budget.lr_decision(records)),
 
 # %% tags=["remove-input"]
 cpu_records = RunStore(results_dir).load("cpu", accept_code=True)
-md(budget.cost_sentence(cpu_records, records) + " " + budget.grid_cost_sentence(records))
+md(" ".join(filter(None, [budget.cost_sentence(cpu_records, records),
+                          budget.grid_cost_sentence(records)])))
 
 # %% [markdown]
 # ```{admonition} Key takeaways

@@ -99,7 +99,8 @@ def test_the_training_command_is_timed_against_another_commit_in_turn(tmp_path, 
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
-    record = command_speed.bench_command(head, "strided", "smoke", train_images=64, repeats=3)
+    record = command_speed.bench_command("HEAD", "strided", "smoke", train_images=64, repeats=3)
+    assert record["against"] == head and len(record["this"]["git_commit"]) == 40
     rounds = record["rounds"]
     assert [list(r)[:2] for r in rounds] == [["against", "this"], ["this", "against"],
                                             ["against", "this"]]  # who goes first alternates
@@ -112,6 +113,10 @@ def test_the_command_benchmark_names_a_missing_or_unknown_commit(tmp_path, capsy
     with pytest.raises(SystemExit):
         bench.main(["command", "--out", str(tmp_path)])
     assert "command needs --against COMMIT" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["command", "--against", "HEAD", "--configs", "strided", "hybrid"])
+    assert "command times one configuration, got --configs strided hybrid" in (
+        capsys.readouterr().err)
     assert bench.main(["command", "--against", "no-such-commit", "--out", str(tmp_path)]) == 2
     assert "cannot read commit no-such-commit" in capsys.readouterr().err
     assert not (tmp_path / "command.json").exists()

@@ -131,10 +131,14 @@ def test_the_sentences_follow_the_tables():
     assert ("is ruled out" in text) == bool(r.equivalent)
     assert "is not ruled out" in budget.primary_sentence(primary.assign(equivalent=False))
     assert "neither supported nor contradicted" in budget.claim_sentence(
-        primary.assign(equivalent=False, low=-0.1, high=0.4))
+        primary.assign(equivalent=False, low=-0.1, high=1.4))
     assert "behind DiffStride" in budget.claim_sentence(primary.assign(low=-0.9, high=-0.2))
-    assert "lies above the 95 % interval" in budget.claim_sentence(primary.assign(high=0.5))
+    undecided = primary.assign(equivalent=False, low=-0.1, high=0.5)
+    assert "a gain that large is not seen" in budget.claim_sentence(undecided)
+    assert "neither supported" not in budget.claim_sentence(undecided)
     assert "lies inside" in budget.claim_sentence(primary.assign(low=0.5, high=1.5))
+    assert "larger than 0.3 points is ruled out" in budget.claim_sentence(
+        primary.assign(equivalent=True, low=-0.2, high=0.2))
     assert budget.claim_sentence(primary.iloc[:0]) == ""
     convergence = budget.convergence_sentence(tables["convergence"])
     assert "`hybrid` +0.50 points (still moving)" in convergence
@@ -233,5 +237,8 @@ def test_the_grid_price_covers_the_seeds_and_the_check_and_meets_the_time_taken(
     branch = next(r for r in seeds if r["epochs"] == 6)
     assert run_hours(branch, 2, budget.budgets()) == pytest.approx(
         run_hours(branch, 2) / 6, rel=0.2)
-    record = {"settings": branch, "wall_seconds": 3600 * run_hours(branch, 2, budget.budgets())}
-    assert "they took 1.00 of that" in budget.grid_cost_sentence([record])
+    # A branch trained its last epoch; one that found no trunk trained all six.
+    last = {"settings": branch, "epochs": [{}] * 6, "from_trunk": {"epochs": 5, "seconds": 0},
+            "wall_seconds": 3600 * run_hours(branch, 2) / 6}
+    whole = {"settings": branch, "epochs": [{}] * 6, "wall_seconds": 3600 * run_hours(branch, 2)}
+    assert "they took 1.00 of that" in budget.grid_cost_sentence([last, whole])

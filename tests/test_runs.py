@@ -185,6 +185,19 @@ def test_a_wrong_field_is_named_with_the_reason(smoke, where, value, field, word
     assert words in err.reason, err.reason
 
 
+def test_a_record_of_earlier_code_is_read_and_its_errors_name_its_own_key(smoke):
+    record = smoke.records["hybrid"]
+    legacy = {"config": record["settings"], **{k: v for k, v in record.items() if k != "settings"}}
+    runs.write_json(smoke.path("hybrid"), legacy)
+    assert runs.read_record(smoke.path("hybrid")) == record
+    runs.write_json(smoke.path("hybrid"), edit(legacy, "config.seed", "abc"))
+    err, _ = bad(smoke.store, "hybrid", field="config.seed")
+    assert "must be an integer" in err.reason
+    both = {**legacy, "settings": record["settings"]}  # two keys: the old one is unknown
+    runs.write_json(smoke.path("hybrid"), both)
+    bad(smoke.store, "hybrid", field="config")
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [
