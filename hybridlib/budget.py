@@ -445,8 +445,10 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
         took = _hours_taken(records)
         priced = sum(n * speed[PRICED_AS.get(c := r["settings"]["config"], c)]
                      for r, n in trained) / 3600
-        text += (f" Its {len(records)} recorded runs took {took:.1f} process-hours, against "
-                 f"{priced:.1f} priced for them ({took / priced:.2f} of the price).")
+        checks = sum(bool(r["settings"]["overrides"]) for r in records)
+        which = f" ({checks} of them the learning-rate check's)" if checks else ""
+        text += (f" Its {len(records)} recorded runs{which} took {took:.1f} process-hours, "
+                 f"against {priced:.1f} priced for them ({took / priced:.2f} of the price).")
     return text
 
 

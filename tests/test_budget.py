@@ -178,13 +178,17 @@ def test_the_analysis_was_committed_before_every_record_of_the_study():
 def test_the_cost_counts_only_the_epochs_a_run_trained_itself():
     cpu = [{"settings": {"config": c}, "wall_seconds": 600.0, "epochs": [{}] * 6}
            for c in ("strided", "diffstride", "hybrid")]
-    long = {"settings": {"config": "hybrid"}, "wall_seconds": 1800.0, "epochs": [{}] * 18}
-    branch = {"settings": {"config": "hybrid"}, "wall_seconds": 1100.0, "epochs": [{}] * 6,
-              "from_trunk": {"epochs": 5, "seconds": 1000.0}}
+    long = {"settings": {"config": "hybrid", "overrides": []}, "wall_seconds": 1800.0,
+            "epochs": [{}] * 18}
+    branch = {"settings": {"config": "hybrid", "overrides": []}, "wall_seconds": 1100.0,
+              "epochs": [{}] * 6, "from_trunk": {"epochs": 5, "seconds": 1000.0}}
     text = budget.cost_sentence(cpu, [long, branch])
     # 1800 + 100 seconds trained, against 19 epochs at 100 s priced: 0.53 h and 0.53 h.
     assert "Its 2 recorded runs took 0.5 process-hours, against 0.5 priced" in text
     assert "(1.00 of the price)" in text
+    check = {**long, "settings": {"config": "hybrid", "overrides": ["lr"]}}
+    assert "Its 3 recorded runs (1 of them the learning-rate check's) took" in (
+        budget.cost_sentence(cpu, [long, branch, check]))
 
 
 def test_the_secondary_table_for_readers_is_one_row_per_comparison_and_budget():
