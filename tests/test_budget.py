@@ -149,7 +149,32 @@ def test_the_sentences_follow_the_tables():
     assert "Not recorded at both budgets yet: `diffstride`, `hybrid`" in one
     control = budget.control_sentence(tables["secondary"], tables["budgets"])
     assert control.startswith("At 18 epochs, `diffstride_rescaled` − `diffstride`")
-    assert "gap to the strided network" in control
+    assert "DiffStride trails by 1.16 points" in control
+    assert "These runs do not decide whether the amplitude explains it" in control
+    assert "outside the tested family" in control
+
+
+def test_the_control_sentence_follows_both_tests_of_the_family():
+    tables = budget.analyse(fake_study())
+    secondary, table = tables["secondary"], tables["budgets"]
+    control = secondary.index[secondary.a == "diffstride_rescaled"][0]
+    gap = secondary.index[(secondary.a == "diffstride") & (secondary.budget == 18)][0]
+
+    def sentence(row, **values):
+        changed = secondary.copy()
+        for column, value in values.items():
+            changed.loc[row, column] = value
+        return budget.control_sentence(changed, table)
+
+    closes = sentence(control, diff=1.0, low=0.5, high=1.5, p_holm=0.01)
+    assert "a difference shown" in closes and "recovers part of that" in closes
+    assert "widens it" in sentence(control, diff=-0.8, low=-1.2, high=-0.4, p_holm=0.01)
+    short = sentence(control, diff=0.2, low=-0.3, high=0.7, p_holm=0.4)
+    assert "ends at +0.70, short of the gap" in short
+    no_gap = sentence(gap, diff=0.2, low=-0.3, high=0.7, p_holm=0.5)
+    assert "no gap is shown at this budget" in no_gap and "trails" not in no_gap
+    # A gap whose test fails after Holm's correction is not a shown gap either.
+    assert "no gap is shown" in sentence(gap, p_holm=0.06)
     empty = budget.analyse([])
     assert "not recorded yet" in budget.primary_sentence(empty["primary"])
     assert "not recorded yet" in budget.control_sentence(empty["secondary"], empty["budgets"])
