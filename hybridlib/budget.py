@@ -383,9 +383,10 @@ def control_sentence(secondary: pd.DataFrame, table: pd.DataFrame) -> str:
         return ("The control needs at least two seeds of DiffStride with amplitude-preserving "
                 "crops and of DiffStride at the largest budget; not recorded yet.")
     r = rows.iloc[0]
+    verdict = "a difference shown" if _shown(r) else "no difference shown"
     text = (f"At {r.budget} epochs, `{r.a}` − `{r.b}` is {r['diff']:+.2f} points over "
             f"{r.seeds} seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}, Holm-adjusted "
-            f"p = {r.p_holm:.2g}): {'a difference shown' if _shown(r) else 'no difference shown'}. ")
+            f"p = {r.p_holm:.2g}): {verdict}. ")
     gaps = secondary[(secondary.a == CONTROL[1]) & (secondary.b == "strided")
                      & (secondary.budget == r.budget)]
     if not gaps.empty:
@@ -403,10 +404,12 @@ def _gap_clause(control, gap) -> str:
     text = (f"DiffStride − strided at this budget is {gap['diff']:+.2f} points over "
             f"{gap.seeds} seeds (95 % interval {gap.low:+.2f} to {gap.high:+.2f}): ")
     if not (_shown(gap) and gap["diff"] < 0):
-        return text + "no gap is shown at this budget, so here the control has no shown gap to close. "
+        return text + ("no gap is shown at this budget, so here the control has no shown gap "
+                       "to close. ")
     text += f"DiffStride trails by {-gap['diff']:.2f} points. "
     if _shown(control):
-        return text + ("Keeping the amplitude recovers part of that or more. " if control["diff"] > 0
+        closes = control["diff"] > 0
+        return text + ("Keeping the amplitude recovers part of that or more. " if closes
                        else "Keeping the amplitude widens it. ")
     if control.high < -gap["diff"]:
         return text + (f"The control's interval ends at {control.high:+.2f}, short of the gap: "
