@@ -422,10 +422,10 @@ def _first_budget_gaps(table: pd.DataFrame) -> str:
     first = table[table.budget == table.budget.min()].set_index("config")
     if not {CONTROL[0], CONTROL[1], "strided"} <= set(first.index):
         return ""
-    gap = lambda config: first.loc[config, "mean"] - first.loc["strided", "mean"]  # noqa: E731
+    gap = first["mean"] - first.loc["strided", "mean"]
     return (f"At {first.budget.iloc[0]} epochs, the results chapter's budget, the mean gap to "
-            f"the strided network is {gap(CONTROL[1]):+.2f} points for DiffStride and "
-            f"{gap(CONTROL[0]):+.2f} with the amplitude kept ({first.loc[CONTROL[1], 'n']} and "
+            f"the strided network is {gap[CONTROL[1]]:+.2f} points for DiffStride and "
+            f"{gap[CONTROL[0]]:+.2f} with the amplitude kept ({first.loc[CONTROL[1], 'n']} and "
             f"{first.loc[CONTROL[0], 'n']} seeds; a description, outside the tested family).")
 
 
