@@ -47,7 +47,7 @@ from hybridlib.evidence import PAPER_GAIN
 from hybridlib.extras import import_extra
 from hybridlib.files import describe_os_error
 from hybridlib.price import NoBenchmark, run_hours
-from hybridlib.runs import InvalidRecord, RunStore, build_run, decode_correct
+from hybridlib.runs import InvalidRecord, RunStore, build_run, decode_correct, read_record
 from hybridlib.train import fit, wsd_trunk_epochs
 
 pd = import_extra("pandas", "book", __name__)
@@ -165,6 +165,89 @@ def lr_decision(records: Sequence[dict], profile: str = PROFILE) -> pd.DataFrame
         rows += [{"config": config, "rate": rate, "val_acc": acc, "profile_rate": own,
                   "chosen": chosen} for rate, acc in accs.items()]
     return pd.DataFrame(rows, columns=["config", "rate", "val_acc", "profile_rate", "chosen"])
+
+
+# Strided's rate was checked twice. The first check, around the cpu profile's 0.8, put 0.4
+# ahead by more than LR_SWITCH; the profile took 0.4 and the check was repeated around it.
+# The first check's run at 0.8, no longer a run of the profile, keeps its record in a
+# store of its own, results/superseded/.
+FIRST_CHECK = {"config": "strided", "rates": (0.4, 0.8, 1.6), "profile_rate": 0.8,
+               "commit": "9872066"}
+SUPERSEDED = "superseded"
+# Records made before the memory layout was chosen per network carry no layout: those
+# networks ran in the contiguous one.
+LAYOUT_BEFORE = "contiguous"
+
+
+def first_check_records(store: RunStore | None = None) -> dict[float, dict]:
+    """``{rate: record}`` of the first check of strided's rate (seed 0, largest budget).
+
+    Raises:
+        InvalidRecord: if the superseded record is not the first check's run at the
+            profile's former rate.
+    """
+    store = store or RunStore()
+    config, longest = FIRST_CHECK["config"], max(budgets())
+    found = {}
+    for rate in FIRST_CHECK["rates"]:
+        if rate == FIRST_CHECK["profile_rate"]:
+            path = store.sub(SUPERSEDED).record_path(build_run(PROFILE, config, 0))
+            if not path.exists():
+                continue
+            record = read_record(path)
+            made = {k: record["settings"][k] for k in ("config", "seed", "epochs", "lr")}
+            if made != {"config": config, "seed": 0, "epochs": longest, "lr": rate}:
+                raise InvalidRecord(path, "settings", f"is {made}, not the first check's run")
+        else:
+            run = build_run(PROFILE, config, 0, None, {"epochs": longest, "lr": rate})
+            record = store.recorded(run, accept_code=True)
+        if record is not None:
+            found[rate] = record
+    return found
+
+
+def _layout(record: dict) -> str:
+    return record["settings"].get("layout", LAYOUT_BEFORE).replace("_", "-")
+
+
+def first_check_sentence(first: dict[float, dict], checks: Sequence[dict]) -> str:
+    """The first check of strided's rate and the runs it shares with the second, in words
+    (empty until the first check is complete). ``checks``: the records the rate table
+    reads."""
+    if set(first) != set(FIRST_CHECK["rates"]):
+        return ""
+    acc = {rate: 100 * r["final_val_acc"] for rate, r in first.items()}
+    own = FIRST_CHECK["profile_rate"]
+    best = max(acc, key=acc.get)
+    shown = [f"{acc[rate]:.2f} % at {rate:g}" for rate in sorted(acc)]
+    text = (f"Strided's rate was checked twice. The first check, around the `cpu` profile's "
+            f"{own:g}, gave {', '.join(shown[:-1])} and {shown[-1]}. ")
+    if best != own and acc[best] - acc[own] > LR_SWITCH:
+        text += (f"The rate {best:g} was ahead by {acc[best] - acc[own]:.2f} points, more than the "
+                 f"rule's {LR_SWITCH}, so the study took {best:g} (commit "
+                 f"`{FIRST_CHECK['commit']}`) and checked again around it: the table.")
+    else:
+        text += f"No rate was ahead of {own:g} by more than the rule's {LR_SWITCH} points."
+    longest = max(budgets())
+    again = {r["settings"]["lr"]: r for r in checks
+             if r["settings"]["config"] == FIRST_CHECK["config"]
+             and r["settings"]["seed"] == 0 and r["settings"]["epochs"] == longest
+             and r["settings"]["lr"] in first}
+    if not again:
+        return text
+    repeats = [(rate, acc[rate], 100 * again[rate]["final_val_acc"],
+                _layout(first[rate]), _layout(again[rate])) for rate in sorted(again)]
+    said = "; ".join(f"at {rate:g}, {a:.2f} % ({la}) and {b:.2f} % ({lb})"
+                     for rate, a, b, la, lb in repeats)
+    moved = max(abs(a - b) for _, a, b, _, _ in repeats)
+    layouts = (" but, as their records show, in different memory layouts, which change "
+               "nothing but the rounding of the arithmetic"
+               if all(la != lb for *_, la, lb in repeats) else "")
+    return text + (
+        f" Both checks trained {len(repeats)} of these runs, with the same settings and "
+        f"seed{layouts}: {said}. A run moved by up to {moved:.2f} points, so "
+        f"one seed tells two rates apart only when they differ by more than that. The rule "
+        f"keeps a rate no neighbour clearly beats, not one shown to be the best.")
 
 
 # ---------------------------------------------------------------------- price
@@ -457,11 +540,25 @@ def claim_sentence(primary: pd.DataFrame) -> str:
     return f"{text} {paper}."
 
 
+# An epoch that took more than this many times its run's median epoch was not slow: its
+# process stood stopped for part of it (stopped and resumed, as a paused job is).
+PAUSE_FACTOR = 3
+
+
+def paused_seconds(record: dict) -> float:
+    """Seconds a run stood paused in the epochs it trained itself: the excess over the
+    run's median epoch of every epoch longer than :data:`PAUSE_FACTOR` medians."""
+    seconds = [e["train_seconds"] for e in record["epochs"]]
+    typical = float(np.median(seconds))
+    own = seconds[record.get("from_trunk", {}).get("epochs", 0):]
+    return sum(s - typical for s in own if s > PAUSE_FACTOR * typical)
+
+
 def _hours_taken(records: Sequence[dict]) -> float:
-    """Process-hours the runs of ``records`` took themselves (a run that branched off a
-    trunk trained only its own epochs)."""
+    """Process-hours the runs of ``records`` took themselves, pauses left out (a run that
+    branched off a trunk trained only its own epochs)."""
     return sum(r["wall_seconds"] - r.get("from_trunk", {}).get("seconds", 0.0)
-               for r in records) / 3600
+               - paused_seconds(r) for r in records) / 3600
 
 
 def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
@@ -482,6 +579,12 @@ def cost_sentence(cpu_records: Sequence[dict], records: Sequence[dict],
         which = f" ({checks} of them the learning-rate check's)" if checks else ""
         text += (f" Its {len(records)} recorded runs{which} took {took:.1f} process-hours, "
                  f"against {priced:.1f} priced for them ({took / priced:.2f} of the price).")
+        paused = [p for r in records if (p := paused_seconds(r))]
+        if paused:
+            text += (f" That leaves out {sum(paused) / 3600:.1f} hours in which "
+                     f"{len(paused)} of them stood paused: an epoch that took more than "
+                     f"{PAUSE_FACTOR} times its run's median is counted as paused beyond "
+                     "the median.")
     return text
 
 

@@ -173,6 +173,9 @@ display(table(budget.format_lr_decision(budget.lr_decision(records)),
               caption="Validation accuracy (%) at 18 epochs, seed 0, of each checked rate, "
               "and the rate the rule keeps (pending until all three are recorded)"))
 
+# %% tags=["remove-input"]
+md(budget.first_check_sentence(budget.first_check_records(RunStore(results_dir)), records))
+
 # %% [markdown]
 # ## What it cost
 

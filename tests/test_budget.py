@@ -194,26 +194,51 @@ def test_the_analysis_was_committed_before_every_record_of_the_study():
     assert git("merge-base", "--is-ancestor", budget.ANALYSIS_COMMIT, "HEAD").returncode == 0
     fixed = git("show", f"{budget.ANALYSIS_COMMIT}:hybridlib/budget.py").stdout
     assert f"MARGIN = {budget.MARGIN}" in fixed and 'PRIMARY = ("hybrid", "diffstride")' in fixed
-    added = git("log", "--diff-filter=A", "--format=%H", "--", "results/cpu-budget*").stdout
+    added = git("log", "--diff-filter=A", "--format=%H", "--", "results/cpu-budget*",
+                "results/superseded").stdout
     for commit in added.split():
         assert git("merge-base", "--is-ancestor", budget.ANALYSIS_COMMIT, commit).returncode == 0
         assert commit != budget.ANALYSIS_COMMIT
 
 
+def epochs(n, seconds=100.0):
+    return [{"train_seconds": seconds}] * n
+
+
+# The cpu profile's records as the price reads them: 100 s an epoch for every network.
+CPU = [{"settings": {"config": c}, "wall_seconds": 600.0, "epochs": [{}] * 6}
+       for c in ("strided", "diffstride", "hybrid")]
+
+
 def test_the_cost_counts_only_the_epochs_a_run_trained_itself():
-    cpu = [{"settings": {"config": c}, "wall_seconds": 600.0, "epochs": [{}] * 6}
-           for c in ("strided", "diffstride", "hybrid")]
     long = {"settings": {"config": "hybrid", "overrides": []}, "wall_seconds": 1800.0,
-            "epochs": [{}] * 18}
+            "epochs": epochs(18)}
     branch = {"settings": {"config": "hybrid", "overrides": []}, "wall_seconds": 1100.0,
-              "epochs": [{}] * 6, "from_trunk": {"epochs": 5, "seconds": 1000.0}}
-    text = budget.cost_sentence(cpu, [long, branch])
+              "epochs": epochs(6), "from_trunk": {"epochs": 5, "seconds": 1000.0}}
+    text = budget.cost_sentence(CPU, [long, branch])
     # 1800 + 100 seconds trained, against 19 epochs at 100 s priced: 0.53 h and 0.53 h.
     assert "Its 2 recorded runs took 0.5 process-hours, against 0.5 priced" in text
     assert "(1.00 of the price)" in text
     check = {**long, "settings": {"config": "hybrid", "overrides": ["lr"]}}
     assert "Its 3 recorded runs (1 of them the learning-rate check's) took" in (
-        budget.cost_sentence(cpu, [long, branch, check]))
+        budget.cost_sentence(CPU, [long, branch, check]))
+    assert "paused" not in text
+
+
+def test_a_paused_epoch_is_left_out_of_the_time_taken_and_named():
+    # A trunk of 18 epochs of 100 s, one of them stopped for 2000 s, and a branch of it.
+    trunk = {"settings": {"config": "strided", "overrides": []}, "wall_seconds": 3800.0,
+             "epochs": epochs(4) + epochs(1, 2100.0) + epochs(13)}
+    branch = {"settings": {"config": "strided", "overrides": []}, "wall_seconds": 2600.0,
+              "epochs": trunk["epochs"][:5] + epochs(1),
+              "from_trunk": {"epochs": 5, "seconds": 2500.0}}
+    assert budget.paused_seconds(trunk) == 2000.0
+    assert budget.paused_seconds(branch) == 0.0  # the trunk's pause is the trunk's
+    # Just under three medians is a slow epoch, not a pause.
+    assert budget.paused_seconds({"epochs": epochs(5) + epochs(1, 299.0)}) == 0.0
+    text = budget.cost_sentence(CPU, [trunk, branch])
+    assert "took 0.5 process-hours, against 0.5 priced for them (1.00 of the price)" in text
+    assert "That leaves out 0.6 hours in which 1 of them stood paused" in text
 
 
 def test_the_secondary_table_for_readers_is_one_row_per_comparison_and_budget():
@@ -267,7 +292,62 @@ def test_the_grid_price_covers_the_seeds_and_the_check_and_meets_the_time_taken(
     assert run_hours(branch, 2, budget.budgets()) == pytest.approx(
         run_hours(branch, 2) / 6, rel=0.2)
     # A branch trained its last epoch; one that found no trunk trained all six.
-    last = {"settings": branch, "epochs": [{}] * 6, "from_trunk": {"epochs": 5, "seconds": 0},
+    last = {"settings": branch, "epochs": epochs(6), "from_trunk": {"epochs": 5, "seconds": 0},
             "wall_seconds": 3600 * run_hours(branch, 2) / 6}
-    whole = {"settings": branch, "epochs": [{}] * 6, "wall_seconds": 3600 * run_hours(branch, 2)}
+    whole = {"settings": branch, "epochs": epochs(6), "wall_seconds": 3600 * run_hours(branch, 2)}
     assert "they took 1.00 of that" in budget.grid_cost_sentence([last, whole])
+
+
+def test_the_first_check_of_strided_s_rate_is_read_from_its_records_and_its_commit():
+    if git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout: no history to check")
+    first = budget.first_check_records()
+    assert sorted(first) == [0.4, 0.8, 1.6]
+    assert all(r["settings"]["config"] == "strided" and r["settings"]["seed"] == 0
+               for r in first.values())
+    # The superseded run was the profile's own at its former rate, before the commit
+    # that moved the rate.
+    assert first[0.8]["settings"]["overrides"] == []
+    moved = git("show", budget.FIRST_CHECK["commit"], "--", "hybridlib/configs.py").stdout
+    assert '-        "lr": {"strided": 0.8,' in moved and '+        "lr": {"strided": 0.4,' in moved
+
+
+def test_a_superseded_record_of_another_run_is_refused(tmp_path):
+    from hybridlib.runs import RunStore
+
+    path = RunStore(tmp_path).sub(budget.SUPERSEDED).record_path(
+        budget.build_run(budget.PROFILE, "strided", 0))
+    path.parent.mkdir(parents=True)
+    # A record of the current profile's rate (0.4) in the superseded run's place.
+    path.write_bytes(RunStore().record_path(budget.build_run(budget.PROFILE, "strided", 0))
+                     .read_bytes())
+    with pytest.raises(runs.InvalidRecord, match="not the first check's run"):
+        budget.first_check_records(RunStore(tmp_path))
+
+
+def layout_record(lr, val_acc, layout=None):
+    record = check_record("strided", lr, val_acc)
+    if layout:
+        record["settings"]["layout"] = layout
+    return record
+
+
+def test_the_first_check_sentence_follows_the_rule_and_the_repeats():
+    first = {0.4: layout_record(0.4, 0.9354), 0.8: layout_record(0.8, 0.9302),
+             1.6: layout_record(1.6, 0.9158)}
+    again = [layout_record(0.4, 0.9368, "channels_last"),
+             layout_record(0.8, 0.9256, "channels_last"), layout_record(0.2, 0.9328)]
+    text = budget.first_check_sentence(first, again)
+    assert "gave 93.54 % at 0.4, 93.02 % at 0.8 and 91.58 % at 1.6" in text
+    assert "The rate 0.4 was ahead by 0.52 points, more than the rule's 0.3" in text
+    assert "at 0.8, 93.02 % (contiguous) and 92.56 % (channels-last)" in text
+    assert "in different memory layouts" in text and "up to 0.46 points" in text
+    # A first check the rule would have kept: no switch is told.
+    close = {**first, 0.4: layout_record(0.4, 0.9330)}
+    text = budget.first_check_sentence(close, [])
+    assert "No rate was ahead of 0.8 by more than the rule's 0.3 points." in text
+    assert "Both checks" not in text
+    # Repeats in one layout are not said to differ in it.
+    same = [layout_record(0.4, 0.9368)]
+    assert "memory layouts" not in budget.first_check_sentence(first, same)
+    assert budget.first_check_sentence({0.4: first[0.4]}, again) == ""

@@ -482,15 +482,17 @@ def tree_hash(paths: Sequence[Path], root: Path) -> str:
 def chapter_inputs(prepared: Prepared, results_dir: Path | None = None) -> dict:
     """What an executed chapter depends on, as hashes: its source, its parameters (the
     profile), the library's code (``hybridlib/**/*.py``) and the records of the profile
-    and of the budget study (``results/<profile>/`` and ``results/cpu-budget*/``, or under
-    ``results_dir``), which every profile's book shows."""
-    from hybridlib.budget import PROFILE as STUDY
+    and of the budget study (``results/<profile>/``, ``results/cpu-budget*/`` and
+    ``results/superseded/``, or under ``results_dir``), which every profile's book shows."""
+    from hybridlib.budget import PROFILE as STUDY, SUPERSEDED
     from hybridlib.paths import results_root
 
     library = Path(__file__).resolve().parents[1]
     root = results_root(results_dir)
-    # The study's learning-rate check lives in folders of its own, cpu-budget-<hash>.
-    folders = {root / str(prepared.parameters["profile"]), *root.glob(f"{STUDY}*")}
+    # The study's learning-rate check lives in folders of its own, cpu-budget-<hash>, and
+    # its superseded record in a store of its own.
+    folders = {root / str(prepared.parameters["profile"]), *root.glob(f"{STUDY}*"),
+               root / SUPERSEDED}
     records = [p for folder in folders for p in folder.rglob("*") if p.is_file()]
     return {
         "source": hashlib.sha256(prepared.chapter.source.read_bytes()).hexdigest(),
