@@ -219,13 +219,14 @@ def first_check_sentence(first: dict[float, dict], checks: Sequence[dict]) -> st
     acc = {rate: 100 * r["final_val_acc"] for rate, r in first.items()}
     own = FIRST_CHECK["profile_rate"]
     best = max(acc, key=acc.get)
+    gain = acc[best] - acc[own]
     shown = [f"{acc[rate]:.2f} % at {rate:g}" for rate in sorted(acc)]
     text = (f"Strided's rate was checked twice. The first check, around the `cpu` profile's "
             f"{own:g}, gave {', '.join(shown[:-1])} and {shown[-1]}. ")
-    if best != own and acc[best] - acc[own] > LR_SWITCH:
-        text += (f"The rate {best:g} was ahead by {acc[best] - acc[own]:.2f} points, more than the "
+    if best != own and gain > LR_SWITCH:
+        text += (f"The rate {best:g} was ahead by {gain:.2f} points, more than the "
                  f"rule's {LR_SWITCH}, so the study took {best:g} (commit "
-                 f"`{FIRST_CHECK['commit']}`) and checked again around it: the table.")
+                 f"`{FIRST_CHECK['commit']}`) and checked again around it (the table above).")
     else:
         text += f"No rate was ahead of {own:g} by more than the rule's {LR_SWITCH} points."
     longest = max(budgets())

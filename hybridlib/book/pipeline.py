@@ -484,7 +484,8 @@ def chapter_inputs(prepared: Prepared, results_dir: Path | None = None) -> dict:
     profile), the library's code (``hybridlib/**/*.py``) and the records of the profile
     and of the budget study (``results/<profile>/``, ``results/cpu-budget*/`` and
     ``results/superseded/``, or under ``results_dir``), which every profile's book shows."""
-    from hybridlib.budget import PROFILE as STUDY, SUPERSEDED
+    from hybridlib.budget import PROFILE as STUDY
+    from hybridlib.budget import SUPERSEDED
     from hybridlib.paths import results_root
 
     library = Path(__file__).resolve().parents[1]
