@@ -246,9 +246,9 @@ def first_check_sentence(first: dict[float, dict], checks: Sequence[dict]) -> st
                if all(la != lb for *_, la, lb in repeats) else "")
     return text + (
         f" Both checks trained {len(repeats)} of these runs, with the same settings and "
-        f"seed{layouts}: {said}. A run moved by up to {moved:.2f} points, so "
-        f"one seed tells two rates apart only when they differ by more than that. The rule "
-        f"keeps a rate no neighbour clearly beats, not one shown to be the best.")
+        f"seed{layouts}: {said}. A run moved by up to {moved:.2f} points, so a smaller "
+        f"difference between single runs may be noise alone. The rule keeps a rate that no "
+        f"neighbour beats by more than {LR_SWITCH} points, not one shown to be the best.")
 
 
 # ---------------------------------------------------------------------- price
@@ -356,7 +356,7 @@ def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.Dat
         test = stats.tost([100 * runs_a[s]["final_test_acc"] for s in seeds],
                           [100 * runs_b[s]["final_test_acc"] for s in seeds], MARGIN)
         primary.update(margin=MARGIN, tost_p_lower=test.p_lower, tost_p_upper=test.p_upper,
-                       equivalent=test.equivalent)
+                       tost_low=test.low, tost_high=test.high, equivalent=test.equivalent)
     secondary = [row for a, b, budget in secondary_pairs(profile)
                  if (row := _paired(by, a, b, budget)) is not None]
     for row, adjusted in zip(secondary, stats.holm([r["p"] for r in secondary])):
@@ -375,7 +375,8 @@ def analyse(records: Sequence[dict], profile: str = PROFILE) -> dict[str, pd.Dat
     return {
         "budgets": table,
         "primary": pd.DataFrame([primary] if primary else [], columns=[
-            *paired, "margin", "tost_p_lower", "tost_p_upper", "equivalent"]),
+            *paired, "margin", "tost_p_lower", "tost_p_upper", "tost_low", "tost_high",
+            "equivalent"]),
         "secondary": pd.DataFrame(secondary, columns=[*paired, "p_holm"]),
         "convergence": pd.DataFrame(convergence, columns=["config", "before", "last", "change",
                                                           "converged"]),
@@ -399,21 +400,25 @@ def study_records(store: RunStore | None = None, profile: str = PROFILE,
 ANALYSIS_COMMIT = "19c5f2540788ba4667ce5c7edbfc4dc5d9cbea81"
 
 
-def declared_runs(profile: str = PROFILE) -> int:
-    """How many runs the study declares (its units' budgets and the rate check)."""
-    return sum(len(runs) for _, _, runs in study_runs(profile)) + len(lr_check_runs(profile))
+def declared_runs(profile: str = PROFILE) -> tuple[int, int]:
+    """How many runs the study declares: its units' budgets, and its rate check's."""
+    return (sum(len(runs) for _, _, runs in study_runs(profile)), len(lr_check_runs(profile)))
 
 
 def progress_sentence(records: Sequence[dict], profile: str = PROFILE) -> str:
     """How much of the study is recorded, and so how provisional the chapter is."""
-    declared = declared_runs(profile)
-    # The learning-rate check's runs at other rates are not among the study's.
+    seeds, checks = declared_runs(profile)
+    # The rate check's runs carry their rate as an override; the study's own runs none.
     recorded = sum(not r["settings"]["overrides"] for r in records)
-    if recorded >= declared:
-        return f"All {declared} runs of the study are recorded."
-    return (f"The study is under way: {recorded} of its {declared} runs are recorded, "
-            "so its numbers are provisional, and what needs more runs says so. The analysis "
-            "does not change as runs come in: it was fixed before the first.")
+    checked = len(records) - recorded
+    if recorded >= seeds and checked >= checks:
+        return (f"All {seeds} runs of the study, and the {checks} of its learning-rate check, "
+                "are recorded.")
+    check = (f"all {checks} runs" if checked >= checks else f"{checked} of the {checks} runs")
+    return (f"The study is under way: {recorded} of its {seeds} runs are recorded (and {check} "
+            "of its learning-rate check), so its numbers are provisional, and what needs more "
+            "runs says so. The analysis does not change as runs come in: it was fixed before "
+            "the first.")
 
 
 def primary_sentence(primary: pd.DataFrame) -> str:
@@ -428,8 +433,9 @@ def primary_sentence(primary: pd.DataFrame) -> str:
         f"paired seeds (95 % interval {r.low:+.2f} to {r.high:+.2f}; counting the test "
         f"images' noise too, {r.crossed_low:+.2f} to {r.crossed_high:+.2f}). Two one-sided "
         f"tests against ±{r.margin} points give p = {r.tost_p_lower:.2g} (below "
-        f"−{r.margin}) and p = {r.tost_p_upper:.2g} (above +{r.margin}): a difference "
-        f"larger than {r.margin} points {ruled} at {r.budget} epochs."
+        f"−{r.margin}) and p = {r.tost_p_upper:.2g} (above +{r.margin}); together they read "
+        f"the 90 % interval, {r.tost_low:+.2f} to {r.tost_high:+.2f}, against the margin: a "
+        f"difference larger than {r.margin} points {ruled} at {r.budget} epochs."
     )
 
 
@@ -443,9 +449,10 @@ def convergence_sentence(convergence: pd.DataFrame, profile: str = PROFILE) -> s
              for r in convergence.itertuples()]
     r = convergence.iloc[0]
     moving = convergence[~convergence.converged.astype(bool)]
-    verdict = ("Each of them meets the criterion." if moving.empty else
-               f"{len(moving)} of {len(convergence)} do not: {r.last} epochs is not yet the "
-               "converged answer for them.")
+    n, k = len(convergence), len(moving)
+    verdict = ((f"All {n} meet" if n > 1 else "It meets") + " the criterion." if moving.empty
+               else f"{k} of {n} {'does' if k == 1 else 'do'} not: {r.last} epochs is not yet "
+               "the converged answer for " + ("it." if k == 1 else "them."))
     missing = [c for c in profile_settings(profile)["configs"]
                if c not in set(convergence.config)]
     if missing:
@@ -487,17 +494,22 @@ def _gap_clause(control, gap) -> str:
     """What the control's result says about DiffStride's gap to the strided network."""
     text = (f"DiffStride − strided at this budget is {gap['diff']:+.2f} points over "
             f"{gap.seeds} seeds (95 % interval {gap.low:+.2f} to {gap.high:+.2f}): ")
-    if not (_shown(gap) and gap["diff"] < 0):
+    if not _shown(gap):
         return text + ("no gap is shown at this budget, so here the control has no shown gap "
                        "to close. ")
+    if gap["diff"] > 0:
+        return text + (f"DiffStride is ahead by {gap['diff']:.2f} points, so at this budget "
+                       "there is no deficit for the control to close. ")
     text += f"DiffStride trails by {-gap['diff']:.2f} points. "
     if _shown(control):
         closes = control["diff"] > 0
         return text + ("Keeping the amplitude recovers part of that or more. " if closes
                        else "Keeping the amplitude widens it. ")
-    if control.high < -gap["diff"]:
-        return text + (f"The control's interval ends at {control.high:+.2f}, short of the gap: "
-                       "the amplitude does not explain all of it. ")
+    # Short of the smallest gap the interval allows: the amplitude explains only part of it.
+    if control.high < -gap.high:
+        return text + (f"The control's interval ends at {control.high:+.2f}, short of even the "
+                       f"smallest gap its interval allows ({-gap.high:.2f}): the amplitude "
+                       "does not explain all of it. ")
     return text + "These runs do not decide whether the amplitude explains it. "
 
 
@@ -509,8 +521,9 @@ def _first_budget_gaps(table: pd.DataFrame) -> str:
     gap = first["mean"] - first.loc["strided", "mean"]
     return (f"At {first.budget.iloc[0]} epochs, the results chapter's budget, the mean gap to "
             f"the strided network is {gap[CONTROL[1]]:+.2f} points for DiffStride and "
-            f"{gap[CONTROL[0]]:+.2f} with the amplitude kept ({first.loc[CONTROL[1], 'n']} and "
-            f"{first.loc[CONTROL[0], 'n']} seeds; a description, outside the tested family).")
+            f"{gap[CONTROL[0]]:+.2f} with the amplitude kept (means over "
+            f"{first.loc[CONTROL[1], 'n']}, {first.loc[CONTROL[0], 'n']} and "
+            f"{first.loc['strided', 'n']} seeds; a description, outside the tested family).")
 
 
 def claim_sentence(primary: pd.DataFrame) -> str:
@@ -533,11 +546,12 @@ def claim_sentence(primary: pd.DataFrame) -> str:
     elif where == "above":
         text = (f"At {r.budget} epochs these runs show no difference between the hybrid and "
                 f"DiffStride, and do not rule out one of {r.margin} points.")
-        paper += ": a gain that large is not seen on these data"
     else:
         text = (f"At {r.budget} epochs these runs neither show a difference nor rule out one "
                 f"of {r.margin} points: the Hybrid paper's claim is neither supported nor "
                 "contradicted here.")
+    if where == "above":
+        paper += ": a gain that large is not seen on these data"
     return f"{text} {paper}."
 
 
@@ -741,9 +755,8 @@ def _main(args) -> int:
         return _run(args)
     records = study_records(RunStore(args.results_dir), args.profile)
     if args.what == "status":
-        declared = sum(len(r) for _, _, r in study_runs(args.profile))
-        declared += len(lr_check_runs(args.profile))
-        print(f"{len(records)} of {declared} runs of the study are recorded")
+        print(f"{len(records)} of {sum(declared_runs(args.profile))} runs of the study and "
+              "its learning-rate check are recorded")
         _print_tables({"learning-rate check": lr_decision(records, args.profile)})
         return 0
     _print_tables(analyse(records, args.profile))

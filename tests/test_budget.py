@@ -97,6 +97,7 @@ def test_the_primary_analysis_is_a_seed_paired_interval_and_tost_at_the_margin()
     assert row["diff"] == pytest.approx(np.mean(np.subtract(a, b)))
     tost = stats.tost(a, b, budget.MARGIN)
     assert (row.tost_p_lower, row.tost_p_upper) == pytest.approx((tost.p_lower, tost.p_upper))
+    assert (row.tost_low, row.tost_high) == pytest.approx((tost.low, tost.high))
     assert row.equivalent == tost.equivalent and row.margin == 0.3
 
 
@@ -129,6 +130,9 @@ def test_the_sentences_follow_the_tables():
     r = primary.iloc[0]
     assert f"{r['diff']:+.2f} points over 6 paired seeds" in text
     assert ("is ruled out" in text) == bool(r.equivalent)
+    # The two tests at 5 % each read the 90 % interval, narrower than the 95 % one.
+    assert r.low < r.tost_low < r.tost_high < r.high
+    assert f"the 90 % interval, {r.tost_low:+.2f} to {r.tost_high:+.2f}" in text
     assert "is not ruled out" in budget.primary_sentence(primary.assign(equivalent=False))
     assert "neither supported nor contradicted" in budget.claim_sentence(
         primary.assign(equivalent=False, low=-0.1, high=1.4))
@@ -145,7 +149,9 @@ def test_the_sentences_follow_the_tables():
     assert "`strided` +0.10 points (converged)" in convergence
     assert "Not recorded at both budgets" not in convergence
     one = budget.convergence_sentence(tables["convergence"].query("config == 'strided'"))
-    assert "Each of them meets the criterion" in one
+    assert "It meets the criterion" in one
+    assert "1 of 4 does not: 18 epochs is not yet the converged answer for it." in (
+        budget.convergence_sentence(tables["convergence"].assign(converged=[False] + [True] * 3)))
     assert "Not recorded at both budgets yet: `diffstride`, `hybrid`" in one
     control = budget.control_sentence(tables["secondary"], tables["budgets"])
     assert control.startswith("At 18 epochs, `diffstride_rescaled` − `diffstride`")
@@ -169,8 +175,13 @@ def test_the_control_sentence_follows_both_tests_of_the_family():
     closes = sentence(control, diff=1.0, low=0.5, high=1.5, p_holm=0.01)
     assert "a difference shown" in closes and "recovers part of that" in closes
     assert "widens it" in sentence(control, diff=-0.8, low=-1.2, high=-0.4, p_holm=0.01)
-    short = sentence(control, diff=0.2, low=-0.3, high=0.7, p_holm=0.4)
-    assert "ends at +0.70, short of the gap" in short
+    # The gap's interval reaches up to -0.38: a control that may recover 0.7 points
+    # cannot be said to fall short of it, one that recovers at most 0.3 can.
+    short = sentence(control, diff=0.0, low=-0.3, high=0.3, p_holm=0.4)
+    assert "ends at +0.30, short of even the smallest gap its interval allows (0.38)" in short
+    assert "do not decide" in sentence(control, diff=0.2, low=-0.3, high=0.7, p_holm=0.4)
+    ahead = sentence(gap, diff=0.9, low=0.4, high=1.4, p_holm=0.01)
+    assert "DiffStride is ahead by 0.90 points" in ahead and "no gap is shown" not in ahead
     no_gap = sentence(gap, diff=0.2, low=-0.3, high=0.7, p_holm=0.5)
     assert "no gap is shown at this budget" in no_gap and "trails" not in no_gap
     # A gap whose test fails after Holm's correction is not a shown gap either.
@@ -273,10 +284,14 @@ def test_status_lists_a_bad_study_record_as_bad(tmp_path, capsys):
     assert f"bad: {path} is not a valid run record: field settings: is missing" in err
 
 
-def test_the_progress_counts_the_study_s_runs_not_the_rate_check_s():
+def test_the_progress_counts_the_study_s_runs_and_the_rate_check_s_apart():
     study = [{"settings": {"overrides": []}}] * 3
     check = [{"settings": {"overrides": ["lr"]}}] * 2
-    assert "3 of its 60 runs are recorded" in budget.progress_sentence(study + check)
+    assert "3 of its 54 runs are recorded (and 2 of the 6 runs of its learning-rate check)" in (
+        budget.progress_sentence(study + check))
+    assert "(and all 6 runs of its" in budget.progress_sentence(study + check * 3)
+    assert budget.progress_sentence(study * 18 + check * 3) == (
+        "All 54 runs of the study, and the 6 of its learning-rate check, are recorded.")
 
 
 def test_the_grid_price_covers_the_seeds_and_the_check_and_meets_the_time_taken():
