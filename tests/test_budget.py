@@ -366,3 +366,27 @@ def test_the_first_check_sentence_follows_the_rule_and_the_repeats():
     same = [layout_record(0.4, 0.9368)]
     assert "memory layouts" not in budget.first_check_sentence(first, same)
     assert budget.first_check_sentence({0.4: first[0.4]}, again) == ""
+
+
+def test_the_intro_s_paragraph_on_the_study_follows_its_records():
+    assert budget.glance([]) == ""
+    text = budget.glance(fake_study())
+    assert text.startswith("**Longer training** ([the budget study](chapters/07_budget.ipynb)).")
+    primary = budget.analyse(fake_study())["primary"]
+    assert budget.primary_sentence(primary) in text and budget.claim_sentence(primary) in text
+
+
+def test_without_the_grid_benchmark_the_chapter_gives_no_grid_price(monkeypatch):
+    from hybridlib import price
+
+    def missing():
+        raise price.NoBenchmark("no grid benchmark recorded")
+
+    monkeypatch.setattr(price, "_grid", missing)
+    assert budget.grid_cost_sentence([]) == ""
+
+
+def test_the_smallest_budget_s_gaps_wait_for_all_three_networks():
+    table = budget.analyse(fake_study())["budgets"]
+    assert "outside the tested family" in budget._first_budget_gaps(table)
+    assert budget._first_budget_gaps(table[table.config != "strided"]) == ""
