@@ -102,12 +102,14 @@ md(closing.paper_price_paragraph())
 # ## Open questions
 #
 # * **Does the order hold when the networks are trained to convergence?** The budget
-#   study answers this for width 8 on Fashion-MNIST; the paper profile for the papers'
+#   study follows it into longer training for width 8 on Fashion-MNIST, and its
+#   convergence check says whether that is far enough; the paper profile is the papers'
 #   setting.
 # * **Is the hybrid's gain the spectral layer's, or the rescaling's?** Spectral pooling
 #   without rescaling shrinks the shortcut's amplitude relative to the residual branch
-#   (the [results chapter](06_results.ipynb) measures it); the `diffstride_rescaled`
-#   control of the budget study separates the two.
+#   (the [results chapter](06_results.ipynb) measures it). The budget study's
+#   `diffstride_rescaled` control tests the amplitude for DiffStride alone; a hybrid with
+#   amplitude-preserving crops is not trained here.
 # * **Where in the network does learned striding pay?** The position ablation shows no
 #   difference these runs can detect at 3 seeds; a detectable difference of a few tenths
 #   of a point needs many more seeds, which the [results chapter](06_results.ipynb)
