@@ -357,8 +357,9 @@ print(check_step_schedule(step_rate))
 # the middle of the run (epochs 1 to 3, the first partly warm-up), a tenth of it for the
 # fourth epoch and a hundredth for the fifth and sixth. At a hundredth of the peak the
 # weights barely move, so the network's scores settle: the noise of the large steps is
-# averaged out, and the last epochs show whether a run had reached a plateau, which the
-# results chapter checks run by run.
+# averaged out. They settle whatever the network's state, so settled last epochs say that
+# the schedule has ended, not that the network has converged; the
+# [budget chapter](07_budget.ipynb) compares budgets instead.
 # ```
 
 # %% [markdown] exercise={"id": "5.3", "points": 3}
@@ -403,8 +404,8 @@ print(check_step_schedule(step_rate))
 #   profile.
 # * The `cpu` protocol scores a fixed validation split every epoch and the test set once,
 #   at the end; the learning rate of each configuration is chosen on the validation split.
-# * The last epochs run at a hundredth of the peak rate, so a run that had not reached a
-#   plateau shows it.
+# * The last epochs run at a hundredth of the peak rate, so every run's scores settle at
+#   the end; whether more epochs would help is a question for longer runs.
 # * Every record stores its settings, the fingerprint of the code that made it, the
 #   per-epoch scores and the prediction for every test image, for the paired tests of the
 #   results chapter.

@@ -193,7 +193,8 @@ else:
 # understate what longer training would give. The converse does not hold: at so low a
 # rate the last epochs barely move any run, so passing this test says that the schedule
 # had ended, not that the network had converged. Whether a longer budget changes the
-# comparison is a question for runs with a longer budget, not for this criterion.
+# comparison is a question for runs with a longer budget, not for this criterion: the
+# [budget chapter](07_budget.ipynb) asks it, with a criterion that compares budgets.
 
 # %% tags=["hide-input"]
 settled = chapter.plateau_summary(plateau)
