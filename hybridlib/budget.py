@@ -450,9 +450,11 @@ def convergence_sentence(convergence: pd.DataFrame, profile: str = PROFILE) -> s
     r = convergence.iloc[0]
     moving = convergence[~convergence.converged.astype(bool)]
     n, k = len(convergence), len(moving)
-    verdict = ((f"All {n} meet" if n > 1 else "It meets") + " the criterion." if moving.empty
-               else f"{k} of {n} {'does' if k == 1 else 'do'} not: {r.last} epochs is not yet "
-               "the converged answer for " + ("it." if k == 1 else "them."))
+    if moving.empty:
+        verdict = f"All {n} meet the criterion." if n > 1 else "It meets the criterion."
+    else:
+        verdict = (f"{k} of {n} {'does' if k == 1 else 'do'} not: {r.last} epochs is not yet "
+                   f"the converged answer for {'it' if k == 1 else 'them'}.")
     missing = [c for c in profile_settings(profile)["configs"]
                if c not in set(convergence.config)]
     if missing:
@@ -522,8 +524,9 @@ def _first_budget_gaps(table: pd.DataFrame) -> str:
     return (f"At {first.budget.iloc[0]} epochs, the results chapter's budget, the mean gap to "
             f"the strided network is {gap[CONTROL[1]]:+.2f} points for DiffStride and "
             f"{gap[CONTROL[0]]:+.2f} with the amplitude kept (means over "
-            f"{first.loc[CONTROL[1], 'n']}, {first.loc[CONTROL[0], 'n']} and "
-            f"{first.loc['strided', 'n']} seeds; a description, outside the tested family).")
+            f"{first.loc[CONTROL[1], 'n']} seeds of DiffStride, {first.loc[CONTROL[0], 'n']} of "
+            f"the control and {first.loc['strided', 'n']} of the strided network; a "
+            "description, outside the tested family).")
 
 
 def claim_sentence(primary: pd.DataFrame) -> str:
