@@ -404,7 +404,7 @@ print(check_step_schedule(step_rate))
 #   profile.
 # * The `cpu` protocol scores a fixed validation split every epoch and the test set once,
 #   at the end; the learning rate of each configuration is chosen on the validation split.
-# * The last epochs run at a hundredth of the peak rate, so every run's scores settle at
+# * The last epochs run at a hundredth of the peak rate, so most runs' scores settle at
 #   the end; whether more epochs would help is a question for longer runs.
 # * Every record stores its settings, the fingerprint of the code that made it, the
 #   per-epoch scores and the prediction for every test image, for the paired tests of the

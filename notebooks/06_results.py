@@ -212,7 +212,8 @@ elif records:
 # ## Next to the numbers the papers report
 #
 # The papers train the full-width ResNet-18 on CIFAR-10 and CIFAR-100
-# {cite}`krizhevsky2009cifar` for hundreds of epochs. This book's published profile
+# {cite}`krizhevsky2009cifar`, the official DiffStride recipe for hundreds of epochs (the
+# Hybrid paper's recipe could not be recovered). This book's published profile
 # trains a narrow network for a few epochs on part of Fashion-MNIST
 # {cite}`xiao2017fashion`, so the absolute numbers cannot be compared. What can be
 # compared is the *order* of the configurations and the *size of the gaps* between

@@ -23,7 +23,8 @@ def test_the_claim_paragraph_carries_the_results_chapter_s_verdict():
 def test_the_study_and_scale_paragraphs():
     assert "is open" in closing.study_paragraph([])
     text = closing.scale_paragraph("cpu")
-    assert "width 8 for 6 epochs" in text and "width 64 for 400 epochs" in text
+    assert "width 8 for 6 epochs" in text
+    assert "at width 64, the official DiffStride recipe for 400 epochs" in text
 
 
 def test_the_paper_price_uses_a_recorded_gpu_check_when_there_is_one(tmp_path, monkeypatch):

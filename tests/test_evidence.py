@@ -239,10 +239,10 @@ def test_the_conclusion_states_the_claim_the_status_and_the_scope():
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (comparison_row(0.3, -0.2, 0.8, 0.2), "a true difference, if any, is likely inside"),
+        (comparison_row(0.3, -0.2, 0.8, 0.2), "the interval holds the differences"),
         (comparison_row(-1.9, -3.8, -0.1, 0.19), "not after Holm's correction (adjusted p = 0.19)"),
         (comparison_row(0.5, 0.2, 0.8, 0.01, (0.5, -0.1, 1.1, 0.2)),
-         "a true difference, if any, is likely inside"),
+         "the interval holds the differences"),
     ],
 )
 def test_the_conclusion_says_why_a_difference_is_not_shown(row, reason):
@@ -379,3 +379,12 @@ def test_one_sentence_reads_a_family_of_comparisons():
     assert none.startswith("None of these 2 comparisons shows a difference")
     assert evidence_text.comparisons_sentence(
         pd.DataFrame([comparison_row(*(math.nan,) * 4)])).startswith("No comparison")
+
+
+@pytest.mark.parametrize(("r", "effect"), [(0.1, "removes almost nothing"),
+                                           (0.5, "removes some of the run-to-run noise"),
+                                           (0.9, "removes much of the run-to-run noise"),
+                                           (-0.6, "adds to the run-to-run noise")])
+def test_the_pairing_sentence_follows_the_sign_and_size_of_the_correlation(r, effect):
+    rows = pd.DataFrame([comparison_row(0.2, -0.1, 0.5, 0.2).to_dict() | {"seed_r": r}])
+    assert f"so pairing {effect} there." in evidence_text.pairing_sentence(rows)

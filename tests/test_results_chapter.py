@@ -137,9 +137,12 @@ def test_the_compute_sentence_finds_the_accuracy_cost_front():
         "test_acc_mean": [90.0, 91.0, 90.5, 92.0]})
     text = chapter.compute_sentence(summary)
     assert "DiffStride costs 6.0 times the FLOPs" in text and "5.0 times slower" in text
-    assert "each of `strided`, `spectral` and `hybrid` is more accurate" in text
+    assert "each of `strided`, `spectral` and `hybrid` has a higher mean accuracy" in text
     cheapest = chapter.compute_sentence(summary.assign(test_acc_mean=[95, 91, 90.5, 92]))
-    assert "The cheapest configuration, `strided`, is also the most accurate." in cheapest
+    assert "The cheapest configuration, `strided`, also has the highest mean accuracy." in (
+        cheapest)
+    faster = chapter.compute_sentence(summary.assign(images_per_s=[100, 800, 200, 210]))
+    assert "trains 2.0 times faster (200 against 100 images/s)" in faster
 
 
 def test_the_ablation_status_says_why_a_section_is_empty(cpu):

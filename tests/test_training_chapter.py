@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -55,6 +57,12 @@ def test_the_runs_tables_and_the_code_sentence(cpu, monkeypatch):
     monkeypatch.setattr(chapter, "ACCEPTED_CODE", frozenset({chapter.CODE_HASH}))
     mine = [{**r, "code_hash": chapter.CODE_HASH} for r in records[:2]]
     assert chapter.code_sentence(mine, 5).endswith(f"library code (`{chapter.CODE_HASH}`).")
+    # Each proved record is named once, by its proof against this code.
+    monkeypatch.setattr(chapter, "ACCEPTED_CODE", run_files.ACCEPTED_CODE)
+    text = chapter.code_sentence(records, len(records))
+    proved = {e["record"] for e in json.loads(chapter.EQUIVALENCES.read_text())["equivalences"]
+              if e["old"] in {r["code_hash"] for r in records} and e["old"] != chapter.CODE_HASH}
+    assert proved and all(text.count(f"`{record}`") == 1 for record in proved)
     assert chapter.runs_made_table([]).empty
     assert run_files.CODE_HASH == chapter.CODE_HASH
 

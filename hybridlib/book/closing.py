@@ -21,7 +21,7 @@ from hybridlib.paths import results_root
 __all__ = ["claim_paragraph", "paper_price_paragraph", "scale_paragraph", "study_paragraph"]
 
 VERDICT = {1: "shows the hybrid above DiffStride", -1: "shows the hybrid below DiffStride",
-           0: "shows no difference between the hybrid and DiffStride"}
+           0: "does not show a difference between the hybrid and DiffStride"}
 
 
 def claim_paragraph(records: Sequence[dict], profile: str) -> str:
@@ -48,8 +48,9 @@ def study_paragraph(study_records: Sequence[dict]) -> str:
         return ("The budget study has no record yet: its question (does the answer change "
                 "with longer training?) is open.")
     primary = budget.analyse(study_records)["primary"]
-    return " ".join((budget.progress_sentence(study_records), budget.primary_sentence(primary),
-                     budget.claim_sentence(primary)))
+    return " ".join(filter(None, (budget.progress_sentence(study_records),
+                                  budget.primary_sentence(primary),
+                                  budget.claim_sentence(primary))))
 
 
 def scale_paragraph(profile: str) -> str:
@@ -63,9 +64,10 @@ def scale_paragraph(profile: str) -> str:
                          (3, 32, 32))["flops"] for w in (settings["width"], paper["width"])}
     return (f"This book's records are of {datasets} at width {settings['width']} for "
             f"{settings['epochs']} epochs (and up to {max(budget.budgets())} in the budget "
-            f"study). The papers train CIFAR-10 and CIFAR-100 at width {paper['width']} for "
-            f"{paper['epochs']} epochs. CIFAR could not be downloaded where these runs were "
-            f"made, a width-{paper['width']} DiffStride network needs "
+            f"study). The papers train CIFAR-10 and CIFAR-100 at width {paper['width']}, the "
+            f"official DiffStride recipe for {paper['epochs']} epochs (the Hybrid paper's "
+            "recipe could not be recovered). CIFAR could not be downloaded where these runs "
+            f"were made, a width-{paper['width']} DiffStride network needs "
             f"{flops[paper['width']] / flops[settings['width']]:.0f} times the FLOPs per image "
             f"of a width-{settings['width']} one, and hundreds of epochs of either are GPU "
             "work.")

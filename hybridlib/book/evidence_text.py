@@ -95,8 +95,8 @@ def _not_shown(row) -> str:
     """Why :func:`direction` gives 0 for ``row``, in words."""
     kind = verdict_test(row)
     if row[f"{kind}_low"] <= 0 <= row[f"{kind}_high"]:
-        return ("no difference these runs can show; a true difference, if any, is likely "
-                "inside that interval.")
+        return ("no difference these runs can show; the interval holds the differences "
+                "these records are compatible with.")
     return ("the interval excludes zero on its own, but not after Holm's correction "
             f"(adjusted p = {p_text(row[f'{kind}_p_holm'])}), so no difference is shown.")
 
@@ -184,8 +184,9 @@ def claim_equivalence(row) -> str:
     """What an :func:`equivalence_table` row rules out, in words (for :data:`CLAIM`)."""
     margin = EQUIVALENCE_MARGIN
     text = (f"Over {row.seeds} seeds, a gain of `{row.a}` over `{row.b}` larger than "
-            f"{row.high:.2f} points is ruled out (one-sided test at 5 %), and so is the Hybrid "
-            f"paper's {signed(PAPER_GAIN)} (p = {p_text(row.p_paper_gain)}). ")
+            f"{row.high:.2f} points is ruled out (one-sided test at 5 %), and so is one as "
+            f"large as the Hybrid paper's {signed(PAPER_GAIN)} on CIFAR-10 "
+            f"(p = {p_text(row.p_paper_gain)}). ")
     if row.equivalent:
         return text + (f"The two lie within ±{margin} points of each other (two one-sided "
                        f"tests, p = {p_text(max(row.p_lower, row.p_upper))}).")
@@ -210,7 +211,8 @@ def conclusion(
     lines = []
     for r, what, shown in _judged(comparisons, name):
         if shown is None:
-            lines.append(f"{what}: {r.paired_seeds} paired seed so far, no interval yet.")
+            lines.append(f"{what}: {plural(r.paired_seeds, 'paired seed')} so far, no "
+                         "interval yet.")
             continue
         words = {1: "higher", -1: "lower", 0: None}[shown]
         lines.append(
@@ -297,13 +299,15 @@ def pairing_sentence(comparisons: pd.DataFrame, name=lambda dataset: dataset) ->
         return ""
     parts = []
     for r in rows.itertuples():
-        strength = ("almost nothing" if abs(r.seed_r) < 0.3 else
-                    "some of the run-to-run noise" if abs(r.seed_r) < 0.7 else
-                    "much of the run-to-run noise")
+        # Pairing removes noise the two share (r > 0); with r < 0 it adds some.
+        effect = ("removes almost nothing" if abs(r.seed_r) < 0.3 else
+                  "adds to the run-to-run noise" if r.seed_r < 0 else
+                  "removes some of the run-to-run noise" if r.seed_r < 0.7 else
+                  "removes much of the run-to-run noise")
         where = f" on {name(r.dataset)}" if len(rows) > 1 else ""
         parts.append(f"For `{r.a}` and `{r.b}`{where} the correlation of their test "
                      f"accuracies over {r.paired_seeds} seeds is r = {r.seed_r:.2f}, so "
-                     f"pairing removes {strength} there.")
+                     f"pairing {effect} there.")
     return ("Pairing by seed removes noise only where the two configurations' runs move "
             "together. " + " ".join(parts))
 

@@ -404,11 +404,13 @@ def compute_sentence(summary: pd.DataFrame) -> str:
     for dataset in dict.fromkeys(summary.dataset):
         s = summary[summary.dataset == dataset].set_index("config")
         if {"strided", "diffstride"} <= set(s.index):
+            slower = s.images_per_s["strided"] / s.images_per_s["diffstride"]
+            pace = (f"{slower:.1f} times slower" if slower >= 1
+                    else f"{1 / slower:.1f} times faster")
             lines.append(
                 f"On {dataset_name(dataset)}, DiffStride costs "
                 f"{s.gflops['diffstride'] / s.gflops['strided']:.1f} times the FLOPs of the "
-                f"strided network and trains "
-                f"{s.images_per_s['strided'] / s.images_per_s['diffstride']:.1f} times slower "
+                f"strided network and trains {pace} "
                 f"({s.images_per_s['diffstride']:.0f} against {s.images_per_s['strided']:.0f} "
                 f"images/s) for a difference in accuracy of "
                 f"{signed(s.test_acc_mean['diffstride'] - s.test_acc_mean['strided'])} points.")
@@ -420,11 +422,11 @@ def compute_sentence(summary: pd.DataFrame) -> str:
                 "where the strides ended.")
         front = _pareto(s)
         lines.append(
-            f"The cheapest configuration, `{front[0]}`, is also the most accurate."
+            f"The cheapest configuration, `{front[0]}`, also has the highest mean accuracy."
             if len(front) == 1 else
-            f"Going up in FLOPs, each of {listing(f'`{c}`' for c in front)} is more accurate "
-            "than every cheaper configuration: they form the accuracy-cost (Pareto) front, and "
-            "every other configuration pays more for less.")
+            f"Going up in FLOPs, each of {listing(f'`{c}`' for c in front)} has a higher mean "
+            "accuracy than every cheaper configuration: they form the accuracy-cost (Pareto) "
+            "front of the means, and every other configuration pays more for a lower mean.")
     return " ".join(lines)
 
 
@@ -462,7 +464,8 @@ def baseline_sentence(check: pd.DataFrame, reported: pd.DataFrame, datasets: Seq
     text = (
         f"On CIFAR-10 the baseline, {c10['baseline (Hybrid paper)']:.2f} %, is the DiffStride "
         f"paper's mean for DiffStride ({c10['DiffStride mean (DiffStride paper)']:.1f} %), and "
-        f"the claimed gain of {c10['gain claimed']:+.2f} points holds against it. On CIFAR-100 "
+        f"the claimed gain of {c10['gain claimed']:+.2f} points is measured against it. On "
+        f"CIFAR-100 "
         f"the baseline, {c100['baseline (Hybrid paper)']:.1f} %, equals the "
         f"{c100['baseline equals']} ({c100['spectral mean (DiffStride paper)']:.1f} %), not the "
         f"DiffStride mean ({c100['DiffStride mean (DiffStride paper)']:.1f} %). Against "

@@ -122,10 +122,17 @@ def code_sentence(records: Sequence[dict], declared: int) -> str:
     if not proven:
         return text + "."
     proofs = json.loads(EQUIVALENCES.read_text())["equivalences"]
+    # One proof a record: the direct one against this code where there is one (the others
+    # reach it through intermediate code).
+    shown = {}
+    for e in sorted(proofs, key=lambda e: e["new"] != CODE_HASH):
+        if e["old"] in proven:
+            shown.setdefault(e["record"], e)
     return text + (f", or by older code ({', '.join(f'`{h}`' for h in proven)}) shown to "
-                   "compute what this code computes (`python -m hybridlib.verify`): "
-                   + "; ".join(f"`{e['record']}` retrained, {e['proof']}" for e in proofs
-                               if e["old"] in proven) + ".")
+                   "compute what this code computes (`python -m hybridlib.verify`), "
+                   f"retraining {len(shown)} of the records: "
+                   + "; ".join(f"`{record}`, {e['proof']}" for record, e in shown.items())
+                   + ".")
 
 
 def cost_sentence(cost: pd.DataFrame) -> str:
