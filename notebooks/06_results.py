@@ -32,8 +32,9 @@
 #    right number?
 #
 # Which runs are shown depends on the profile this chapter is executed with. Every
-# number in the text below is computed from the records or from
-# `hybridlib.results.PAPER_RESULTS`; none is typed in.
+# result in the text below is computed from the records or from
+# `hybridlib.results.PAPER_RESULTS`; the few numbers typed into the prose describe the
+# protocol (the chapter checks its thresholds against the code).
 #
 # ```{admonition} Learning objectives
 # :class: objectives
@@ -84,6 +85,13 @@ datasets = list(dict.fromkeys(runs.dataset))
 facts = {d: chapter.run_facts(runs, d) for d in datasets}
 declared = [(d, c, s) for d, c, _, s in profile_runs(profile)]
 md(chapter.records_status(runs, declared, profile, relative(results_dir)))
+
+# %% tags=["remove-cell"]
+# The prose types the protocol's thresholds: keep it true to the code.
+import inspect
+
+assert evidence.EQUIVALENCE_MARGIN == 0.3
+assert inspect.signature(evidence.plateau_table).parameters["tolerance"].default == 0.3
 
 # %% tags=["remove-input"]
 comparisons = evidence.comparison_table(records, evidence.HYBRID_COMPARISONS)
@@ -253,7 +261,8 @@ if records:
 #
 # Where a short schedule puts the strided network first, two measurements help read
 # the table. First, the *training* accuracy: if the spectral networks also fit the
-# training set worse, they are slower to train, not worse at generalising. Second, an
+# training set worse, that points to slower fitting rather than worse generalisation.
+# Second, an
 # amplitude effect of the official layers. Spectral pooling and DiffStride do not
 # rescale, so with torch's (and TensorFlow's) default FFT norm a map cropped from
 # $H \times W$ to $h \times w$ comes out multiplied by $HW/(hw)$. Inside a projection

@@ -388,7 +388,7 @@ def ablation_sentence(records: Sequence[dict], ablation: pd.DataFrame,
             agrees = early >= late
             text += (f"The order of the means {'agrees with' if agrees else 'runs against'} "
                      "the Hybrid paper's \"DiffStride early, spectral pooling late\" "
-                     f"(`diffstride_early` {early:.2f} %, `diffstride_late` {late:.2f} %)"
-                     + ("." if shown else ", though no difference is shown."))
+                     f"(`diffstride_early` {early:.2f} %, `diffstride_late` {late:.2f} %): an "
+                     "order of means, not a tested difference.")
         texts.append(text.strip())
     return " ".join(texts)
