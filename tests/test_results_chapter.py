@@ -94,6 +94,10 @@ def test_the_amplitude_sentence_reads_fit_and_dominance():
     assert "`spectral`, `diffstride` and `hybrid` let the shortcut dominate" in text
     calm = chapter.amplitude_sentence(amplitude_table([90, 91, 92, 92], [4.0, 5, 5, 5]))
     assert "at least as well" in calm and "does not explain the gap" in calm
+    assert "slower fit" not in calm  # no configuration fits worse: no slower fit to read
+    assert "[budget chapter](07_budget.ipynb) tests it" in text
+    slow = chapter.amplitude_sentence(amplitude_table([95, 91, 92, 92], [4.0, 5, 5, 5]))
+    assert "the slower fit is the better-supported reading." in slow
 
 
 def curves(last_steps):

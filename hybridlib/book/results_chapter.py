@@ -285,12 +285,13 @@ def amplitude_sentence(table: pd.DataFrame) -> str:
         return text + (
             f"{listing(f'`{c}`' for c in dominated)} let the shortcut dominate the blocks' "
             "output well beyond the strided network; whether that slows training is a "
-            "hypothesis these measurements suggest but do not test (a run with "
-            "amplitude-preserving pooling, `SpectralPool2d(rescale=True)` registered as a new "
-            "kind as in the Extending page, would).")
+            "hypothesis these measurements suggest but do not test. The "
+            "[budget chapter](07_budget.ipynb) tests it with a control, DiffStride whose crops "
+            "keep their amplitude.")
+    reading = ("; the slower fit is the better-supported reading" if lower_fit else "")
     return text + ("The un-rescaled crops do not make the shortcut relatively larger than in "
                    "the strided network, so the amplitude factor does not explain the gap at "
-                   "initialisation; the slower fit is the better-supported reading.")
+                   f"initialisation{reading}.")
 
 
 def curves_sentence(curves: pd.DataFrame, score: str, score_name: str) -> str:
