@@ -495,7 +495,8 @@ def _shown(row) -> bool:
 def _gap_clause(control, gap) -> str:
     """What the control's result says about DiffStride's gap to the strided network."""
     text = (f"DiffStride − strided at this budget is {gap['diff']:+.2f} points over "
-            f"{gap.seeds} seeds (95 % interval {gap.low:+.2f} to {gap.high:+.2f}): ")
+            f"{gap.seeds} seeds (95 % interval {gap.low:+.2f} to {gap.high:+.2f}, "
+            f"Holm-adjusted p = {gap.p_holm:.2g}): ")
     if not _shown(gap):
         return text + ("no gap is shown at this budget, so here the control has no shown gap "
                        "to close. ")

@@ -185,7 +185,7 @@ def test_the_control_sentence_follows_both_tests_of_the_family():
     no_gap = sentence(gap, diff=0.2, low=-0.3, high=0.7, p_holm=0.5)
     assert "no gap is shown at this budget" in no_gap and "trails" not in no_gap
     # A gap whose test fails after Holm's correction is not a shown gap either.
-    assert "no gap is shown" in sentence(gap, p_holm=0.06)
+    assert "Holm-adjusted p = 0.06): no gap is shown" in sentence(gap, p_holm=0.06)
     empty = budget.analyse([])
     assert "not recorded yet" in budget.primary_sentence(empty["primary"])
     assert "not recorded yet" in budget.control_sentence(empty["secondary"], empty["budgets"])
