@@ -258,7 +258,7 @@ def baselines_sentence() -> str:
     c10, c100 = check.loc["cifar10"], check.loc["cifar100"]
     return (
         f"The papers' own numbers: the Hybrid paper's CIFAR-100 baseline, "
-        f"{c100['baseline (Hybrid paper)']:.1f} %, is the DiffStride paper's "
+        f"{c100['baseline (Hybrid paper)']:.1f} %, equals the DiffStride paper's "
         f"{c100['baseline equals']}, not its DiffStride mean "
         f"({c100['DiffStride mean (DiffStride paper)']:.1f} %); against that, the hybrid's "
         f"{c100['hybrid (Hybrid paper)']:.2f} % is a gain of "
